@@ -1,0 +1,67 @@
+"""The ``lake`` command.
+
+Errors: a :class:`~lakelib.errors.LakeError` prints one line on stderr and exits 1; a usage
+error exits 2; ``--debug`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+# Importing a command module registers its commands on ``app``.
+from lakelib.cli import _generate, _status  # noqa: F401
+from lakelib.cli._app import app
+from lakelib.errors import LakeError
+
+__all__ = ["app", "main", "run"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``lake`` with ``argv`` (default ``sys.argv[1:]``) and return its exit code."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in args
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        result = app(args=args, prog_name="lake", standalone_mode=False)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
+        print("lake: aborted", file=sys.stderr)
+        return 130
+    except typer.TyperException as exc:
+        # Typer's own usage errors (exit 2) and other command-line exceptions.
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            print(f"lake: {exc}", file=sys.stderr)
+        return int(getattr(exc, "exit_code", 2))
+    except LakeError as exc:
+        if debug:
+            raise
+        print(f"lake: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lake: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        print(
+            f"lake: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "
+            "traceback)",
+            file=sys.stderr,
+        )
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    """Console-script entry point: ``lake``."""
+    sys.exit(main())

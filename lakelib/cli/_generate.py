@@ -1,0 +1,1 @@
+"""``lake generate``: synthetic source files (filled in by the samples work)."""

@@ -1,0 +1,314 @@
+"""Typed settings: explicit argument > ``LAKE_*`` env > ``lake.toml`` > default.
+
+Nothing here runs at import time; :func:`get_settings` loads once, on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from lakelib.errors import ConfigError
+
+CONFIG_FILE = "lake.toml"
+PROFILES = ("local", "aws")
+DEFAULT_DATABASE = "data_lake_db"
+DEFAULT_WORKGROUPS = ("primary", "analytics", "ml_data")
+
+
+class Zone(StrEnum):
+    """Areas of the lake. Values are the local folder names under ``LAKE_HOME``."""
+
+    RAW = "raw"
+    PROCESSED = "processed"
+    CURATED = "curated"
+    QUARANTINE = "quarantine"
+    SCRIPTS = "scripts"
+    MODELS = "models"
+    QUERY_RESULTS = "query-results"
+    RUNS = "runs"
+
+
+# Where each zone lives on AWS: (stack output / env name of the bucket, prefix in it).
+# Raw, processed and curated own their buckets (different encryption and lifecycle);
+# quarantine sits beside processed data; scripts, models and run records share one bucket.
+AWS_ZONE_LAYOUT: Mapping[Zone, tuple[str, str]] = MappingProxyType(
+    {
+        Zone.RAW: ("raw_bucket", ""),
+        Zone.PROCESSED: ("processed_bucket", ""),
+        Zone.CURATED: ("curated_bucket", ""),
+        Zone.QUARANTINE: ("processed_bucket", "quarantine/"),
+        Zone.SCRIPTS: ("scripts_bucket", "jobs/"),
+        Zone.MODELS: ("scripts_bucket", "models/"),
+        Zone.QUERY_RESULTS: ("query_results_bucket", ""),
+        Zone.RUNS: ("scripts_bucket", "runs/"),
+    }
+)
+# Env names accepted for each stack output, first wins. ``S3_RAW_BUCKET`` is the
+# ingestion Lambda's variable in the reference architecture.
+AWS_OUTPUT_ENV: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "raw_bucket": ("LAKE_RAW_BUCKET", "S3_RAW_BUCKET"),
+        "processed_bucket": ("LAKE_PROCESSED_BUCKET",),
+        "curated_bucket": ("LAKE_CURATED_BUCKET",),
+        "scripts_bucket": ("LAKE_SCRIPTS_BUCKET",),
+        "query_results_bucket": ("LAKE_QUERY_RESULTS_BUCKET",),
+        "database": ("LAKE_DATABASE",),
+        "alerts_topic_arn": ("LAKE_ALERTS_TOPIC_ARN",),
+        "sagemaker_role_arn": ("LAKE_SAGEMAKER_ROLE_ARN",),
+        "glue_role_arn": ("LAKE_GLUE_ROLE_ARN",),
+        "region": ("LAKE_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Workgroup:
+    """An Athena workgroup: where its results go and how much one query may scan."""
+
+    name: str
+    bytes_scanned_cutoff: int | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the library needs to know about where the lake is and what things are called.
+
+    Build it with :func:`load_settings`; read the current one with :func:`get_settings`.
+    """
+
+    profile: str
+    project_root: Path
+    config_file: Path | None
+    home: Path
+    database: str
+    zones: Mapping[Zone, str | None]
+    workgroups: Mapping[str, Workgroup]
+    region: str | None = None
+    outputs: Mapping[str, str] = field(default_factory=dict)
+    document: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_local(self) -> bool:
+        return self.profile == "local"
+
+    def zone_uri(self, zone: Zone | str) -> str:
+        """Root of a zone: a local folder path, or ``s3://bucket/prefix/`` on AWS."""
+        zone = _zone(zone)
+        uri = self.zones.get(zone)
+        if not uri:
+            bucket, _ = AWS_ZONE_LAYOUT[zone]
+            envs = " or ".join(AWS_OUTPUT_ENV[bucket])
+            raise ConfigError(
+                f"the {self.profile} profile has no location for zone '{zone}': set {envs}, "
+                f"or write the Pulumi stack outputs to the file named by LAKE_STACK_OUTPUTS"
+            )
+        return uri
+
+    def workgroup(self, name: str) -> Workgroup:
+        try:
+            return self.workgroups[name]
+        except KeyError:
+            known = ", ".join(sorted(self.workgroups))
+            raise ConfigError(f"unknown workgroup {name!r} (known: {known})") from None
+
+    def section(self, name: str) -> Mapping[str, Any]:
+        """A top-level table of ``lake.toml`` (``{}`` when absent), for stage-specific rules."""
+        value = self.document.get(name, {})
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"[{name}] in {self.config_file} must be a table")
+        return value
+
+    def path(self, relative: str | Path) -> Path:
+        """A path relative to the project root (the folder holding ``lake.toml``)."""
+        return (self.project_root / relative).resolve()
+
+
+def _zone(zone: Zone | str) -> Zone:
+    try:
+        return Zone(zone)
+    except ValueError:
+        known = ", ".join(z.value for z in Zone)
+        raise ConfigError(f"unknown zone {zone!r} (known: {known})") from None
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """The nearest ``lake.toml`` in ``start`` or any parent folder, or ``None``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def read_stack_outputs(path: Path) -> dict[str, str]:
+    """Read ``pulumi stack output --json`` output: a flat JSON object of names."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"stack outputs file not found: {path}") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read stack outputs {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"stack outputs {path} must be a JSON object")
+    return {str(k): str(v) for k, v in data.items() if isinstance(v, str | int | float)}
+
+
+def _int_or_none(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{where} must be a positive integer, got {value!r}")
+    return value
+
+
+def _workgroups(document: Mapping[str, Any]) -> dict[str, Workgroup]:
+    table = document.get("workgroups", {})
+    names = list(DEFAULT_WORKGROUPS) + [n for n in table if n not in DEFAULT_WORKGROUPS]
+    groups = {}
+    for name in names:
+        spec = table.get(name, {})
+        if not isinstance(spec, Mapping):
+            raise ConfigError(f"[workgroups.{name}] must be a table")
+        cutoff = _int_or_none(
+            spec.get("bytes_scanned_cutoff"), f"workgroups.{name}.bytes_scanned_cutoff"
+        )
+        groups[name] = Workgroup(name, cutoff, str(spec.get("description", "")))
+    return groups
+
+
+def load_settings(
+    profile: str | None = None,
+    home: str | Path | None = None,
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build settings from arguments, ``LAKE_*`` env, ``lake.toml`` and defaults, in that order.
+
+    ``lake.toml`` is found by walking up from ``cwd`` (or named by ``LAKE_CONFIG``); relative
+    paths in it are resolved against its folder, so a notebook in ``notebooks/`` and the CLI
+    run from the project root see the same lake.
+    """
+    env = os.environ if env is None else env
+    cwd = (cwd or Path.cwd()).resolve()
+    explicit = env.get("LAKE_CONFIG")
+    config_file = Path(explicit).expanduser().resolve() if explicit else find_config(cwd)
+    if explicit and config_file is not None and not config_file.is_file():
+        raise ConfigError(f"LAKE_CONFIG points to a missing file: {config_file}")
+    document = read_config(config_file) if config_file else {}
+    root = config_file.parent if config_file else cwd
+
+    workspace = document.get("workspace", {})
+    chosen = profile or env.get("LAKE_PROFILE") or workspace.get("default_profile") or "local"
+    if chosen not in PROFILES:
+        raise ConfigError(f"unknown profile {chosen!r} (use one of: {', '.join(PROFILES)})")
+    profiles = document.get("profiles", {})
+    spec = profiles.get(chosen, {})
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"[profiles.{chosen}] must be a table")
+
+    local_spec = profiles.get("local", {})
+    if home is not None:
+        home_path = Path(home).expanduser()
+        home_path = home_path if home_path.is_absolute() else cwd / home_path
+    elif env.get("LAKE_HOME"):
+        home_path = Path(env["LAKE_HOME"]).expanduser()
+        home_path = home_path if home_path.is_absolute() else cwd / home_path
+    else:
+        home_path = root / str(local_spec.get("home", ".lake"))
+    home_path = home_path.resolve()
+
+    catalog = document.get("catalog", {})
+    outputs: dict[str, str] = {}
+    if chosen == "aws":
+        outputs = _aws_outputs(spec, root, env)
+        zones: dict[Zone, str | None] = {}
+        for zone, (bucket_key, prefix) in AWS_ZONE_LAYOUT.items():
+            override = outputs.get(f"{zone.value.replace('-', '_')}_uri")
+            bucket = outputs.get(bucket_key)
+            zones[zone] = override or (f"s3://{bucket}/{prefix}" if bucket else None)
+        region = outputs.get("region") or spec.get("region")
+    else:
+        zones = {zone: str(home_path / zone.value) for zone in Zone}
+        region = None
+
+    database = (
+        env.get("LAKE_DATABASE")
+        or outputs.get("database")
+        or catalog.get("database")
+        or DEFAULT_DATABASE
+    )
+    return Settings(
+        profile=chosen,
+        project_root=root,
+        config_file=config_file,
+        home=home_path,
+        database=str(database),
+        zones=MappingProxyType(zones),
+        workgroups=MappingProxyType(_workgroups(document)),
+        region=str(region) if region else None,
+        outputs=MappingProxyType(outputs),
+        document=MappingProxyType(document),
+    )
+
+
+def _aws_outputs(spec: Mapping[str, Any], root: Path, env: Mapping[str, str]) -> dict[str, str]:
+    """Names for the aws profile: env wins over the stack outputs file."""
+    outputs: dict[str, str] = {}
+    file_name = env.get("LAKE_STACK_OUTPUTS") or spec.get("stack_outputs")
+    if file_name:
+        path = Path(file_name).expanduser()
+        path = path if path.is_absolute() else root / path
+        # The file named in lake.toml is optional until `pulumi up` has written it.
+        if path.is_file() or env.get("LAKE_STACK_OUTPUTS"):
+            outputs.update(read_stack_outputs(path))
+    for key, names in AWS_OUTPUT_ENV.items():
+        for name in names:
+            if env.get(name):
+                outputs[key] = env[name]
+                break
+    return outputs
+
+
+_current: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The settings in force, loaded from env and ``lake.toml`` on first use."""
+    global _current
+    if _current is None:
+        _current = load_settings()
+    return _current
+
+
+def configure(profile: str | None = None, home: str | Path | None = None) -> Settings:
+    """Load settings with explicit overrides and make them current (the CLI's global options)."""
+    global _current
+    _current = load_settings(profile=profile, home=home)
+    return _current
+
+
+def reset_settings() -> None:
+    """Forget the current settings; the next :func:`get_settings` reloads them."""
+    global _current
+    _current = None

@@ -1,0 +1,93 @@
+"""A store on the local file system: the embedded default."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lakelib.errors import NotFoundError, StorageError
+from lakelib.storage._base import ObjectInfo, clean_key, is_hidden
+
+
+def atomic_write_bytes(path: Path | str, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temp file in the same folder and a rename.
+
+    A crash leaves either the old file or none, never a partial one; the temp file's name
+    starts with ``.`` so listings and engines skip it.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{target.name}-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class LocalStore:
+    """Keys map to files under ``root``; writes are temp-file-and-rename."""
+
+    def __init__(self, root: Path | str) -> None:
+        self._root = Path(root).expanduser().resolve()
+
+    def __repr__(self) -> str:
+        return f"LocalStore({str(self._root)!r})"
+
+    @property
+    def root(self) -> str:
+        return str(self._root)
+
+    def path(self, key: str) -> Path:
+        return self._root.joinpath(*clean_key(key).split("/"))
+
+    def url(self, key: str) -> str:
+        return str(self.path(key))
+
+    def read_bytes(self, key: str) -> bytes:
+        path = self.path(key)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError as exc:
+            raise NotFoundError(f"no such object: {path}") from exc
+        except IsADirectoryError as exc:
+            raise StorageError(f"{path} is a folder, not an object") from exc
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        try:
+            atomic_write_bytes(self.path(key), data)
+        except OSError as exc:
+            raise StorageError(f"cannot write {self.path(key)}: {exc.strerror or exc}") from exc
+
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        if not self._root.is_dir():
+            return
+        # Walk only the folder the prefix points into, not the whole lake.
+        folder, _, _ = prefix.rpartition("/")
+        start = self._root.joinpath(*clean_key(folder).split("/")) if folder else self._root
+        if not start.is_dir():
+            return
+        found = []
+        for dirpath, dirnames, filenames in os.walk(start):
+            dirnames[:] = [d for d in dirnames if not is_hidden(d)]
+            base = Path(dirpath)
+            for name in filenames:
+                if is_hidden(name):
+                    continue
+                full = base / name
+                key = full.relative_to(self._root).as_posix()
+                if key.startswith(prefix):
+                    stat = full.stat()
+                    modified = datetime.fromtimestamp(stat.st_mtime, tz=UTC)
+                    found.append(ObjectInfo(key, stat.st_size, modified))
+        yield from sorted(found, key=lambda info: info.key)

@@ -1,0 +1,93 @@
+"""A store on S3 through boto3 (``lakelib.aws.client``, so endpoint overrides apply)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from lakelib.errors import NotFoundError, StorageError
+from lakelib.storage._base import ObjectInfo, clean_key, is_hidden
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` -> ``("bucket", "some/prefix/")`` (prefix may be empty)."""
+    if not uri.startswith("s3://"):
+        raise StorageError(f"not an s3:// URI: {uri!r}")
+    bucket, _, prefix = uri[len("s3://") :].partition("/")
+    if not bucket:
+        raise StorageError(f"no bucket in {uri!r}")
+    prefix = prefix.strip("/")
+    return bucket, f"{prefix}/" if prefix else ""
+
+
+class S3Store:
+    """Keys map to objects under ``s3://bucket/prefix/``; a write is a single PUT (atomic)."""
+
+    def __init__(self, uri: str, client: Any = None) -> None:
+        self.bucket, self.prefix = split_s3_uri(uri)
+        self._client = client
+
+    def __repr__(self) -> str:
+        return f"S3Store({self.root!r})"
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from lakelib.aws import client
+
+            self._client = client("s3")
+        return self._client
+
+    @property
+    def root(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def _object_key(self, key: str) -> str:
+        return self.prefix + clean_key(key)
+
+    def url(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._object_key(key)}"
+
+    def read_bytes(self, key: str) -> bytes:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._object_key(key))
+            return bytes(response["Body"].read())
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in {"NoSuchKey", "404", "NotFound"}:
+                raise NotFoundError(f"no such object: {self.url(key)}") from exc
+            raise StorageError(f"cannot read {self.url(key)}: {code or exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"cannot read {self.url(key)}: {exc}") from exc
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self._object_key(key), Body=data)
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"cannot write {self.url(key)}: {exc}") from exc
+
+    def delete(self, key: str) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._object_key(key))
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"cannot delete {self.url(key)}: {exc}") from exc
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+                for item in page.get("Contents", []):
+                    key = item["Key"][len(self.prefix) :]
+                    if not key or is_hidden(key.rsplit("/", 1)[-1]):
+                        continue
+                    yield ObjectInfo(key, int(item["Size"]), item["LastModified"])
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"cannot list {self.root}{prefix}: {exc}") from exc

@@ -1,0 +1,47 @@
+"""Stores for the lake's zones, chosen once from the settings' URI scheme."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lakelib.config import Settings, Zone, get_settings
+from lakelib.storage._base import Store
+from lakelib.storage._local import LocalStore
+from lakelib.storage._s3 import S3Store
+
+
+def open_store(uri: str) -> Store:
+    """A store for a local path (or ``file://`` URI) or an ``s3://bucket/prefix``."""
+    if uri.startswith("s3://"):
+        return S3Store(uri)
+    if uri.startswith("file://"):
+        uri = uri[len("file://") :]
+    return LocalStore(uri)
+
+
+def zone_store(zone: Zone | str, settings: Settings | None = None) -> Store:
+    """The store rooted at one zone of the lake, for the current (or given) settings."""
+    settings = settings or get_settings()
+    return open_store(settings.zone_uri(zone))
+
+
+@dataclass(frozen=True)
+class ZoneUsage:
+    zone: Zone
+    uri: str
+    files: int
+    bytes: int
+
+
+def zone_usage(settings: Settings | None = None) -> list[ZoneUsage]:
+    """File count and total size of every zone (what ``lake status`` shows)."""
+    settings = settings or get_settings()
+    usage = []
+    for zone in Zone:
+        store = zone_store(zone, settings)
+        files = total = 0
+        for info in store.list():
+            files += 1
+            total += info.size
+        usage.append(ZoneUsage(zone, store.root, files, total))
+    return usage
