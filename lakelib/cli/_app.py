@@ -38,9 +38,7 @@ def _global_options(
             show_default=False,
         ),
     ] = None,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show tracebacks and debug logs.")
-    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
 ) -> None:
     if profile is not None and profile not in PROFILES:
         raise typer.BadParameter(f"use one of: {', '.join(PROFILES)}", param_hint="--profile")

@@ -1,0 +1,1 @@
+"""lake catalog commands (filled in by their issue)."""

@@ -1,0 +1,1 @@
+"""lake ingest commands (filled in by their issue)."""

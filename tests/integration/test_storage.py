@@ -1,0 +1,132 @@
+"""The same storage contract on the local file system and on S3 (moto server)."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from lakelib.aws import client
+from lakelib.config import Zone, get_settings, load_settings
+from lakelib.errors import NotFoundError, StorageError, ValidationError
+from lakelib.storage import LocalStore, RawKey, S3Store, Store, zone_store, zone_usage
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "local":
+        yield LocalStore(tmp_path / "zone")
+    else:
+        request.getfixturevalue("aws")
+        client("s3").create_bucket(Bucket="lake-raw")
+        yield S3Store("s3://lake-raw/some/prefix")
+
+
+def test_write_read_list_delete(store: Store) -> None:
+    key = RawKey("sales", datetime(2024, 1, 5, 2, 0, tzinfo=UTC)).relative
+    payload = gzip.compress(b'{"id": 1}\n')
+    store.write_bytes(key, payload)
+    store.write_bytes("sales/year=2024/month=01/day=06/b.json.gz", b"x" * 10)
+    store.write_bytes("salesx/other.json", b"{}")
+
+    assert store.read_bytes(key) == payload
+    listed = list(store.list("sales/"))
+    assert [info.key for info in listed] == [key, "sales/year=2024/month=01/day=06/b.json.gz"]
+    assert [info.size for info in listed] == [len(payload), 10]
+    assert len(list(store.list())) == 3
+
+    store.write_bytes(key, b"replaced")
+    assert store.read_bytes(key) == b"replaced"
+    store.delete(key)
+    with pytest.raises(NotFoundError):
+        store.read_bytes(key)
+    assert [info.key for info in store.list("sales/")] == [
+        "sales/year=2024/month=01/day=06/b.json.gz"
+    ]
+
+
+def test_keys_that_escape_are_refused(store: Store) -> None:
+    for key in ("../outside", "a/../../b", "/etc/passwd"):
+        with pytest.raises(ValidationError):
+            store.write_bytes(key, b"x")
+
+
+def test_missing_object_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFoundError, match="no such object"):
+        store.read_bytes("nope/missing.json")
+
+
+def test_url_points_where_engines_read(store: Store) -> None:
+    store.write_bytes("t/a.parquet", b"1")
+    url = store.url("t/a.parquet")
+    if isinstance(store, LocalStore):
+        assert Path(url).read_bytes() == b"1"
+    else:
+        assert url == "s3://lake-raw/some/prefix/t/a.parquet"
+
+
+def test_local_write_is_atomic_and_leaves_no_temp_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = LocalStore(tmp_path)
+    store.write_bytes("t/file.bin", b"old")
+
+    def crash(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(StorageError, match="No space left"):
+        store.write_bytes("t/file.bin", b"new contents")
+    monkeypatch.undo()
+    assert store.read_bytes("t/file.bin") == b"old"
+    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == ["file.bin"]
+
+
+def test_local_listing_hides_temp_files(tmp_path: Path) -> None:
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / ".tmp-a-123").write_bytes(b"half")
+    (tmp_path / "t" / "a").write_bytes(b"whole")
+    assert [i.key for i in LocalStore(tmp_path).list()] == ["t/a"]
+
+
+def test_s3_errors_are_storage_errors(aws: str) -> None:
+    store = S3Store("s3://no-such-bucket/")
+    with pytest.raises(StorageError, match="no-such-bucket"):
+        store.write_bytes("a", b"x")
+    with pytest.raises(StorageError):
+        list(store.list())
+
+
+def test_zone_stores_follow_the_profile(
+    aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAKE_HOME", str(tmp_path / "lake"))
+    local = zone_store(Zone.RAW)
+    assert isinstance(local, LocalStore)
+    assert local.root == str(tmp_path / "lake" / "raw")
+
+    s3 = client("s3")
+    for bucket in ("lake-r", "lake-p", "lake-c", "lake-s", "lake-q"):
+        s3.create_bucket(Bucket=bucket)
+    monkeypatch.setenv("LAKE_RAW_BUCKET", "lake-r")
+    monkeypatch.setenv("LAKE_PROCESSED_BUCKET", "lake-p")
+    monkeypatch.setenv("LAKE_CURATED_BUCKET", "lake-c")
+    monkeypatch.setenv("LAKE_SCRIPTS_BUCKET", "lake-s")
+    monkeypatch.setenv("LAKE_QUERY_RESULTS_BUCKET", "lake-q")
+    settings = load_settings(profile="aws", cwd=tmp_path)
+    zone_store(Zone.QUARANTINE, settings).write_bytes("sales_clean/x.parquet", b"12345")
+    zone_store(Zone.PROCESSED, settings).write_bytes("sales_clean/y.parquet", b"1")
+    # quarantine is a prefix of the processed bucket
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="lake-p")["Contents"]]
+    assert keys == ["quarantine/sales_clean/x.parquet", "sales_clean/y.parquet"]
+
+    usage = {u.zone: (u.files, u.bytes) for u in zone_usage(settings)}
+    assert usage[Zone.QUARANTINE] == (1, 5)
+    # The processed zone's root is the whole bucket, so it also sees quarantine/.
+    assert usage[Zone.PROCESSED] == (2, 6)
+    assert usage[Zone.RAW] == (0, 0)
+    assert get_settings().profile == "local"
