@@ -1,0 +1,632 @@
+"""Security layer: customer keys, least-privilege roles, CloudTrail, the private network.
+
+It is two components because of a dependency cycle the layer would otherwise have: buckets
+need the keys (processed is SSE-KMS), while roles are scoped to the buckets. So
+:class:`Encryption` comes before storage and :class:`Security` after it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws
+import pulumi_aws.cloudtrail
+import pulumi_aws.ec2
+import pulumi_aws.iam
+import pulumi_aws.kms
+from pulumi import ResourceOptions
+
+from lake_platform import iam
+from lake_platform.settings import PlatformSettings
+
+# Key administration without ``kms:*``: the account root keeps every management action, so
+# IAM policies can delegate them, while the policy check's "no wildcard action" rule holds.
+KEY_ADMIN_ACTIONS = (
+    "kms:Create*",
+    "kms:Describe*",
+    "kms:Enable*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Update*",
+    "kms:Revoke*",
+    "kms:Disable*",
+    "kms:Get*",
+    "kms:Delete*",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+    "kms:RotateKeyOnDemand",
+)
+KEY_USE_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*")
+
+# Tag the EMR v2 managed service policy requires on the network resources EMR may use.
+EMR_MANAGED_TAG = {"for-use-with-amazon-emr-managed-policies": "true"}
+
+# The only AWS managed policy attached anywhere: EMR's v2 service policy is AWS's own
+# least-privilege policy (scoped by the tag above); writing it inline would be 400 lines.
+EMR_SERVICE_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2"
+
+# Actions that AWS does not let a policy scope to a resource, so ``Resource: "*"`` is the
+# only form; the policy check (policies.py) allows ``*`` only for these.
+ENI_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+)
+
+
+def _root(account_id: str) -> dict[str, str]:
+    return {"AWS": f"arn:aws:iam::{account_id}:root"}
+
+
+def key_policy(
+    account_id: str, service_statements: Sequence[Mapping[str, Any]] = ()
+) -> pulumi.Output[str]:
+    """A key policy: the account administers and uses the key; named services may use it."""
+    admin = iam.statement(
+        [*KEY_ADMIN_ACTIONS, *KEY_USE_ACTIONS],
+        ["*"],  # in a key policy "*" means "this key"
+        sid="AccountAdministersAndDelegatesThroughIam",
+        principal=_root(account_id),
+    )
+    return iam.document([admin, *service_statements])
+
+
+@dataclass
+class EncryptionArgs:
+    """Inputs of :class:`Encryption`."""
+
+    settings: PlatformSettings
+
+
+class Encryption(pulumi.ComponentResource):
+    """Customer-managed KMS keys, all with yearly rotation.
+
+    ``data`` encrypts lake buckets, Glue job output and logs, Athena results and SageMaker
+    volumes; ``alerts`` encrypts the SNS topic, whose publishers (CloudWatch alarms,
+    EventBridge) must be allowed in the key policy; ``replica`` lives in the DR region.
+    """
+
+    data_key: pulumi_aws.kms.Key
+    alerts_key: pulumi_aws.kms.Key
+    replica_key: pulumi_aws.kms.Key | None
+
+    def __init__(self, name: str, args: EncryptionArgs, opts: ResourceOptions | None = None):
+        super().__init__("lakelib:platform:Encryption", name, None, opts)
+        s = args.settings
+        logs_service = {
+            "Sid": "CloudWatchLogsEncryptLakeLogGroups",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{s.region}.amazonaws.com"},
+            "Action": [*KEY_USE_ACTIONS, "kms:Describe*"],
+            "Resource": "*",
+            "Condition": {
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": (
+                        f"arn:aws:logs:{s.region}:{s.account_id}:log-group:*"
+                    )
+                }
+            },
+        }
+        self.data_key = self._key(
+            name, "data", "lake data: buckets, Glue, Athena, SageMaker, logs", s, [logs_service]
+        )
+        publishers = {
+            "Sid": "AlarmAndEventPublishers",
+            "Effect": "Allow",
+            "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": s.account_id}},
+        }
+        self.alerts_key = self._key(name, "alerts", "lake alerts topic", s, [publishers])
+        self.replica_key = None
+        if s.replication is not None:
+            self.replica_key = self._key(
+                name, "replica", "replicated lake data (DR region)", s, [], s.replication.region
+            )
+        self.register_outputs(
+            {"data_key_arn": self.data_key.arn, "alerts_key_arn": self.alerts_key.arn}
+        )
+
+    def _key(
+        self,
+        name: str,
+        purpose: str,
+        description: str,
+        s: PlatformSettings,
+        services: Sequence[Mapping[str, Any]],
+        region: str | None = None,
+    ) -> pulumi_aws.kms.Key:
+        key = pulumi_aws.kms.Key(
+            f"{name}-{purpose}",
+            description=f"{s.name_prefix}: {description}",
+            enable_key_rotation=True,
+            rotation_period_in_days=365,
+            deletion_window_in_days=30,
+            policy=key_policy(s.account_id, services),
+            region=region,
+            tags=dict(s.tags),
+            opts=ResourceOptions(parent=self),
+        )
+        pulumi_aws.kms.Alias(
+            f"{name}-{purpose}-alias",
+            name=f"alias/{s.resource_name(purpose)}",
+            target_key_id=key.key_id,
+            region=region,
+            opts=ResourceOptions(parent=self),
+        )
+        return key
+
+
+@dataclass
+class SecurityArgs:
+    """Inputs of :class:`Security`: the buckets and key the roles are scoped to."""
+
+    settings: PlatformSettings
+    bucket_arns: Mapping[str, pulumi.Input[str]]
+    bucket_names: Mapping[str, pulumi.Input[str]]
+    data_key_arn: pulumi.Input[str]
+    # CloudTrail and flow logs check at creation that they may write to the logs bucket.
+    logs_bucket_policy: pulumi.Resource
+
+
+class Security(pulumi.ComponentResource):
+    """Least-privilege roles, CloudTrail, and a private VPC with endpoints and flow logs.
+
+    Roles are scoped to the buckets, prefixes, database and keys each workload needs; a
+    ``Resource: "*"`` appears only for actions AWS cannot scope (ENI management, X-Ray,
+    ``cloudwatch:PutMetricData`` under a namespace condition, ECR auth tokens).
+    """
+
+    def __init__(self, name: str, args: SecurityArgs, opts: ResourceOptions | None = None):
+        super().__init__("lakelib:platform:Security", name, None, opts)
+        self._name = name
+        self._s = args.settings
+        self._arns = args.bucket_arns
+        self._key = args.data_key_arn
+        self._network(args)
+        self._trail(args)
+        self.lambda_role = self._role("ingest", "lambda.amazonaws.com", self._lambda_statements())
+        self.glue_role = self._role("glue", "glue.amazonaws.com", self._glue_statements())
+        self.emr_ec2_role = self._role("emr-ec2", "ec2.amazonaws.com", self._emr_ec2_statements())
+        self.emr_instance_profile = pulumi_aws.iam.InstanceProfile(
+            f"{name}-emr-ec2",
+            name=self._s.resource_name("emr-ec2"),
+            role=self.emr_ec2_role.name,
+            opts=ResourceOptions(parent=self),
+        )
+        self.emr_service_role = self._role(
+            "emr-service",
+            "elasticmapreduce.amazonaws.com",
+            [
+                iam.statement(
+                    ["iam:PassRole"],
+                    [self.emr_ec2_role.arn],
+                    sid="PassInstanceRole",
+                    conditions={"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+                )
+            ],
+            trust_account=True,
+            managed=[EMR_SERVICE_POLICY_ARN],
+        )
+        self.sagemaker_role = self._role(
+            "sagemaker", "sagemaker.amazonaws.com", self._sagemaker_statements()
+        )
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc.id,
+                "lambda_role_arn": self.lambda_role.arn,
+                "glue_role_arn": self.glue_role.arn,
+                "emr_service_role_arn": self.emr_service_role.arn,
+                "sagemaker_role_arn": self.sagemaker_role.arn,
+            }
+        )
+
+    # -- network -------------------------------------------------------------------------
+
+    def _network(self, args: SecurityArgs) -> None:
+        s, name = self._s, self._name
+        child = ResourceOptions(parent=self)
+        tags = {**s.tags, **EMR_MANAGED_TAG}
+        self.vpc = pulumi_aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=s.vpc_cidr,
+            enable_dns_support=True,
+            enable_dns_hostnames=True,  # private DNS of interface endpoints needs both
+            tags={**tags, "Name": s.resource_name("vpc")},
+            opts=child,
+        )
+        zones = pulumi_aws.get_availability_zones(state="available").names[: s.az_count]
+        blocks = list(ipaddress.ip_network(s.vpc_cidr).subnets(new_prefix=20))
+        route_table = pulumi_aws.ec2.RouteTable(
+            f"{name}-private",
+            vpc_id=self.vpc.id,
+            tags={**tags, "Name": s.resource_name("private")},
+            opts=child,
+        )
+        self.private_subnets = []
+        for index, zone in enumerate(zones):
+            subnet = pulumi_aws.ec2.Subnet(
+                f"{name}-private-{index}",
+                vpc_id=self.vpc.id,
+                cidr_block=str(blocks[index]),
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags={**tags, "Name": s.resource_name(f"private-{zone}")},
+                opts=child,
+            )
+            pulumi_aws.ec2.RouteTableAssociation(
+                f"{name}-private-{index}",
+                subnet_id=subnet.id,
+                route_table_id=route_table.id,
+                opts=child,
+            )
+            self.private_subnets.append(subnet)
+        self.private_subnet_ids = [subnet.id for subnet in self.private_subnets]
+
+        # No internet or NAT gateway: workloads reach AWS through these endpoints only.
+        self.endpoint_sg = pulumi_aws.ec2.SecurityGroup(
+            f"{name}-endpoints",
+            name=s.resource_name("endpoints"),
+            description="HTTPS from inside the VPC to interface endpoints",
+            vpc_id=self.vpc.id,
+            ingress=[
+                {
+                    "protocol": "tcp",
+                    "from_port": 443,
+                    "to_port": 443,
+                    "cidr_blocks": [s.vpc_cidr],
+                    "description": "HTTPS from the VPC",
+                }
+            ],
+            egress=[],
+            tags=tags,
+            opts=child,
+        )
+        self.workload_sg = pulumi_aws.ec2.SecurityGroup(
+            f"{name}-workloads",
+            name=s.resource_name("workloads"),
+            description="Glue, SageMaker and Lambda ENIs: talk to each other and to endpoints",
+            vpc_id=self.vpc.id,
+            ingress=[
+                {
+                    "protocol": "tcp",
+                    "from_port": 0,
+                    "to_port": 65535,
+                    "self": True,
+                    "description": "Spark executors talk to each other",
+                }
+            ],
+            egress=[
+                {
+                    "protocol": "-1",
+                    "from_port": 0,
+                    "to_port": 0,
+                    # Private subnets have no route out: this only reaches the endpoints.
+                    "cidr_blocks": ["0.0.0.0/0"],
+                    "description": "to VPC endpoints (no NAT exists)",
+                }
+            ],
+            tags=tags,
+            opts=child,
+        )
+        self.s3_endpoint = pulumi_aws.ec2.VpcEndpoint(
+            f"{name}-s3",
+            vpc_id=self.vpc.id,
+            service_name=f"com.amazonaws.{s.region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[route_table.id],
+            tags={**tags, "Name": s.resource_name("s3")},
+            opts=child,
+        )
+        self.interface_endpoints = {
+            service: pulumi_aws.ec2.VpcEndpoint(
+                f"{name}-{service.replace('.', '-')}",
+                vpc_id=self.vpc.id,
+                service_name=f"com.amazonaws.{s.region}.{service}",
+                vpc_endpoint_type="Interface",
+                private_dns_enabled=True,
+                subnet_ids=self.private_subnet_ids,
+                security_group_ids=[self.endpoint_sg.id],
+                tags={**tags, "Name": s.resource_name(service)},
+                opts=child,
+            )
+            for service in s.interface_endpoints
+        }
+        self.flow_log = pulumi_aws.ec2.FlowLog(
+            f"{name}-flow-log",
+            vpc_id=self.vpc.id,
+            traffic_type="ALL",
+            log_destination_type="s3",
+            log_destination=pulumi.Output.concat(args.bucket_arns["logs"], "/vpc-flow-logs/"),
+            max_aggregation_interval=600,
+            tags=tags,
+            opts=ResourceOptions(parent=self, depends_on=[args.logs_bucket_policy]),
+        )
+
+    # -- audit ---------------------------------------------------------------------------
+
+    def _trail(self, args: SecurityArgs) -> None:
+        s = self._s
+        selectors = []
+        if s.trail_data_events:
+            # Object-level reads and writes of the data zones: who touched which data.
+            selectors.append(
+                {
+                    "read_write_type": "All",
+                    "include_management_events": True,
+                    "data_resources": [
+                        {
+                            "type": "AWS::S3::Object",
+                            "values": [
+                                pulumi.Output.concat(args.bucket_arns[z], "/")
+                                for z in ("raw", "processed", "curated")
+                            ],
+                        }
+                    ],
+                }
+            )
+        self.trail = pulumi_aws.cloudtrail.Trail(
+            f"{self._name}-trail",
+            name=s.resource_name("trail"),
+            s3_bucket_name=args.bucket_names["logs"],
+            s3_key_prefix="cloudtrail",
+            is_multi_region_trail=True,
+            include_global_service_events=True,
+            enable_log_file_validation=True,
+            event_selectors=selectors or None,
+            tags=dict(s.tags),
+            opts=ResourceOptions(parent=self, depends_on=[args.logs_bucket_policy]),
+        )
+
+    # -- roles ---------------------------------------------------------------------------
+
+    def _role(
+        self,
+        key: str,
+        service: str,
+        statements: Sequence[Mapping[str, Any]],
+        *,
+        trust_account: bool = False,
+        managed: Sequence[str] = (),
+    ) -> pulumi_aws.iam.Role:
+        s = self._s
+        role = pulumi_aws.iam.Role(
+            f"{self._name}-{key}",
+            name=s.resource_name(key),
+            assume_role_policy=iam.assume_role_policy(
+                service, account_id=s.account_id if trust_account else None
+            ),
+            tags=dict(s.tags),
+            opts=ResourceOptions(parent=self),
+        )
+        pulumi_aws.iam.RolePolicy(
+            f"{self._name}-{key}",
+            name=f"{key}-least-privilege",
+            role=role.name,
+            policy=iam.document(statements),
+            opts=ResourceOptions(parent=self),
+        )
+        for index, arn in enumerate(managed):
+            pulumi_aws.iam.RolePolicyAttachment(
+                f"{self._name}-{key}-managed-{index}",
+                role=role.name,
+                policy_arn=arn,
+                opts=ResourceOptions(parent=self),
+            )
+        return role
+
+    def _log_group_arns(self, pattern: str) -> list[str]:
+        base = f"arn:aws:logs:{self._s.region}:{self._s.account_id}:log-group:{pattern}"
+        return [base, f"{base}:log-stream:*"]
+
+    def _metrics(self, namespace: str) -> dict[str, Any]:
+        return iam.statement(
+            ["cloudwatch:PutMetricData"],
+            ["*"],
+            sid="PublishMetricsInOwnNamespace",
+            conditions={"StringLike": {"cloudwatch:namespace": namespace}},
+        )
+
+    def _lambda_statements(self) -> list[dict[str, Any]]:
+        s, a = self._s, self._arns
+        function = s.resource_name("ingest")
+        return [
+            iam.statement(
+                ["logs:CreateLogStream", "logs:PutLogEvents"],
+                self._log_group_arns(f"/aws/lambda/{function}"),
+                sid="WriteOwnLogs",
+            ),
+            iam.statement(["s3:ListBucket"], [a["raw"]], sid="SeeWhatLanded"),
+            iam.statement(
+                ["s3:PutObject", "s3:GetObject"], [iam.bucket_objects(a["raw"])], sid="LandRaw"
+            ),
+            iam.statement(
+                ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"], sid="Tracing"
+            ),
+            self._metrics(s.monitoring.metrics_namespace),
+        ]
+
+    def _glue_statements(self) -> list[dict[str, Any]]:
+        s, a = self._s, self._arns
+        return [
+            iam.statement(
+                ["s3:ListBucket", "s3:GetBucketLocation"],
+                [a["raw"], a["processed"], a["curated"], a["scripts"]],
+                sid="ListLakeBuckets",
+            ),
+            iam.statement(
+                ["s3:GetObject"],
+                [
+                    iam.bucket_objects(a["raw"]),
+                    iam.bucket_objects(a["scripts"], "jobs/"),
+                ],
+                sid="ReadRawAndScripts",
+            ),
+            iam.statement(
+                ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                [
+                    iam.bucket_objects(a["processed"]),
+                    iam.bucket_objects(a["curated"]),
+                    iam.bucket_objects(a["scripts"], "glue-temp/"),
+                ],
+                sid="WriteProcessedCuratedAndTemp",
+            ),
+            iam.statement(
+                list(iam.GLUE_WRITE_ACTIONS),
+                iam.glue_catalog_arns(s.region, s.account_id, s.database),
+                sid="LakeDatabaseOnly",
+            ),
+            iam.statement(
+                ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                self._log_group_arns("/aws-glue/*"),
+                sid="GlueLogs",
+            ),
+            iam.statement(
+                ["logs:AssociateKmsKey"],
+                self._log_group_arns("/aws-glue/*")[:1],
+                sid="EncryptGlueLogs",
+            ),
+            self._metrics("Glue"),
+            iam.kms_use([self._key]),
+        ]
+
+    def _emr_ec2_statements(self) -> list[dict[str, Any]]:
+        s, a = self._s, self._arns
+        return [
+            iam.statement(
+                ["s3:ListBucket", "s3:GetBucketLocation"],
+                [a["raw"], a["processed"], a["curated"], a["scripts"], a["logs"]],
+                sid="ListLakeBuckets",
+            ),
+            iam.statement(
+                ["s3:GetObject"],
+                [iam.bucket_objects(a["raw"]), iam.bucket_objects(a["scripts"], "jobs/")],
+                sid="ReadRawAndScripts",
+            ),
+            iam.statement(
+                ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                [iam.bucket_objects(a["processed"]), iam.bucket_objects(a["curated"])],
+                sid="WriteProcessedAndCurated",
+            ),
+            iam.statement(
+                ["s3:PutObject"], [iam.bucket_objects(a["logs"], "emr/")], sid="ClusterLogs"
+            ),
+            iam.statement(
+                list(iam.GLUE_WRITE_ACTIONS),
+                iam.glue_catalog_arns(s.region, s.account_id, s.database),
+                sid="GlueCatalogAsHiveMetastore",
+            ),
+            self._metrics("AWS/ElasticMapReduce"),
+            iam.kms_use([self._key]),
+        ]
+
+    def _sagemaker_statements(self) -> list[dict[str, Any]]:
+        s, a = self._s, self._arns
+        ml_workgroup = "ml_data" if "ml_data" in s.workgroups else next(iter(s.workgroups))
+        sm = f"arn:aws:sagemaker:{s.region}:{s.account_id}"
+        role_arn = f"arn:aws:iam::{s.account_id}:role/{s.resource_name('sagemaker')}"
+        return [
+            iam.statement(
+                ["s3:ListBucket", "s3:GetBucketLocation"],
+                [a["processed"], a["curated"], a["scripts"], a["query-results"]],
+                sid="ListLakeBuckets",
+            ),
+            iam.statement(
+                ["s3:GetObject"],
+                [
+                    iam.bucket_objects(a["processed"]),
+                    iam.bucket_objects(a["curated"]),
+                    iam.bucket_objects(a["scripts"], "jobs/"),
+                ],
+                sid="ReadFeatures",
+            ),
+            iam.statement(
+                ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                [
+                    iam.bucket_objects(a["scripts"], "models/"),
+                    iam.bucket_objects(a["scripts"], "runs/"),
+                    iam.bucket_objects(a["curated"], "predictions/"),
+                    iam.bucket_objects(a["query-results"], f"{ml_workgroup}/"),
+                ],
+                sid="ModelsRunsPredictions",
+            ),
+            iam.statement(
+                list(iam.ATHENA_QUERY_ACTIONS),
+                [f"arn:aws:athena:{s.region}:{s.account_id}:workgroup/{ml_workgroup}"],
+                sid="FeatureQueries",
+            ),
+            iam.statement(
+                list(iam.GLUE_READ_ACTIONS),
+                iam.glue_catalog_arns(s.region, s.account_id, s.database),
+                sid="ReadCatalog",
+            ),
+            iam.statement(
+                [
+                    "sagemaker:CreateTrainingJob",
+                    "sagemaker:DescribeTrainingJob",
+                    "sagemaker:StopTrainingJob",
+                    "sagemaker:CreateModel",
+                    "sagemaker:DescribeModel",
+                    "sagemaker:DeleteModel",
+                    "sagemaker:CreateEndpointConfig",
+                    "sagemaker:DescribeEndpointConfig",
+                    "sagemaker:DeleteEndpointConfig",
+                    "sagemaker:CreateEndpoint",
+                    "sagemaker:DescribeEndpoint",
+                    "sagemaker:UpdateEndpoint",
+                    "sagemaker:DeleteEndpoint",
+                    "sagemaker:InvokeEndpoint",
+                    "sagemaker:CreateTransformJob",
+                    "sagemaker:DescribeTransformJob",
+                    "sagemaker:StopTransformJob",
+                    "sagemaker:AddTags",
+                    "sagemaker:ListTags",
+                ],
+                [
+                    f"{sm}:training-job/*",
+                    f"{sm}:model/*",
+                    f"{sm}:endpoint-config/*",
+                    f"{sm}:endpoint/*",
+                    f"{sm}:transform-job/*",
+                ],
+                sid="TrainDeployTransformInThisAccount",
+            ),
+            iam.statement(
+                ["iam:PassRole"],
+                [role_arn],
+                sid="PassSelfToSageMakerJobs",
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            ),
+            iam.statement(["ecr:GetAuthorizationToken"], ["*"], sid="EcrLogin"),
+            iam.statement(
+                [
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchCheckLayerAvailability",
+                ],
+                # AWS framework images live in AWS-owned accounts that vary by region.
+                [f"arn:aws:ecr:{s.region}:*:repository/*"],
+                sid="PullFrameworkImages",
+            ),
+            iam.statement(
+                ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                self._log_group_arns("/aws/sagemaker/*"),
+                sid="SageMakerLogs",
+            ),
+            self._metrics("/aws/sagemaker/*"),
+            iam.statement(list(ENI_ACTIONS), ["*"], sid="RunInsideTheVpc"),
+            iam.kms_use([self._key]),
+        ]
