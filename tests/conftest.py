@@ -59,10 +59,12 @@ _LEAKY_PREFIXES = ("LAKE_", "AWS_", "S3_RAW_BUCKET", "SOURCE_API_ENDPOINT")
 
 
 @pytest.fixture(autouse=True)
-def _clean_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _clean_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     for name in list(os.environ):
         if name.startswith(_LEAKY_PREFIXES):
             monkeypatch.delenv(name)
+    # The repository's lake.toml (contracts, workgroups) applies, but never its .lake/.
+    monkeypatch.setenv("LAKE_HOME", str(tmp_path / "lake"))
     # Never pick up a developer's real AWS config or credentials.
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
@@ -72,12 +74,37 @@ def _clean_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def lake_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty local lake for one test (``LAKE_HOME``)."""
-    home = tmp_path / "lake"
-    monkeypatch.setenv("LAKE_HOME", str(home))
-    reset_settings()
-    return home
+def lake_home(tmp_path: Path) -> Path:
+    """The empty local lake every test gets (``LAKE_HOME``)."""
+    return tmp_path / "lake"
+
+
+@pytest.fixture(scope="session")
+def samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Small generated sources (4 days x 300 sales) with every kind of dirt present."""
+    import datetime as dt
+
+    from lakelib.samples import DirtRates, GeneratorSpec, generate_all
+
+    rates = DirtRates(
+        exact_duplicate=0.04,
+        corrected_resend=0.03,
+        null_required=0.02,
+        negative_amount=0.02,
+        absurd_amount=0.01,
+        string_amount=0.1,
+        bad_date=0.02,
+        malformed_json=0.02,
+        late_arriving=0.08,
+        unknown_customer=0.03,
+        channel_from=0.5,
+    )
+    out = tmp_path_factory.mktemp("samples")
+    generate_all(
+        out,
+        GeneratorSpec(start=dt.date(2026, 1, 1), days=4, rows_per_day=300, seed=11, rates=rates),
+    )
+    return out
 
 
 @pytest.fixture(scope="session")

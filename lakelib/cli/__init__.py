@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not debug:
+        # urllib3 logs each retry as a warning; the CLI reports the outcome in one line.
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
     try:
         result = app(args=args, prog_name="lake", standalone_mode=False)
     except typer.Exit as exc:

@@ -287,6 +287,11 @@ def _aws_outputs(spec: Mapping[str, Any], root: Path, env: Mapping[str, str]) ->
             if env.get(name):
                 outputs[key] = env[name]
                 break
+    # A whole zone can be pointed elsewhere: LAKE_QUARANTINE_URI=s3://bucket/prefix/ ...
+    for zone in Zone:
+        variable = f"LAKE_{zone.name}_URI"
+        if env.get(variable):
+            outputs[f"{zone.value.replace('-', '_')}_uri"] = env[variable]
     return outputs
 
 

@@ -77,6 +77,7 @@ Entries of ``customers`` and ``products``: ``seed``, ``start``, ``days``, ``rows
 
 from __future__ import annotations
 
+from lakelib.samples._api import SampleApiServer, make_sample_api
 from lakelib.samples._generate import MANIFEST_FILE, generate, generate_all, read_manifest
 from lakelib.samples._spec import (
     DIRT_KINDS,
@@ -93,7 +94,9 @@ __all__ = [
     "SOURCES",
     "DirtRates",
     "GeneratorSpec",
+    "SampleApiServer",
     "generate",
     "generate_all",
+    "make_sample_api",
     "read_manifest",
 ]

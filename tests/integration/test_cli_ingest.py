@@ -1,0 +1,86 @@
+"""``lake ingest`` as a user runs it: summaries, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lakelib.samples import read_manifest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def lake(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKE_")}
+    env.update(LAKE_HOME=str(home), COLUMNS="200")
+    return subprocess.run(
+        [sys.executable, "-m", "lakelib", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_ingest_prints_a_summary_and_is_idempotent(samples: Path, tmp_path: Path) -> None:
+    manifest = read_manifest(samples)["sales"]
+    result = lake(
+        "ingest", "sales", "--from", str(samples / "sales"), "--date", "2026-01-05", home=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    numbers = f"{manifest['lines']:,}"
+    assert numbers in result.stdout and f"{manifest['rejected']:,}" in result.stdout
+    assert "malformed_json" in result.stdout
+    assert list(
+        (tmp_path / "raw" / "sales" / "year=2026" / "month=01" / "day=05").glob(
+            "sales_20260105_*.json.gz"
+        )
+    )
+
+    again = lake("ingest", "sales", "--from", str(samples / "sales"), home=tmp_path)
+    assert again.returncode == 0
+    assert "already landed" in again.stdout and "--force" in again.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ingest", "../x", "--from", "{samples}/sales"], "invalid source name '../x'"),
+        (["ingest", "a/b", "--from", "{samples}/sales"], "invalid source name 'a/b'"),
+        (["ingest", "sales", "--from", "{tmp}/missing.jsonl"], "no such file or folder"),
+        (["ingest", "sales", "--from", "{tmp}/garbage.bin"], "cannot tell the format"),
+        (["ingest", "sales", "--from", "{tmp}/garbage.jsonl"], "looks binary"),
+        (["ingest", "sales", "--from", "{tmp}/empty.jsonl"], "holds no records"),
+        (
+            ["ingest", "orders", "--from", "sqlite:///{tmp}/nodir/x.db", "--table", "t"],
+            "unable to open database",
+        ),
+        (
+            ["ingest", "sales", "--from", "http://127.0.0.1:9/x", "--retries", "1"],
+            "failed after 2 attempts",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_1(
+    samples: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    (tmp_path / "garbage.bin").write_bytes(bytes(range(256)) * 10)
+    (tmp_path / "garbage.jsonl").write_bytes(bytes(range(256)) * 10)
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    filled = [a.format(samples=samples, tmp=tmp_path) for a in args]
+    result = lake(*filled, home=tmp_path / "lake")
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_usage_errors_exit_2(samples: Path, tmp_path: Path) -> None:
+    assert lake("ingest", "sales", home=tmp_path).returncode == 2  # --from missing
+    bad_format = lake("ingest", "sales", "--from", str(samples), "--format", "xml", home=tmp_path)
+    assert bad_format.returncode == 2 and "--format" in bad_format.stderr

@@ -1,0 +1,163 @@
+"""Reading files: formats, header detection and every kind of bad input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from lakelib.errors import IngestError
+from lakelib.sources import FileSource, Item, csv_header, detect_format
+
+
+def read_all(location: Path | str, **options: object) -> list[Item]:
+    items: list[Item] = []
+    for unit in FileSource(location, **options).units():  # type: ignore[arg-type]
+        for batch in unit.batches(3):
+            assert len(batch) <= 3
+            items.extend(batch)
+    return items
+
+
+def test_json_lines_plain_and_gzip_give_the_same_records(tmp_path: Path) -> None:
+    lines = [json.dumps({"id": i, "v": "x" * i}) for i in range(7)]
+    (tmp_path / "a.jsonl").write_text("\n".join(lines) + "\n\n")
+    (tmp_path / "b.jsonl.gz").write_bytes(gzip.compress(("\n".join(lines)).encode()))
+    plain = read_all(tmp_path / "a.jsonl")
+    zipped = read_all(tmp_path / "b.jsonl.gz")
+    assert [i.record for i in plain] == [i.record for i in zipped] == [json.loads(x) for x in lines]
+    assert [i.position for i in plain] == list(range(1, 8))
+
+
+def test_json_array_is_streamed(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text(json.dumps([{"id": 1, "amount": 1.5}, {"id": 2}, 3]))
+    items = read_all(tmp_path / "a.json")
+    assert [i.record for i in items[:2]] == [{"id": 1, "amount": 1.5}, {"id": 2}]
+    assert items[2].record is None and items[2].error is not None
+    assert items[2].error.startswith("not_an_object")
+
+
+def test_broken_json_array_keeps_what_parsed_and_quarantines_the_rest(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text('[{"id": 1}, {"id": 2}, {"id": ')
+    items = read_all(tmp_path / "a.json")
+    assert [i.record for i in items[:2]] == [{"id": 1}, {"id": 2}]
+    assert items[2].error is not None and items[2].error.startswith("malformed_json")
+    assert items[2].raw == b'[{"id": 1}, {"id": 2}, {"id": '
+
+
+def test_parquet(tmp_path: Path) -> None:
+    table = pa.table({"id": ["a", "b"], "amount": [1.5, None]})
+    pq.write_table(table, tmp_path / "t.parquet")
+    assert [i.record for i in read_all(tmp_path / "t.parquet")] == [
+        {"id": "a", "amount": 1.5},
+        {"id": "b", "amount": None},
+    ]
+
+
+def test_folder_and_glob_expand_to_sorted_visible_files(tmp_path: Path) -> None:
+    for name in ("b.jsonl", "a.jsonl", ".hidden.jsonl", "_SUCCESS"):
+        (tmp_path / name).write_text(json.dumps({"f": name}) + "\n")
+    origins = [u.origin for u in FileSource(tmp_path).units()]
+    assert origins == ["a.jsonl", "b.jsonl"]
+    assert [u.origin for u in FileSource(str(tmp_path / "*.jsonl")).units()] == [
+        "a.jsonl",
+        "b.jsonl",
+    ]
+
+
+def test_csv_header_detection_with_all_string_columns(tmp_path: Path) -> None:
+    # csv.Sniffer cannot tell here: every column is text in every row.
+    (tmp_path / "c.csv").write_text("code,name,city\nab,Anna,Oslo\ncd,Bo,Rome\n")
+    items = read_all(tmp_path / "c.csv")
+    assert [i.record for i in items] == [
+        {"code": "ab", "name": "Anna", "city": "Oslo"},
+        {"code": "cd", "name": "Bo", "city": "Rome"},
+    ]
+
+
+def test_headerless_csv_takes_names_from_the_contract(tmp_path: Path) -> None:
+    (tmp_path / "c.csv").write_text("P1,books,12.50\nP2,toys,3\n")
+    items = read_all(tmp_path / "c.csv", csv_fields=["product_id", "category", "unit_price"])
+    assert items[0].record == {"product_id": "P1", "category": "books", "unit_price": "12.50"}
+    assert len(items) == 2
+
+
+def test_header_decision_rules() -> None:
+    assert csv_header([["id", "amount"], ["1", "2"]], ["id", "amount", "date"]) == (
+        ["id", "amount"],
+        True,
+    )
+    # A first row of data that repeats in its column is not a header.
+    assert csv_header([["north", "x"], ["north", "y"]])[1] is False
+    assert csv_header([["1", "2"], ["3", "4"]]) == (["col_1", "col_2"], False)
+
+
+def test_ragged_csv_rows_and_latin1_bytes_fail_alone(tmp_path: Path) -> None:
+    data = b"id,name\n1,ok\n2,too,many\n3\n" + "4,caf\u00e9\n".encode("latin-1") + b"5,fine\n"
+    (tmp_path / "r.csv").write_bytes(data)
+    items = read_all(tmp_path / "r.csv")
+    assert [i.record for i in items if i.error is None] == [
+        {"id": "1", "name": "ok"},
+        {"id": "5", "name": "fine"},
+    ]
+    errors = [i.error.split(":")[0] for i in items if i.error]
+    assert errors == ["ragged_row", "ragged_row", "bad_encoding"]
+    assert items[1].raw == "2,too,many"
+    assert items[3].raw == "4,caf\u00e9".encode("latin-1")
+
+
+def test_bad_lines_in_json_lines(tmp_path: Path) -> None:
+    huge = b'{"id": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    data = (
+        b'{"id": 1}\n{"id": \n[1, 2]\n'
+        + '{"name": "caf\u00e9"}'.encode("latin-1")
+        + b"\n"
+        + huge
+        + b"\n"
+    )
+    (tmp_path / "bad.jsonl").write_bytes(data)
+    items = read_all(tmp_path / "bad.jsonl")
+    assert items[0].record == {"id": 1}
+    codes = [i.error.split(":")[0] for i in items[1:] if i.error]
+    assert codes == ["malformed_json", "not_an_object", "bad_encoding", "too_large"]
+    assert items[4].raw == huge  # the original is kept whole
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "message"),
+    [
+        (b"\x00\x01\x02binary\xff" * 100, "x.jsonl", "looks binary"),
+        (b"\x1f\x8bnot really gzip", "x.jsonl.gz", "gzip"),
+        (b"PAR1 garbage", "x.parquet", "not a readable Parquet file"),
+        (b"hello", "x.txt", "cannot tell the format"),
+    ],
+)
+def test_unreadable_files_are_one_clear_error(
+    tmp_path: Path, content: bytes, name: str, message: str
+) -> None:
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(IngestError, match=message):
+        read_all(tmp_path / name)
+
+
+def test_missing_locations(tmp_path: Path) -> None:
+    with pytest.raises(IngestError, match="no such file or folder"):
+        read_all(tmp_path / "nope.jsonl")
+    with pytest.raises(IngestError, match="no files match"):
+        read_all(str(tmp_path / "*.csv"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(IngestError, match="no files in folder"):
+        read_all(tmp_path / "empty")
+
+
+def test_format_detection(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text('{"a": 1}\n{"a": 2}\n')
+    assert detect_format(tmp_path / "a.json") == "jsonl"
+    (tmp_path / "noext").write_text('[{"a": 1}]')
+    assert detect_format(tmp_path / "noext") == "json"
+    (tmp_path / "c.csv.gz").write_bytes(gzip.compress(b"a,b\n1,2\n"))
+    assert detect_format(tmp_path / "c.csv.gz") == "csv"
