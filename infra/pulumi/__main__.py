@@ -1,13 +1,21 @@
 """The lakelib platform: wires one component per layer and exports what lakelib reads.
 
 ``pulumi stack output --json > stack-outputs.json`` writes the outputs as the flat JSON
-object the ``aws`` profile of lakelib reads (see README.md).
+object the ``aws`` profile of lakelib reads (see README.md). All logic lives in
+``lake_platform/``; this file only decides the order and passes names along.
 """
 
 from pathlib import Path
 
 import pulumi
 import pulumi_aws
+from lake_platform.analytics import Analytics, AnalyticsArgs
+from lake_platform.catalog import Catalog, CatalogArgs
+from lake_platform.emr import Emr, EmrArgs
+from lake_platform.ingestion import Ingestion, IngestionArgs
+from lake_platform.ml import Ml, MlArgs
+from lake_platform.monitoring import Monitoring, MonitoringArgs
+from lake_platform.reporting import Reporting, ReportingArgs
 from lake_platform.security import Encryption, EncryptionArgs, Security, SecurityArgs
 from lake_platform.settings import load_settings
 from lake_platform.storage import Storage, StorageArgs
@@ -40,10 +48,119 @@ security = Security(
         logs_bucket_policy=storage.logs_policy,
     ),
 )
+catalog = Catalog(
+    "catalog",
+    CatalogArgs(
+        settings,
+        bucket_names=storage.bucket_names,
+        glue_role_arn=security.glue_role.arn,
+        data_key_arn=keys.data_key.arn,
+    ),
+)
+analytics = Analytics(
+    "analytics",
+    AnalyticsArgs(
+        settings,
+        query_results_bucket=storage.bucket_names["query-results"],
+        query_results_bucket_arn=storage.bucket_arns["query-results"],
+        data_key_arn=keys.data_key.arn,
+        analyst_role_name=storage.analyst_role.name,
+    ),
+)
+emr = None
+if settings.emr.enabled:
+    emr = Emr(
+        "emr",
+        EmrArgs(
+            settings,
+            vpc_id=security.vpc.id,
+            subnet_id=security.private_subnet_ids[0],
+            service_role_arn=security.emr_service_role.arn,
+            instance_profile_arn=security.emr_instance_profile.arn,
+            logs_bucket=storage.bucket_names["logs"],
+            data_key_arn=keys.data_key.arn,
+            depends_on=[security],
+        ),
+    )
+crawler_names = {zone: crawler.name for zone, crawler in catalog.crawlers.items()}
+job_names = {job: glue_job.name for job, glue_job in catalog.jobs.items()}
+ingestion = Ingestion(
+    "ingestion",
+    IngestionArgs(
+        settings,
+        raw_bucket=storage.bucket_names["raw"],
+        lambda_role_arn=security.lambda_role.arn,
+        data_key_arn=keys.data_key.arn,
+        crawler_names=crawler_names,
+        job_names=job_names,
+        alerts_topic_arn=settings.alerts_topic_arn,
+        definition_values={
+            **{f"{zone.replace('-', '_')}_bucket": n for zone, n in storage.bucket_names.items()},
+            "database": settings.database,
+            "sagemaker_role_arn": security.sagemaker_role.arn,
+        },
+    ),
+)
+ml = Ml(
+    "ml",
+    MlArgs(
+        settings,
+        execution_role_arn=security.sagemaker_role.arn,
+        vpc_id=security.vpc.id,
+        subnet_ids=security.private_subnet_ids,
+        security_group_id=security.workload_sg.id,
+        data_key_arn=keys.data_key.arn,
+    ),
+)
+if settings.reporting.enabled:
+    Reporting(
+        "reporting",
+        ReportingArgs(settings, bucket_arns=storage.bucket_arns, data_key_arn=keys.data_key.arn),
+    )
+monitoring = Monitoring(
+    "monitoring",
+    MonitoringArgs(
+        settings,
+        alerts_key_arn=keys.alerts_key.arn,
+        function_name=ingestion.function.name,
+        job_names=job_names,
+        crawler_names=crawler_names,
+        bucket_names=storage.bucket_names,
+        workgroups=list(analytics.workgroups),
+        emr_cluster_id=emr.cluster.id if emr else None,
+        state_machine_arn=ingestion.state_machine.arn if ingestion.state_machine else None,
+    ),
+)
 
+# -- outputs: the names lakelib's aws profile reads (flat strings), then the rest -----------
 pulumi.export("region", settings.region)
-pulumi.export("database", settings.database)
+pulumi.export("database", catalog.database.name)
 for zone, bucket_name in storage.bucket_names.items():
     pulumi.export(f"{zone.replace('-', '_')}_bucket", bucket_name)
+pulumi.export("alerts_topic_arn", monitoring.topic.arn)
 pulumi.export("glue_role_arn", security.glue_role.arn)
 pulumi.export("sagemaker_role_arn", security.sagemaker_role.arn)
+pulumi.export("lambda_role_arn", security.lambda_role.arn)
+pulumi.export("emr_service_role_arn", security.emr_service_role.arn)
+pulumi.export("emr_instance_profile_arn", security.emr_instance_profile.arn)
+pulumi.export("analyst_role_arn", storage.analyst_role.arn)
+pulumi.export("data_key_arn", keys.data_key.arn)
+pulumi.export("workgroups", analytics.workgroup_info())
+for name, location in analytics.output_locations.items():
+    pulumi.export(f"workgroup_{name}_output_location", location)
+pulumi.export("crawlers", crawler_names)
+pulumi.export("glue_jobs", job_names)
+pulumi.export("ingest_function_name", ingestion.function.name)
+pulumi.export("vpc_id", security.vpc.id)
+pulumi.export("private_subnet_ids", security.private_subnet_ids)
+pulumi.export("dashboard_name", monitoring.dashboard.dashboard_name)
+if emr is not None:
+    pulumi.export("emr_cluster_id", emr.cluster.id)
+if ingestion.state_machine is not None:
+    pulumi.export("state_machine_arn", ingestion.state_machine.arn)
+if ingestion.webhook_url is not None:
+    pulumi.export("webhook_url", ingestion.webhook_url)
+if ml.notebook is not None:
+    pulumi.export("notebook_instance", ml.notebook.name)
+for zone, replica in storage.replicas.items():
+    pulumi.export(f"{zone}_replica_bucket", replica.bucket)

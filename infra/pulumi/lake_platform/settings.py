@@ -209,8 +209,14 @@ class PlatformSettings:
         """Physical name of a named AWS resource: ``<prefix>-<suffix>``."""
         return f"{self.name_prefix}-{suffix}"
 
-    def workgroup_names(self) -> list[str]:
-        return list(self.workgroups)
+    @property
+    def alerts_topic_name(self) -> str:
+        return self.resource_name("alerts")
+
+    @property
+    def alerts_topic_arn(self) -> str:
+        """Known before the topic exists, so layers built earlier can be allowed to publish."""
+        return f"arn:aws:sns:{self.region}:{self.account_id}:{self.alerts_topic_name}"
 
 
 def read_lake_toml(path: Path) -> dict[str, Any]:

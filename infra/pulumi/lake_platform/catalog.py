@@ -1,0 +1,234 @@
+"""Catalog & ETL layer: the Glue database, crawlers per zone, and Glue Spark jobs from ``jobs/``.
+
+Job scripts and the lakelib wheel are uploaded to the scripts bucket under ``jobs/`` (the
+``scripts`` zone of lakelib's AWS layout); a job whose script does not exist yet is skipped
+with a warning rather than created pointing at nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws.glue
+import pulumi_aws.s3
+from pulumi import ResourceOptions
+
+from lake_platform.settings import PlatformSettings
+
+MIN_GLUE_VERSION = (4, 0)
+
+# Crawled zones: (bucket zone, prefix inside it, table prefix, exclusions).
+# Quarantine lives inside the processed bucket (lakelib's AWS layout) and gets its own
+# crawler so rejected rows never become columns of the clean tables.
+CRAWLED_ZONES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("raw", "", "raw_", ()),
+    ("processed", "", "", ("quarantine/**",)),
+    ("quarantine", "quarantine/", "quarantine_", ()),
+    ("curated", "", "", ()),
+)
+
+CRAWLER_CONFIGURATION = json.dumps(
+    {
+        "Version": 1.0,
+        # One table per source folder even when files disagree slightly on columns.
+        "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas"},
+        # New partitions take the table's schema, so a late column does not fork them.
+        "CrawlerOutput": {"Partitions": {"AddOrUpdateBehavior": "InheritFromTable"}},
+    }
+)
+
+
+def glue_version_ok(version: str) -> bool:
+    """Glue 4.0 or newer (Spark 3.3+); lakelib's jobs target Glue 5 (Spark 3.5)."""
+    try:
+        major, minor = (int(part) for part in version.split("."))
+    except ValueError:
+        return False
+    return (major, minor) >= MIN_GLUE_VERSION
+
+
+def find_wheel(path: Path | None) -> Path | None:
+    """The wheel itself, or the newest ``lakelib-*.whl`` in a folder such as ``dist/``."""
+    if path is None:
+        return None
+    if path.is_file():
+        return path
+    if path.is_dir():
+        wheels = sorted(path.glob("lakelib-*.whl"), key=lambda p: p.stat().st_mtime)
+        return wheels[-1] if wheels else None
+    return None
+
+
+@dataclass
+class CatalogArgs:
+    """Inputs of :class:`Catalog`."""
+
+    settings: PlatformSettings
+    bucket_names: Mapping[str, pulumi.Input[str]]
+    glue_role_arn: pulumi.Input[str]
+    data_key_arn: pulumi.Input[str]
+
+
+class Catalog(pulumi.ComponentResource):
+    """Glue database ``data_lake_db``, crawlers, a security configuration and Spark jobs."""
+
+    def __init__(self, name: str, args: CatalogArgs, opts: ResourceOptions | None = None):
+        super().__init__("lakelib:platform:Catalog", name, None, opts)
+        s = args.settings
+        if not glue_version_ok(s.glue_version):
+            raise ValueError(f"glueVersion must be 4.0 or newer, got {s.glue_version!r}")
+        child = ResourceOptions(parent=self)
+        buckets = args.bucket_names
+
+        self.database = pulumi_aws.glue.CatalogDatabase(
+            f"{name}-database",
+            name=s.database,
+            description="lakelib data lake: raw, processed, curated and quarantine tables",
+            location_uri=pulumi.Output.concat("s3://", buckets["processed"], "/"),
+            opts=child,
+        )
+        self.security_configuration = pulumi_aws.glue.SecurityConfiguration(
+            f"{name}-encryption",
+            name=s.resource_name("glue-kms"),
+            encryption_configuration={
+                "s3_encryption": {
+                    "s3_encryption_mode": "SSE-KMS",
+                    "kms_key_arn": args.data_key_arn,
+                },
+                "cloudwatch_encryption": {
+                    "cloudwatch_encryption_mode": "SSE-KMS",
+                    "kms_key_arn": args.data_key_arn,
+                },
+                "job_bookmarks_encryption": {
+                    "job_bookmarks_encryption_mode": "CSE-KMS",
+                    "kms_key_arn": args.data_key_arn,
+                },
+            },
+            opts=child,
+        )
+
+        self.crawlers: dict[str, pulumi_aws.glue.Crawler] = {}
+        for zone, prefix, table_prefix, exclusions in CRAWLED_ZONES:
+            bucket = buckets["processed" if zone == "quarantine" else zone]
+            self.crawlers[zone] = pulumi_aws.glue.Crawler(
+                f"{name}-{zone}",
+                name=s.resource_name(f"{zone}-crawler"),
+                database_name=self.database.name,
+                role=args.glue_role_arn,
+                table_prefix=table_prefix or None,
+                s3_targets=[
+                    {
+                        "path": pulumi.Output.concat("s3://", bucket, "/", prefix),
+                        "exclusions": list(exclusions) or None,
+                    }
+                ],
+                # Built-in classifiers cover the lake's formats: JSON lines (raw, gzip),
+                # CSV and Parquet. Schema changes update the table; deletions are logged.
+                schema_change_policy={
+                    "update_behavior": "UPDATE_IN_DATABASE",
+                    "delete_behavior": "LOG",
+                },
+                recrawl_policy={"recrawl_behavior": "CRAWL_EVERYTHING"},
+                configuration=CRAWLER_CONFIGURATION,
+                security_configuration=self.security_configuration.name,
+                tags=dict(s.tags),
+                opts=child,
+            )
+
+        self.scripts_uri = pulumi.Output.concat("s3://", buckets["scripts"], "/jobs/")
+        wheel_uri = self._upload_wheel(name, s, buckets["scripts"])
+        self.jobs: dict[str, pulumi_aws.glue.Job] = {}
+        for job in s.glue_jobs:
+            script = s.jobs_dir / job.script
+            if not script.is_file():
+                pulumi.log.warn(
+                    f"Glue job {job.name}: {script} does not exist; job not created "
+                    "(it will be on the next `pulumi up` after the script is added)",
+                    resource=self,
+                )
+                continue
+            script_object = pulumi_aws.s3.BucketObjectv2(
+                f"{name}-{job.name}-script",
+                bucket=buckets["scripts"],
+                key=f"jobs/{job.script}",
+                source=pulumi.FileAsset(str(script)),
+                content_type="text/x-python",
+                opts=child,
+            )
+            arguments = {
+                # Bookmarks: each run reads only what arrived since the last successful one.
+                "--job-bookmark-option": "job-bookmark-enable",
+                "--enable-auto-scaling": "true",
+                "--enable-metrics": "true",
+                "--enable-observability-metrics": "true",
+                "--enable-continuous-cloudwatch-log": "true",
+                "--enable-glue-datacatalog": "true",
+                "--TempDir": pulumi.Output.concat("s3://", buckets["scripts"], "/glue-temp/"),
+                # Names the job passes to lakelib instead of hard-coding them.
+                "--database": s.database,
+                "--raw_bucket": buckets["raw"],
+                "--processed_bucket": buckets["processed"],
+                "--curated_bucket": buckets["curated"],
+                "--scripts_bucket": buckets["scripts"],
+                **job.arguments,
+            }
+            if wheel_uri is not None:
+                arguments["--additional-python-modules"] = wheel_uri
+            self.jobs[job.name] = pulumi_aws.glue.Job(
+                f"{name}-{job.name}",
+                name=s.resource_name(job.name),
+                description=job.description or f"lakelib job {job.name}",
+                role_arn=args.glue_role_arn,
+                glue_version=s.glue_version,
+                command={
+                    "name": "glueetl",
+                    "python_version": "3",
+                    "script_location": pulumi.Output.concat(
+                        "s3://", script_object.bucket, "/", script_object.key
+                    ),
+                },
+                worker_type=job.worker_type,
+                # With auto scaling on, Glue runs between 2 workers and this many.
+                number_of_workers=job.max_workers,
+                max_retries=1,
+                timeout=job.timeout_minutes,
+                execution_property={"max_concurrent_runs": 1},
+                default_arguments=arguments,
+                security_configuration=self.security_configuration.name,
+                tags=dict(s.tags),
+                opts=child,
+            )
+
+        self.register_outputs(
+            {
+                "database": self.database.name,
+                "crawlers": {zone: c.name for zone, c in self.crawlers.items()},
+                "jobs": {job: j.name for job, j in self.jobs.items()},
+            }
+        )
+
+    def _upload_wheel(
+        self, name: str, s: PlatformSettings, scripts_bucket: pulumi.Input[str]
+    ) -> pulumi.Output[str] | None:
+        wheel = find_wheel(s.lakelib_wheel)
+        if wheel is None:
+            if s.glue_jobs:
+                pulumi.log.warn(
+                    "no lakelib wheel found (config lakelibWheel, e.g. ../../dist after "
+                    "`python -m build`): Glue jobs will run without lakelib installed",
+                    resource=self,
+                )
+            return None
+        obj = pulumi_aws.s3.BucketObjectv2(
+            f"{name}-lakelib-wheel",
+            bucket=scripts_bucket,
+            # The file name must stay a valid wheel name for pip to install it.
+            key=f"jobs/lib/{wheel.name}",
+            source=pulumi.FileAsset(str(wheel)),
+            opts=ResourceOptions(parent=self),
+        )
+        return pulumi.Output.concat("s3://", obj.bucket, "/", obj.key)

@@ -1,0 +1,479 @@
+"""Ingestion & orchestration layer.
+
+- The ingestion Lambda (Python 3.11, 512 MB, 5 min, 10 concurrent runs), packaged from the
+  lakelib source tree; handler ``lakelib.ingest.handler``.
+- The daily schedule ``cron(0 2 * * ? *)`` (02:00 UTC). It starts the Step Functions
+  pipeline when one is deployed (the pipeline calls the Lambda first), else the Lambda.
+- The event-driven path: S3 "Object Created" events of the raw bucket go through
+  EventBridge to a Glue workflow whose event trigger starts the raw crawler (batched), then
+  the Glue jobs once the crawl succeeds, then the downstream crawlers once the jobs succeed.
+- An optional HTTP API webhook (``POST /ingest``, IAM-authorised) in front of the Lambda.
+- The Step Functions state machine, from the definition lakelib's pipeline exports
+  (``lake run --export-step-functions``); created only when that file exists.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws.apigatewayv2
+import pulumi_aws.cloudwatch
+import pulumi_aws.glue
+import pulumi_aws.iam
+import pulumi_aws.lambda_
+import pulumi_aws.s3
+import pulumi_aws.sfn
+from pulumi import ResourceOptions
+
+from lake_platform import iam
+from lake_platform.settings import PlatformSettings
+
+LAMBDA_RUNTIME = "python3.11"
+LOG_RETENTION_DAYS = 30
+
+
+@dataclass
+class IngestionArgs:
+    """Inputs of :class:`Ingestion`."""
+
+    settings: PlatformSettings
+    raw_bucket: pulumi.Input[str]
+    lambda_role_arn: pulumi.Input[str]
+    data_key_arn: pulumi.Input[str]
+    crawler_names: Mapping[str, pulumi.Input[str]]
+    job_names: Mapping[str, pulumi.Input[str]]
+    alerts_topic_arn: pulumi.Input[str]
+    # Names the state machine definition may refer to as ``${name}`` placeholders.
+    definition_values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+
+
+class Ingestion(pulumi.ComponentResource):
+    """The Lambda, its schedule, the S3-event path to the crawler, webhook and state machine."""
+
+    def __init__(self, name: str, args: IngestionArgs, opts: ResourceOptions | None = None):
+        super().__init__("lakelib:platform:Ingestion", name, None, opts)
+        self._name, self._s = name, args.settings
+        s, spec = args.settings, args.settings.ingest
+        child = ResourceOptions(parent=self)
+        function_name = s.resource_name("ingest")
+
+        log_group = pulumi_aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/lambda/{function_name}",
+            retention_in_days=LOG_RETENTION_DAYS,
+            kms_key_id=args.data_key_arn,
+            tags=dict(s.tags),
+            opts=child,
+        )
+        self.function = pulumi_aws.lambda_.Function(
+            f"{name}-function",
+            name=function_name,
+            description="Fetch a source, validate, add metadata, gzip and land in the raw zone",
+            runtime=LAMBDA_RUNTIME,
+            handler=spec.handler,
+            role=args.lambda_role_arn,
+            code=self._package(),
+            memory_size=spec.memory_mb,
+            timeout=spec.timeout_seconds,
+            reserved_concurrent_executions=spec.reserved_concurrency,
+            layers=list(spec.layers) or None,
+            environment={
+                "variables": {
+                    "S3_RAW_BUCKET": args.raw_bucket,
+                    "SOURCE_API_ENDPOINT": spec.source_api_endpoint,
+                    "LOG_LEVEL": spec.log_level,
+                    "LAKE_PROFILE": "aws",
+                }
+            },
+            logging_config={"log_format": "JSON", "log_group": log_group.name},
+            tracing_config={"mode": "Active"},
+            tags=dict(s.tags),
+            opts=ResourceOptions(parent=self, depends_on=[log_group]),
+        )
+
+        self.state_machine = self._state_machine(args)
+        self.schedule = pulumi_aws.cloudwatch.EventRule(
+            f"{name}-daily",
+            name=s.resource_name("daily-ingest"),
+            description="The daily run, 02:00 UTC",
+            schedule_expression=spec.schedule,
+            tags=dict(s.tags),
+            opts=child,
+        )
+        if self.state_machine is not None:
+            self._schedule_state_machine()
+        else:
+            pulumi_aws.cloudwatch.EventTarget(
+                f"{name}-daily",
+                rule=self.schedule.name,
+                arn=self.function.arn,
+                opts=child,
+            )
+            pulumi_aws.lambda_.Permission(
+                f"{name}-daily",
+                function=self.function.name,
+                action="lambda:InvokeFunction",
+                principal="events.amazonaws.com",
+                source_arn=self.schedule.arn,
+                opts=child,
+            )
+
+        self.workflow = self._event_path(args)
+        self.webhook_url: pulumi.Output[str] | None = None
+        if spec.webhook:
+            self.webhook_url = self._webhook()
+        self.register_outputs(
+            {
+                "function_name": self.function.name,
+                "state_machine_arn": self.state_machine.arn if self.state_machine else None,
+                "webhook_url": self.webhook_url,
+            }
+        )
+
+    def _package(self) -> pulumi.Archive:
+        """The lakelib package as the Lambda's code; third-party dependencies come as layers."""
+        source = self._s.lakelib_source
+        if not (source / "__init__.py").is_file():
+            raise ValueError(f"lakelibSource {source} is not the lakelib package folder")
+        return pulumi.AssetArchive({"lakelib": pulumi.FileArchive(str(source))})
+
+    # -- schedule -> state machine -----------------------------------------------------
+
+    def _schedule_state_machine(self) -> None:
+        assert self.state_machine is not None
+        s = self._s
+        role = pulumi_aws.iam.Role(
+            f"{self._name}-scheduler",
+            name=s.resource_name("daily-run"),
+            assume_role_policy=iam.assume_role_policy(
+                "events.amazonaws.com", account_id=s.account_id
+            ),
+            tags=dict(s.tags),
+            opts=ResourceOptions(parent=self),
+        )
+        pulumi_aws.iam.RolePolicy(
+            f"{self._name}-scheduler",
+            name="start-pipeline",
+            role=role.name,
+            policy=iam.document(
+                [iam.statement(["states:StartExecution"], [self.state_machine.arn], sid="Start")]
+            ),
+            opts=ResourceOptions(parent=self),
+        )
+        pulumi_aws.cloudwatch.EventTarget(
+            f"{self._name}-daily",
+            rule=self.schedule.name,
+            arn=self.state_machine.arn,
+            role_arn=role.arn,
+            opts=ResourceOptions(parent=self),
+        )
+
+    # -- S3 event -> crawler -> jobs -> crawlers ---------------------------------------
+
+    def _event_path(self, args: IngestionArgs) -> pulumi_aws.glue.Workflow:
+        s, spec, name = self._s, self._s.ingest, self._name
+        child = ResourceOptions(parent=self)
+        pulumi_aws.s3.BucketNotification(
+            f"{name}-raw-events",
+            bucket=args.raw_bucket,
+            eventbridge=True,
+            opts=child,
+        )
+        workflow = pulumi_aws.glue.Workflow(
+            f"{name}-on-arrival",
+            name=s.resource_name("on-raw-arrival"),
+            description="New raw files -> crawl raw -> ETL jobs -> crawl processed/curated",
+            max_concurrent_runs=1,
+            tags=dict(s.tags),
+            opts=child,
+        )
+        pulumi_aws.glue.Trigger(
+            f"{name}-raw-arrived",
+            name=s.resource_name("raw-arrived"),
+            type="EVENT",
+            workflow_name=workflow.name,
+            # One crawl per batch of files (or per window), not one per file.
+            event_batching_conditions=[
+                {
+                    "batch_size": spec.event_batch_size,
+                    "batch_window": spec.event_batch_window_seconds,
+                }
+            ],
+            actions=[{"crawler_name": args.crawler_names["raw"]}],
+            tags=dict(s.tags),
+            opts=child,
+        )
+        if args.job_names:
+            pulumi_aws.glue.Trigger(
+                f"{name}-raw-crawled",
+                name=s.resource_name("raw-crawled"),
+                type="CONDITIONAL",
+                workflow_name=workflow.name,
+                predicate={
+                    "conditions": [
+                        {"crawler_name": args.crawler_names["raw"], "crawl_state": "SUCCEEDED"}
+                    ]
+                },
+                actions=[{"job_name": job} for job in args.job_names.values()],
+                tags=dict(s.tags),
+                opts=child,
+            )
+            pulumi_aws.glue.Trigger(
+                f"{name}-jobs-done",
+                name=s.resource_name("etl-done"),
+                type="CONDITIONAL",
+                workflow_name=workflow.name,
+                predicate={
+                    "logical": "AND",
+                    "conditions": [
+                        {"job_name": job, "state": "SUCCEEDED"} for job in args.job_names.values()
+                    ],
+                },
+                actions=[
+                    {"crawler_name": args.crawler_names[zone]}
+                    for zone in ("processed", "quarantine", "curated")
+                    if zone in args.crawler_names
+                ],
+                tags=dict(s.tags),
+                opts=child,
+            )
+        rule = pulumi_aws.cloudwatch.EventRule(
+            f"{name}-raw-object-created",
+            name=s.resource_name("raw-object-created"),
+            description="A new object in the raw bucket starts the Glue workflow",
+            event_pattern=pulumi.Output.json_dumps(
+                {
+                    "source": ["aws.s3"],
+                    "detail-type": ["Object Created"],
+                    "detail": {"bucket": {"name": [args.raw_bucket]}},
+                }
+            ),
+            tags=dict(s.tags),
+            opts=child,
+        )
+        workflow_arn = (
+            f"arn:aws:glue:{s.region}:{s.account_id}:workflow/{s.resource_name('on-raw-arrival')}"
+        )
+        role = pulumi_aws.iam.Role(
+            f"{name}-events-to-glue",
+            name=s.resource_name("raw-events"),
+            assume_role_policy=iam.assume_role_policy(
+                "events.amazonaws.com", account_id=s.account_id
+            ),
+            tags=dict(s.tags),
+            opts=child,
+        )
+        pulumi_aws.iam.RolePolicy(
+            f"{name}-events-to-glue",
+            name="notify-glue-workflow",
+            role=role.name,
+            policy=iam.document(
+                [iam.statement(["glue:notifyEvent"], [workflow_arn], sid="NotifyWorkflow")]
+            ),
+            opts=child,
+        )
+        pulumi_aws.cloudwatch.EventTarget(
+            f"{name}-raw-object-created",
+            rule=rule.name,
+            arn=workflow_arn,
+            role_arn=role.arn,
+            opts=ResourceOptions(parent=self, depends_on=[workflow]),
+        )
+        return workflow
+
+    # -- webhook -----------------------------------------------------------------------
+
+    def _webhook(self) -> pulumi.Output[str]:
+        s, name = self._s, self._name
+        child = ResourceOptions(parent=self)
+        api = pulumi_aws.apigatewayv2.Api(
+            f"{name}-webhook",
+            name=s.resource_name("ingest-webhook"),
+            protocol_type="HTTP",
+            description="Push-style ingestion: a source system POSTs, the Lambda lands it",
+            tags=dict(s.tags),
+            opts=child,
+        )
+        integration = pulumi_aws.apigatewayv2.Integration(
+            f"{name}-webhook",
+            api_id=api.id,
+            integration_type="AWS_PROXY",
+            integration_uri=self.function.invoke_arn,
+            payload_format_version="2.0",
+            opts=child,
+        )
+        pulumi_aws.apigatewayv2.Route(
+            f"{name}-webhook",
+            api_id=api.id,
+            route_key="POST /ingest",
+            # Callers sign with SigV4; an open webhook would let anyone write to the lake.
+            authorization_type="AWS_IAM",
+            target=pulumi.Output.concat("integrations/", integration.id),
+            opts=child,
+        )
+        access_logs = pulumi_aws.cloudwatch.LogGroup(
+            f"{name}-webhook-access",
+            name=f"/aws/apigateway/{s.resource_name('ingest-webhook')}",
+            retention_in_days=LOG_RETENTION_DAYS,
+            tags=dict(s.tags),
+            opts=child,
+        )
+        pulumi_aws.apigatewayv2.Stage(
+            f"{name}-webhook",
+            api_id=api.id,
+            name="$default",
+            auto_deploy=True,
+            default_route_settings={"throttling_burst_limit": 20, "throttling_rate_limit": 10},
+            access_log_settings={
+                "destination_arn": access_logs.arn,
+                "format": json.dumps(
+                    {
+                        "requestId": "$context.requestId",
+                        "caller": "$context.identity.caller",
+                        "status": "$context.status",
+                        "routeKey": "$context.routeKey",
+                    }
+                ),
+            },
+            tags=dict(s.tags),
+            opts=child,
+        )
+        pulumi_aws.lambda_.Permission(
+            f"{name}-webhook",
+            function=self.function.name,
+            action="lambda:InvokeFunction",
+            principal="apigateway.amazonaws.com",
+            source_arn=pulumi.Output.concat(api.execution_arn, "/*/*"),
+            opts=child,
+        )
+        return pulumi.Output.concat(api.api_endpoint, "/ingest")
+
+    # -- state machine -----------------------------------------------------------------
+
+    def _state_machine(self, args: IngestionArgs) -> pulumi_aws.sfn.StateMachine | None:
+        s, name = self._s, self._name
+        path = s.state_machine_file
+        if not path.is_file():
+            pulumi.log.info(
+                f"no Step Functions definition at {path}: state machine not created "
+                "(write it with `lake run --export-step-functions`)",
+                resource=self,
+            )
+            return None
+        template = string.Template(path.read_text())
+        values: dict[str, Any] = {
+            **args.definition_values,
+            "ingest_function_arn": self.function.arn,
+            "raw_bucket": args.raw_bucket,
+            "alerts_topic_arn": args.alerts_topic_arn,
+            **{f"crawler_{zone}": crawler for zone, crawler in args.crawler_names.items()},
+            **{f"job_{job}": glue_job for job, glue_job in args.job_names.items()},
+        }
+        keys = list(values)
+        definition = pulumi.Output.all(*values.values()).apply(
+            lambda resolved: _validated_definition(
+                template.safe_substitute(dict(zip(keys, resolved, strict=True))), path
+            )
+        )
+        child = ResourceOptions(parent=self)
+        glue_base = f"arn:aws:glue:{s.region}:{s.account_id}"
+        sfn_role = pulumi_aws.iam.Role(
+            f"{name}-pipeline",
+            name=s.resource_name("pipeline"),
+            assume_role_policy=iam.assume_role_policy(
+                "states.amazonaws.com", account_id=s.account_id
+            ),
+            tags=dict(s.tags),
+            opts=child,
+        )
+        job_arns = [f"{glue_base}:job/{s.resource_name(job.name)}" for job in s.glue_jobs]
+        crawler_arns = [
+            pulumi.Output.concat(f"{glue_base}:crawler/", crawler)
+            for crawler in args.crawler_names.values()
+        ]
+        statements = [
+            iam.statement(["lambda:InvokeFunction"], [self.function.arn], sid="Ingest"),
+            iam.statement(["glue:StartCrawler", "glue:GetCrawler"], crawler_arns, sid="Crawl"),
+            iam.statement(["sns:Publish"], [args.alerts_topic_arn], sid="Alert"),
+            iam.statement(
+                [
+                    "logs:CreateLogDelivery",
+                    "logs:GetLogDelivery",
+                    "logs:UpdateLogDelivery",
+                    "logs:DeleteLogDelivery",
+                    "logs:ListLogDeliveries",
+                    "logs:PutResourcePolicy",
+                    "logs:DescribeResourcePolicies",
+                    "logs:DescribeLogGroups",
+                ],
+                ["*"],  # log delivery APIs cannot be scoped to a resource
+                sid="ExecutionLogs",
+            ),
+            iam.statement(
+                ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"], sid="Tracing"
+            ),
+            iam.kms_use([args.data_key_arn]),
+        ]
+        if job_arns:
+            statements.insert(
+                1,
+                iam.statement(
+                    [
+                        "glue:StartJobRun",
+                        "glue:GetJobRun",
+                        "glue:GetJobRuns",
+                        "glue:BatchStopJobRun",
+                    ],
+                    job_arns,
+                    sid="RunEtl",
+                ),
+            )
+        policy = pulumi_aws.iam.RolePolicy(
+            f"{name}-pipeline",
+            name="run-pipeline",
+            role=sfn_role.name,
+            policy=iam.document(statements),
+            opts=child,
+        )
+        log_group = pulumi_aws.cloudwatch.LogGroup(
+            f"{name}-pipeline-logs",
+            name=f"/aws/vendedlogs/states/{s.resource_name('pipeline')}",
+            retention_in_days=LOG_RETENTION_DAYS,
+            kms_key_id=args.data_key_arn,
+            tags=dict(s.tags),
+            opts=child,
+        )
+        return pulumi_aws.sfn.StateMachine(
+            f"{name}-pipeline",
+            name=s.resource_name("pipeline"),
+            role_arn=sfn_role.arn,
+            definition=definition,
+            type="STANDARD",
+            logging_configuration={
+                "level": "ERROR",
+                "include_execution_data": False,
+                "log_destination": pulumi.Output.concat(log_group.arn, ":*"),
+            },
+            tracing_configuration={"enabled": True},
+            encryption_configuration={
+                "type": "CUSTOMER_MANAGED_KMS_KEY",
+                "kms_key_id": args.data_key_arn,
+                "kms_data_key_reuse_period_seconds": 300,
+            },
+            tags=dict(s.tags),
+            opts=ResourceOptions(parent=self, depends_on=[policy]),
+        )
+
+
+def _validated_definition(text: str, path: Any) -> str:
+    """Fail the deployment early on a definition that is not JSON (or misses placeholders)."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not a valid Step Functions definition: {exc}") from exc
+    return text

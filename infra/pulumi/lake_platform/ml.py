@@ -1,0 +1,88 @@
+"""ML layer: where data scientists work with the SageMaker execution role.
+
+``mlMode`` picks a notebook instance (ml.t3.medium, 20 GB: the design's default), a
+SageMaker Studio domain, or neither. Either way it runs in the private subnets with no
+direct internet access, encrypted with the lake's key, and reaches the lake through the
+role, which may read features and write models under ``models/`` of the scripts bucket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws.sagemaker
+from pulumi import ResourceOptions
+
+from lake_platform.settings import PlatformSettings
+
+NOTEBOOK_INSTANCE_TYPE = "ml.t3.medium"
+NOTEBOOK_VOLUME_GB = 20
+
+
+@dataclass
+class MlArgs:
+    """Inputs of :class:`Ml`."""
+
+    settings: PlatformSettings
+    execution_role_arn: pulumi.Input[str]
+    vpc_id: pulumi.Input[str]
+    subnet_ids: Sequence[pulumi.Input[str]]
+    security_group_id: pulumi.Input[str]
+    data_key_arn: pulumi.Input[str]
+
+
+class Ml(pulumi.ComponentResource):
+    """A SageMaker notebook instance or Studio domain on the lake's private network."""
+
+    notebook: pulumi_aws.sagemaker.NotebookInstance | None
+    domain: pulumi_aws.sagemaker.Domain | None
+
+    def __init__(self, name: str, args: MlArgs, opts: ResourceOptions | None = None):
+        super().__init__("lakelib:platform:Ml", name, None, opts)
+        s = args.settings
+        child = ResourceOptions(parent=self)
+        self.notebook = None
+        self.domain = None
+        if s.ml_mode == "notebook":
+            self.notebook = pulumi_aws.sagemaker.NotebookInstance(
+                f"{name}-notebook",
+                name=s.resource_name("notebook"),
+                instance_type=NOTEBOOK_INSTANCE_TYPE,
+                volume_size=NOTEBOOK_VOLUME_GB,
+                role_arn=args.execution_role_arn,
+                subnet_id=args.subnet_ids[0],
+                security_groups=[args.security_group_id],
+                # Traffic leaves only through the VPC endpoints; no root for notebook users.
+                direct_internet_access="Disabled",
+                root_access="Disabled",
+                kms_key_id=args.data_key_arn,
+                instance_metadata_service_configuration={
+                    "minimum_instance_metadata_service_version": "2"
+                },
+                tags=dict(s.tags),
+                opts=child,
+            )
+        elif s.ml_mode == "domain":
+            self.domain = pulumi_aws.sagemaker.Domain(
+                f"{name}-domain",
+                domain_name=s.resource_name("studio"),
+                auth_mode="IAM",
+                vpc_id=args.vpc_id,
+                subnet_ids=list(args.subnet_ids),
+                app_network_access_type="VpcOnly",
+                kms_key_id=args.data_key_arn,
+                default_user_settings={
+                    "execution_role": args.execution_role_arn,
+                    "security_groups": [args.security_group_id],
+                },
+                tags=dict(s.tags),
+                opts=child,
+            )
+        self.register_outputs(
+            {
+                "notebook": self.notebook.name if self.notebook else None,
+                "domain_id": self.domain.id if self.domain else None,
+            }
+        )
