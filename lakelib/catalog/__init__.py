@@ -1,0 +1,67 @@
+"""The metadata layer: a catalog shaped like the Glue Data Catalog, and the crawler.
+
+One model (:class:`Table`, :class:`Column`, :class:`Partition`, :class:`SchemaVersion`), two
+backends behind :class:`Catalog`: :class:`LocalCatalog` (SQLite in the lake) and
+:class:`GlueCatalog` (AWS Glue). :func:`open_catalog` picks one from the profile.
+
+>>> from lakelib.catalog import crawl, open_catalog
+>>> report = crawl("raw")                                           # doctest: +SKIP
+>>> catalog = open_catalog()                                        # doctest: +SKIP
+>>> catalog.list_partitions("raw_sales", {"year": "2024", "month": ["01", "02"]})  # doctest: +SKIP
+"""
+
+from lakelib.catalog._backup import CatalogBackup, catalog_document, export_catalog, import_catalog
+from lakelib.catalog._base import Catalog
+from lakelib.catalog._crawler import (
+    DEFAULT_ZONES,
+    CrawlReport,
+    TableReport,
+    crawl,
+    table_name_for,
+)
+from lakelib.catalog._glue import GlueCatalog
+from lakelib.catalog._infer import SamplingBudget
+from lakelib.catalog._local import LocalCatalog
+from lakelib.catalog._model import (
+    Column,
+    ConcurrentUpdateError,
+    Partition,
+    PartitionFilter,
+    SchemaVersion,
+    Table,
+    TableChange,
+    TableNotFoundError,
+    match_partition,
+)
+from lakelib.catalog._open import CATALOG_FILE, open_catalog
+from lakelib.catalog._types import normalize as normalize_type
+from lakelib.catalog._types import widen_text as widen_type
+
+__all__ = [
+    "CATALOG_FILE",
+    "DEFAULT_ZONES",
+    "Catalog",
+    "CatalogBackup",
+    "Column",
+    "ConcurrentUpdateError",
+    "CrawlReport",
+    "GlueCatalog",
+    "LocalCatalog",
+    "Partition",
+    "PartitionFilter",
+    "SamplingBudget",
+    "SchemaVersion",
+    "Table",
+    "TableChange",
+    "TableNotFoundError",
+    "TableReport",
+    "catalog_document",
+    "crawl",
+    "export_catalog",
+    "import_catalog",
+    "match_partition",
+    "normalize_type",
+    "open_catalog",
+    "table_name_for",
+    "widen_type",
+]
