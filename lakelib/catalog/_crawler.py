@@ -221,6 +221,9 @@ def crawl(
         except LakeError as exc:
             report.zone_problems.append(f"{current.value}: cannot list {store.root}: {exc}")
             continue
+        for nested in _nested_zones(current, settings):
+            # On aws, quarantine/ sits inside the processed bucket: it is not a table.
+            folders.pop(nested, None)
         for folder, files in sorted(folders.items()):
             report.tables.append(
                 _crawl_folder(current, folder, files, store, catalog, budget, explain, used)
@@ -228,6 +231,22 @@ def crawl(
     if config_errors and len(config_errors) == len(zones):
         raise config_errors[0]
     return report
+
+
+def _nested_zones(zone: Zone, settings: Settings) -> set[str]:
+    """Top folders of ``zone`` that are the roots of other zones (shared buckets)."""
+    root = settings.zone_uri(zone).rstrip("/") + "/"
+    nested = set()
+    for other in Zone:
+        if other is zone:
+            continue
+        try:
+            uri = settings.zone_uri(other)
+        except ConfigError:
+            continue
+        if uri.startswith(root) and uri.rstrip("/") != root.rstrip("/"):
+            nested.add(uri[len(root) :].split("/", 1)[0])
+    return nested
 
 
 def _folders(store: Store) -> dict[str, list[ObjectInfo]]:
