@@ -1,4 +1,4 @@
-"""Run the Pulumi program once per session under Pulumi's mocks and collect what it declares.
+"""Run the Pulumi program under Pulumi's mocks and collect what it declares.
 
 No Pulumi CLI, no provider plugin, no AWS: ``pulumi.runtime.set_mocks`` replaces the engine,
 and :class:`RecordingMocks` answers every resource registration with its inputs plus the
@@ -12,14 +12,12 @@ import json
 import runpy
 import sys
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-pulumi = pytest.importorskip("pulumi")
+import pulumi
+import pulumi.runtime
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRAM = REPO / "infra" / "pulumi"
@@ -47,10 +45,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def __init__(self) -> None:
         self.records: list[ResourceRecord] = []
+        self.imports: dict[str, str] = {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
         self.records.append(ResourceRecord(args.typ, args.name, inputs))
+        if args.resource_id:
+            self.imports[args.name] = args.resource_id
         typ, name = args.typ, args.name
         physical = inputs.get("name") or name
         state: dict[str, Any] = {**inputs}
@@ -116,7 +117,8 @@ class Platform:
 
     records: list[ResourceRecord]
     outputs: dict[str, Any]
-    warnings: list[str] = field(default_factory=list)
+    # Logical name -> id of resources adopted with the `import_` option.
+    imports: dict[str, str] = field(default_factory=dict)
 
     def of_type(self, typ: str) -> list[ResourceRecord]:
         return [r for r in self.records if r.type == typ]
@@ -180,8 +182,12 @@ def stack_config(tmp: Path) -> dict[str, Any]:
     }
 
 
-def run_program(config: dict[str, Any]) -> Platform:
-    """Execute ``__main__.py`` under mocks with this stack config; return what it declared."""
+def declare(build: Any, config: dict[str, Any] | None = None) -> tuple[RecordingMocks, dict]:
+    """Run ``build`` as a Pulumi program under fresh mocks; return the mocks and stack outputs."""
+    from pulumi.runtime import settings as runtime_settings
+
+    # A fresh root stack per run, or exports of an earlier run would leak into this one.
+    runtime_settings.ROOT.set(None)
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=STACK, preview=False)
     pulumi.runtime.set_all_config(
@@ -189,23 +195,25 @@ def run_program(config: dict[str, Any]) -> Platform:
             (key if ":" in key else f"{PROJECT}:{key}"): (
                 value if isinstance(value, str) else json.dumps(value)
             )
-            for key, value in config.items()
+            for key, value in (config or {"aws:region": REGION}).items()
         }
     )
     outputs: dict[str, Any] = {}
 
     def program() -> Any:
-        runpy.run_path(str(PROGRAM / "__main__.py"), run_name="__main__")
+        build()
         stack = pulumi.runtime.get_root_resource()
         return pulumi.Output.from_input(stack.outputs).apply(outputs.update)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         pulumi.runtime.test(program)()
-    return Platform(mocks.records, outputs)
+    return mocks, outputs
 
 
-@pytest.fixture(scope="session")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    """The full platform, every optional layer on (one program run for the whole session)."""
-    yield run_program(stack_config(tmp_path_factory.mktemp("stack")))
+def run_program(config: dict[str, Any]) -> Platform:
+    """Execute ``__main__.py`` under mocks with this stack config; return what it declared."""
+    mocks, outputs = declare(
+        lambda: runpy.run_path(str(PROGRAM / "__main__.py"), run_name="__main__"), config
+    )
+    return Platform(mocks.records, outputs, dict(mocks.imports))

@@ -25,7 +25,8 @@ MIN_GLUE_VERSION = (4, 0)
 # Quarantine lives inside the processed bucket (lakelib's AWS layout) and gets its own
 # crawler so rejected rows never become columns of the clean tables.
 CRAWLED_ZONES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
-    ("raw", "", "raw_", ()),
+    # The ingestion Lambda keeps rejects and its state under `_`-prefixed folders of raw.
+    ("raw", "", "raw_", ("_quarantine/**", "_lakelib/**")),
     ("processed", "", "", ("quarantine/**",)),
     ("quarantine", "quarantine/", "quarantine_", ()),
     ("curated", "", "", ()),

@@ -86,6 +86,7 @@ class Ingestion(pulumi.ComponentResource):
                 "variables": {
                     "S3_RAW_BUCKET": args.raw_bucket,
                     "SOURCE_API_ENDPOINT": spec.source_api_endpoint,
+                    "SOURCE_NAME": spec.source_name,
                     "LOG_LEVEL": spec.log_level,
                     "LAKE_PROFILE": "aws",
                 }

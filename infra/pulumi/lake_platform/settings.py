@@ -117,6 +117,7 @@ class IngestSpec:
     """The ingestion Lambda and what calls it."""
 
     handler: str = "lakelib.ingest.handler"
+    source_name: str = "sales"
     source_api_endpoint: str = ""
     log_level: str = "INFO"
     schedule: str = "cron(0 2 * * ? *)"
