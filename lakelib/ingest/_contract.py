@@ -101,6 +101,13 @@ def _date(value: Any) -> str:
 
 
 def _timestamp(value: Any) -> str:
+    if type(value) is str and len(value) == 20 and value[10] == "T" and value[19] == "Z":
+        # Already canonical (the common case): validating it is enough.
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            raise _Invalid from None
+        return value
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, str) and 10 <= len(value) <= 40:
@@ -114,6 +121,11 @@ def _timestamp(value: Any) -> str:
     text = moment.replace(tzinfo=None).isoformat()
     return f"{text}Z"
 
+
+# Values of these Python types need no coercion (except NaN and infinite floats, which
+# ``_double`` refuses).
+_INF = math.inf
+_ALREADY: Mapping[str, type] = {"string": str, "double": float, "boolean": bool}
 
 COERCERS: Mapping[str, Coercer] = {
     "string": _string,
@@ -129,13 +141,6 @@ COERCERS: Mapping[str, Coercer] = {
 class Range:
     minimum: Any = None
     maximum: Any = None
-
-    def violation(self, value: Any) -> str | None:
-        if self.minimum is not None and value < self.minimum:
-            return f"below the minimum {self.minimum}"
-        if self.maximum is not None and value > self.maximum:
-            return f"above the maximum {self.maximum}"
-        return None
 
 
 @dataclass(frozen=True)
@@ -182,22 +187,27 @@ class Contract:
 
     def compile(self) -> Callable[[Record], str | None]:
         """A fast checker: coerces the record in place, returns ``None`` or the reason it fails."""
-        steps: list[tuple[str, Coercer | None, Range | None, bool, str | None]] = []
+        steps: list[tuple[str, Coercer | None, type | None, Any, Any, bool, str | None]] = []
         names = list(dict.fromkeys([*self.required, *self.fields, *self.ranges]))
         for name in names:
             kind = self.fields.get(name)
+            bounds = self.ranges.get(name, Range())
             steps.append(
                 (
                     name,
                     COERCERS[kind] if kind else None,
-                    self.ranges.get(name),
+                    _ALREADY.get(kind or ""),
+                    bounds.minimum,
+                    bounds.maximum,
                     name in self.required,
                     kind,
                 )
             )
 
+        # The loop below runs once per field of every record ingested: it avoids calls where
+        # a value already has its type (``type(v) is str`` for a string field).
         def check(record: Record) -> str | None:
-            for name, coerce, bounds, required, kind in steps:
+            for name, coerce, already, low, high, required, kind in steps:
                 value = record.get(name)
                 if value is None or value == "":
                     if required:
@@ -205,7 +215,9 @@ class Contract:
                     if value == "":
                         record[name] = None
                     continue
-                if coerce is not None:
+                if coerce is not None and (
+                    type(value) is not already or (already is float and not -_INF < value < _INF)  # type: ignore[operator]
+                ):
                     try:
                         value = coerce(value)
                     except _Invalid:
@@ -213,10 +225,14 @@ class Contract:
                         shown = shown if len(shown) <= 60 else shown[:57] + "..."
                         return f"bad_type: field {name!r} value {shown} is not a {kind}"
                     record[name] = value
-                if bounds is not None:
-                    problem = bounds.violation(value)
-                    if problem:
-                        return f"out_of_range: field {name!r} value {value!r} is {problem}"
+                if low is not None and value < low:
+                    return (
+                        f"out_of_range: field {name!r} value {value!r} is below the minimum {low}"
+                    )
+                if high is not None and value > high:
+                    return (
+                        f"out_of_range: field {name!r} value {value!r} is above the maximum {high}"
+                    )
             return None
 
         return check

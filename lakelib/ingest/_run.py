@@ -27,6 +27,7 @@ from lakelib.storage import Store, validate_name, zone_store
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
+_ENVELOPE_KEYS = frozenset({"_ingested_at", "_source", "_run_id", "_origin"})
 
 
 @dataclass
@@ -185,14 +186,20 @@ def ingest(
         summary.inputs += 1
         unit_records = 0
         envelope = {**envelope_base, "_origin": origin}
+        # The envelope is appended to each encoded record as bytes: encoding it once per
+        # unit instead of once per record is a third of ingestion's Python time.
+        suffix = b"," + dumps(envelope)[1:]
         for batch in unit.batches(batch_size):
+            lines = []
             for record, raw, error, position in batch:
-                unit_records += 1
                 if error is None and record is not None:
                     error = check(record)
                     if error is None:
-                        record.update(envelope)
-                        raw_out.add(dumps(record))
+                        if record and not _ENVELOPE_KEYS.intersection(record):
+                            lines.append(dumps(record)[:-1] + suffix)
+                        else:
+                            record.update(envelope)
+                            lines.append(dumps(record))
                         continue
                 error = error or "not_an_object: unreadable record"
                 reasons[reason_code(error)] += 1
@@ -206,6 +213,8 @@ def ingest(
                         }
                     )
                 )
+            raw_out.add_lines(lines)
+            unit_records += len(batch)
             if progress is not None:
                 progress(len(batch))
         summary.read += unit_records

@@ -197,8 +197,19 @@ class FileUnit:
             self._check_text(
                 handle.peek(_SNIFF_BYTES)[:_SNIFF_BYTES] if hasattr(handle, "peek") else b""
             )
+            loads = orjson.loads
             for position, line in enumerate(handle, 1):
                 line = line.rstrip(b"\r\n")
+                # Fast path: a well-formed object of reasonable size; anything else is
+                # classified (and kept for the quarantine) by _parse_json_line.
+                if len(line) <= limit:
+                    try:
+                        value = loads(line)
+                    except orjson.JSONDecodeError:
+                        value = None
+                    if type(value) is dict:
+                        yield Item(value, line, None, position)
+                        continue
                 if not line.strip():
                     continue
                 yield _parse_json_line(line, position, limit)

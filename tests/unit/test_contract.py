@@ -70,6 +70,9 @@ def test_naive_timestamps_are_utc_and_empty_text_is_missing() -> None:
         ({"id": "a", "date": "2026-01-01", "amount": "12,50"}, "bad_type: field 'amount'"),
         ({"id": "a", "date": "2026-01-01", "amount": "nan"}, "bad_type: field 'amount'"),
         ({"id": "a", "date": "2026-01-01", "amount": True}, "bad_type: field 'amount'"),
+        ({"id": "a", "date": "2026-01-01", "amount": float("inf")}, "bad_type: field 'amount'"),
+        ({"id": "a", "date": "2026-01-01", "amount": float("nan")}, "bad_type: field 'amount'"),
+        ({"id": "a", "date": "2026-01-01T25:00:00Z", "amount": 1}, "bad_type: field 'date'"),
         ({"id": {"x": 1}, "date": "2026-01-01", "amount": 1}, "bad_type: field 'id'"),
         (
             {"id": "a", "date": "2026-01-01", "amount": -5},
