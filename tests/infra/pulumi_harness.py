@@ -154,7 +154,10 @@ def stack_config(tmp: Path) -> dict[str, Any]:
                     "Ingest": {
                         "Type": "Task",
                         "Resource": "arn:aws:states:::lambda:invoke",
-                        "Parameters": {"FunctionName": "${ingest_function_arn}"},
+                        "Parameters": {
+                            "FunctionName": "${ingest_function_arn}",
+                            "Payload": {"run_id.$": "$$.Execution.Id", "note": "${unknown}"},
+                        },
                         "End": True,
                     }
                 },

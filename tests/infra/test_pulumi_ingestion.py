@@ -84,7 +84,10 @@ def test_state_machine_comes_from_the_exported_definition(
     (machine,) = platform.of_type("aws:sfn/stateMachine:StateMachine")
     definition = json.loads(machine.inputs["definition"])
     function_arn = "arn:aws:lambda:us-east-1:123456789012:function:lake-test-ingest"
-    assert definition["States"]["Ingest"]["Parameters"]["FunctionName"] == function_arn
+    parameters = definition["States"]["Ingest"]["Parameters"]
+    assert parameters["FunctionName"] == function_arn
+    # Step Functions' own `$$` context paths and unknown placeholders pass through untouched.
+    assert parameters["Payload"] == {"run_id.$": "$$.Execution.Id", "note": "${unknown}"}
     assert machine.inputs["loggingConfiguration"]["level"] == "ERROR"
     assert minimal_platform.of_type("aws:sfn/stateMachine:StateMachine") == []
     assert "state_machine_arn" not in minimal_platform.outputs

@@ -106,3 +106,30 @@ def test_stack_config_overrides_lake_toml() -> None:
 def test_bad_config_is_refused_with_a_reason(config: dict[str, Any], message: str) -> None:
     with pytest.raises(PlatformConfigError, match=message):
         _load(**config)
+
+
+def _example_stack_config() -> dict[str, Any]:
+    yaml = pytest.importorskip("yaml")
+    document = yaml.safe_load((PROGRAM / "Pulumi.dev.yaml").read_text())
+    return document["config"]
+
+
+def test_example_stack_config_is_valid() -> None:
+    config = {
+        key.split(":", 1)[1]: value
+        for key, value in _example_stack_config().items()
+        if key.startswith("lakelib-platform:")
+    }
+    s = _load(**config)
+    assert s.name_prefix == "lake-dev"
+    assert [job.name for job in s.glue_jobs] == ["etl_sales", "curate_customers"]
+    assert s.replication is not None and s.replication.region == "us-west-2"
+
+
+def test_example_stack_deploys_under_mocks_and_passes_the_checks() -> None:
+    from lake_platform.policies import check_all
+    from pulumi_harness import run_program
+
+    deployed = run_program(_example_stack_config())
+    assert deployed.outputs["raw_bucket"].startswith("lake-dev-raw-")
+    assert [str(v) for v in check_all(deployed.records)] == []

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import json
-import string
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -366,7 +366,7 @@ class Ingestion(pulumi.ComponentResource):
                 resource=self,
             )
             return None
-        template = string.Template(path.read_text())
+        template = path.read_text()
         values: dict[str, Any] = {
             **args.definition_values,
             "ingest_function_arn": self.function.arn,
@@ -378,7 +378,7 @@ class Ingestion(pulumi.ComponentResource):
         keys = list(values)
         definition = pulumi.Output.all(*values.values()).apply(
             lambda resolved: _validated_definition(
-                template.safe_substitute(dict(zip(keys, resolved, strict=True))), path
+                fill_placeholders(template, dict(zip(keys, resolved, strict=True))), path
             )
         )
         child = ResourceOptions(parent=self)
@@ -469,6 +469,18 @@ class Ingestion(pulumi.ComponentResource):
             tags=dict(s.tags),
             opts=ResourceOptions(parent=self, depends_on=[policy]),
         )
+
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def fill_placeholders(text: str, values: Mapping[str, Any]) -> str:
+    """Replace ``${name}`` with platform names; leave everything else alone.
+
+    Not :class:`string.Template`: it would turn the ``$$.Execution.Id`` context paths of
+    Step Functions into ``$.Execution.Id``. Unknown names stay as they are.
+    """
+    return _PLACEHOLDER.sub(lambda m: str(values[m[1]]) if m[1] in values else m[0], text)
 
 
 def _validated_definition(text: str, path: Any) -> str:
