@@ -145,6 +145,7 @@ def stack_config(tmp: Path) -> dict[str, Any]:
     dist = tmp / "dist"
     dist.mkdir()
     (dist / "lakelib-0.1.0-py3-none-any.whl").write_bytes(b"PK")
+    (tmp / "lambda-deps" / "orjson").mkdir(parents=True)
     state_machine = tmp / "state_machine.json"
     state_machine.write_text(
         json.dumps(
@@ -175,7 +176,11 @@ def stack_config(tmp: Path) -> dict[str, Any]:
         "lakelibWheel": str(dist),
         "stateMachineFile": str(state_machine),
         "emr": {"enabled": True},
-        "ingest": {"sourceApiEndpoint": "https://api.example.com/sales", "webhook": True},
+        "ingest": {
+            "sourceApiEndpoint": "https://api.example.com/sales",
+            "webhook": True,
+            "dependenciesDir": str(tmp / "lambda-deps"),
+        },
         "replication": {"region": DR_REGION, "zones": ["raw", "processed"]},
         "reporting": {
             "enabled": True,

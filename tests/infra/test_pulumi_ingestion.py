@@ -30,7 +30,7 @@ def test_lambda_has_the_design_settings(platform: Platform) -> None:
 def test_lambda_code_is_the_lakelib_package(platform: Platform) -> None:
     (function,) = platform.of_type(FUNCTION)
     archive = function.inputs["code"]
-    assert set(archive.assets) == {"lakelib"}
+    assert set(archive.assets) == {"lakelib", "orjson"}
     assert archive.assets["lakelib"].path == str(REPO / "lakelib")
 
 
@@ -72,9 +72,9 @@ def test_new_raw_objects_start_the_crawler_through_a_glue_workflow(platform: Pla
 
 def test_webhook_is_optional_and_signed(platform: Platform, minimal_platform: Platform) -> None:
     (route,) = platform.of_type("aws:apigatewayv2/route:Route")
-    assert route.inputs["routeKey"] == "POST /ingest"
+    assert route.inputs["routeKey"] == "POST /ingest/{source}"
     assert route.inputs["authorizationType"] == "AWS_IAM"
-    assert platform.outputs["webhook_url"].endswith("/ingest")
+    assert platform.outputs["webhook_url"].endswith("/ingest/")
     assert minimal_platform.of_type("aws:apigatewayv2/api:Api") == []
 
 

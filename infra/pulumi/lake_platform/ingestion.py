@@ -7,7 +7,8 @@
 - The event-driven path: S3 "Object Created" events of the raw bucket go through
   EventBridge to a Glue workflow whose event trigger starts the raw crawler (batched), then
   the Glue jobs once the crawl succeeds, then the downstream crawlers once the jobs succeed.
-- An optional HTTP API webhook (``POST /ingest``, IAM-authorised) in front of the Lambda.
+- An optional HTTP API webhook (``POST /ingest/{source}``, IAM-authorised) in front of the
+  Lambda.
 - The Step Functions state machine, from the definition lakelib's pipeline exports
   (``lake run --export-step-functions``); created only when that file exists.
 """
@@ -18,6 +19,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -137,11 +139,26 @@ class Ingestion(pulumi.ComponentResource):
         )
 
     def _package(self) -> pulumi.Archive:
-        """The lakelib package as the Lambda's code; third-party dependencies come as layers."""
+        """The lakelib package as the Lambda's code, plus prebuilt dependencies if configured."""
         source = self._s.lakelib_source
         if not (source / "__init__.py").is_file():
             raise ValueError(f"lakelibSource {source} is not the lakelib package folder")
-        return pulumi.AssetArchive({"lakelib": pulumi.FileArchive(str(source))})
+        entries: dict[str, pulumi.Asset | pulumi.Archive] = {
+            "lakelib": pulumi.FileArchive(str(source))
+        }
+        deps = self._s.ingest.dependencies_dir
+        if deps:
+            folder = Path(deps) if Path(deps).is_absolute() else self._s.program_dir / deps
+            if not folder.is_dir():
+                raise ValueError(f"ingest.dependenciesDir {folder} does not exist")
+            for child in sorted(folder.iterdir()):
+                if child.name != "lakelib" and not child.name.startswith("."):
+                    entries[child.name] = (
+                        pulumi.FileArchive(str(child))
+                        if child.is_dir()
+                        else pulumi.FileAsset(str(child))
+                    )
+        return pulumi.AssetArchive(entries)
 
     # -- schedule -> state machine -----------------------------------------------------
 
@@ -311,7 +328,8 @@ class Ingestion(pulumi.ComponentResource):
         pulumi_aws.apigatewayv2.Route(
             f"{name}-webhook",
             api_id=api.id,
-            route_key="POST /ingest",
+            # The same path as `lake serve-ingest` locally: POST /ingest/<source>.
+            route_key="POST /ingest/{source}",
             # Callers sign with SigV4; an open webhook would let anyone write to the lake.
             authorization_type="AWS_IAM",
             target=pulumi.Output.concat("integrations/", integration.id),
@@ -352,7 +370,7 @@ class Ingestion(pulumi.ComponentResource):
             source_arn=pulumi.Output.concat(api.execution_arn, "/*/*"),
             opts=child,
         )
-        return pulumi.Output.concat(api.api_endpoint, "/ingest")
+        return pulumi.Output.concat(api.api_endpoint, "/ingest/")
 
     # -- state machine -----------------------------------------------------------------
 

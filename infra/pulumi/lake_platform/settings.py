@@ -125,6 +125,10 @@ class IngestSpec:
     timeout_seconds: int = 300
     reserved_concurrency: int = 10
     layers: tuple[str, ...] = ()
+    # A folder of third-party packages built for Lambda (lakelib's ingestion needs orjson),
+    # bundled next to lakelib: `pip install orjson -t <dir> --platform manylinux2014_x86_64
+    # --only-binary=:all:`. Relative to the program folder; empty means "use layers".
+    dependencies_dir: str = ""
     webhook: bool = False
     # Raw files arriving within this window start one crawler run (Glue event batching).
     event_batch_size: int = 100
