@@ -115,7 +115,8 @@ class TableReport:
         )
 
     def problem(self, text: str) -> None:
-        line = f"{self.zone}/{self.folder}: {text}"
+        # One line, always: foreign error messages (pyarrow's) can carry newlines.
+        line = " ".join(f"{self.zone}/{self.folder}: {text}".split())
         log.info("%s", line)
         self.problems.append(line)
 

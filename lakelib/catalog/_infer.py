@@ -217,7 +217,7 @@ def _text(
 
 def infer_json(
     text: str, key: str, budget: SamplingBudget
-) -> tuple[SchemaAccumulator, int, list[str]]:
+) -> tuple[SchemaAccumulator, int, list[str], bool]:
     """Column types from JSON lines; a line that is not an object is counted, not fatal."""
     stripped = text.lstrip()
     if stripped.startswith("["):
@@ -227,10 +227,12 @@ def infer_json(
     columns = SchemaAccumulator()
     records = bad = 0
     first_bad = 0
+    stopped = False
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         if records + bad >= budget.records_per_file:
+            stopped = True
             break
         try:
             value = json.loads(line)
@@ -250,7 +252,7 @@ def infer_json(
         notes.append(
             f"{bad} of {records + bad} sampled lines are not JSON objects (first: line {first_bad})"
         )
-    return columns, records, notes
+    return columns, records, notes, stopped
 
 
 # -- CSV -----------------------------------------------------------------------------------
@@ -420,8 +422,9 @@ def infer_file(store: Store, key: str, size: int, budget: SamplingBudget) -> Fil
             )
         text, truncated = _text(store, key, size, compression, budget)
         if classification == "json":
-            columns, records, notes = infer_json(text, key, budget)
-            return FileSchema(key, "json", compression, columns, records, truncated, notes=notes)
+            columns, records, notes, stopped = infer_json(text, key, budget)
+            cut = truncated or stopped
+            return FileSchema(key, "json", compression, columns, records, cut, notes=notes)
         columns, records, layout, notes = infer_csv(text, key, budget)
         return FileSchema(key, "csv", compression, columns, records, truncated, layout, notes)
     except StorageError as exc:

@@ -105,8 +105,8 @@ def test_parquet_promotions_that_engines_read() -> None:
 
 def test_json_inference_counts_bad_lines_and_refuses_arrays() -> None:
     text = '{"id": 1, "amount": 2.5}\nnot json\n{"id": 2, "amount": "3.00", "Channel": "web"}\n'
-    columns, records, notes = infer_json(text, "k", BUDGET)
-    assert records == 2
+    columns, records, notes, stopped = infer_json(text, "k", BUDGET)
+    assert records == 2 and not stopped
     assert {k: render(v) for k, v in columns.types.items()} == {
         "id": "bigint",
         "amount": "string",
@@ -124,8 +124,10 @@ def test_json_inference_counts_bad_lines_and_refuses_arrays() -> None:
 
 def test_json_inference_stops_at_the_record_budget() -> None:
     lines = [json.dumps({"id": i}) for i in range(50)] + [json.dumps({"id": 51, "late": "x"})]
-    columns, records, _ = infer_json("\n".join(lines), "k", SamplingBudget(records_per_file=50))
-    assert records == 50 and "late" not in columns.types
+    columns, records, _, stopped = infer_json(
+        "\n".join(lines), "k", SamplingBudget(records_per_file=50)
+    )
+    assert records == 50 and stopped and "late" not in columns.types
 
 
 @pytest.mark.parametrize(
