@@ -1,0 +1,124 @@
+"""``lake crawl`` and ``lake catalog ...`` as a user runs them: a subprocess per command."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def lake(*args: str, home: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKE_", "AWS_"))}
+    env.update({"LAKE_HOME": str(home), "COLUMNS": "250"})
+    return subprocess.run(
+        [sys.executable, "-m", "lakelib", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A small lake: raw sales in two days (amount number then string), one bad file."""
+    root = tmp_path / "lake"
+    for day, record in (
+        ("05", {"id": 1, "amount": 10.5}),
+        ("06", {"id": 2, "amount": "12.00", "channel": "web"}),
+    ):
+        folder = root / "raw" / "sales" / "year=2024" / "month=01" / f"day={day}"
+        folder.mkdir(parents=True)
+        (folder / f"sales_202401{day}_020000.json.gz").write_bytes(
+            gzip.compress((json.dumps(record) + "\n").encode())
+        )
+    bad = (
+        root
+        / "raw"
+        / "sales"
+        / "year=2024"
+        / "month=01"
+        / "day=06"
+        / "sales_20240106_030000.json.gz"
+    )
+    bad.write_bytes(b"not gzip")
+    (root / "raw" / "sales" / "notes").mkdir()
+    (root / "raw" / "sales" / "notes" / "readme.json").write_text('{"x": 1}\n')
+    return root
+
+
+def test_crawl_explains_and_reports_problems_one_line_each(home: Path, tmp_path: Path) -> None:
+    result = lake("crawl", "raw", "--explain", home=home, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "column amount: double and string seen" in out
+    assert "a value seen as text cannot be read as a number" in out
+    row = next(line for line in out.splitlines() if "raw_sales" in line and "created" in line)
+    assert " 1 " in row and "2" in row.split("│")[-3]  # version 1, 2 partitions
+    problems = [line for line in out.splitlines() if line.startswith("problem: ")]
+    assert len(problems) == 2
+    assert problems[0].startswith("problem: raw/sales: folder 'notes' is not a key=value")
+    assert "sales_20240106_030000.json.gz: not a valid gzip file" in problems[1]
+    assert out.rstrip().endswith("1 table folder(s), 1 changed, 2 problem(s)")
+    assert (home / "catalog.sqlite").is_file()
+
+    again = lake("crawl", home=home, cwd=tmp_path)
+    assert again.returncode == 0
+    assert "unchanged" in again.stdout and "0 changed" in again.stdout
+
+    shown = lake("catalog", "show", "raw_sales", "--history", home=home, cwd=tmp_path)
+    assert shown.returncode == 0
+    assert "amount" in shown.stdout and "partition key" in shown.stdout
+    assert "2 partition(s)" in shown.stdout and "v1 " in shown.stdout
+    listed = lake("catalog", "tables", home=home, cwd=tmp_path)
+    assert "raw_sales" in listed.stdout and "json (gzip)" in listed.stdout
+    missing = lake("catalog", "show", "nope", home=home, cwd=tmp_path)
+    assert missing.returncode == 1 and missing.stderr.startswith("lake: error: no table")
+
+
+def test_crawl_json_output_is_only_json(home: Path, tmp_path: Path) -> None:
+    result = lake("crawl", "raw", "--format", "json", home=home, cwd=tmp_path)
+    assert result.returncode == 0
+    report = json.loads(result.stdout)
+    assert report["tables"][0]["table"] == "raw_sales"
+    assert report["tables"][0]["partitions_added"] == [
+        "year=2024/month=01/day=05",
+        "year=2024/month=01/day=06",
+    ]
+    assert len(report["problems"]) == 2
+
+
+def test_unknown_zone_is_a_usage_error(home: Path, tmp_path: Path) -> None:
+    result = lake("crawl", "scripts", home=home, cwd=tmp_path)
+    assert result.returncode == 2 and "raw, processed, curated, quarantine" in result.stderr
+
+
+def test_export_import_round_trip(home: Path, tmp_path: Path) -> None:
+    assert lake("crawl", home=home, cwd=tmp_path).returncode == 0
+    first = tmp_path / "backup" / "catalog.json"
+    exported = lake("catalog", "export", str(first), home=home, cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    assert "exported 1 table(s), 2 partition(s) of data_lake_db" in exported.stdout
+
+    fresh = tmp_path / "restored"
+    imported = lake("catalog", "import", str(first), home=fresh, cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    second = tmp_path / "again.json"
+    assert lake("catalog", "export", str(second), home=fresh, cwd=tmp_path).returncode == 0
+    assert second.read_bytes() == first.read_bytes()
+
+    refused = lake("catalog", "import", str(first), home=fresh, cwd=tmp_path)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        "lake: error: catalog data_lake_db already has 1 table(s); import into an empty catalog "
+        "or pass --replace"
+    ]
+    assert (
+        lake("catalog", "import", str(first), "--replace", home=fresh, cwd=tmp_path).returncode == 0
+    )
