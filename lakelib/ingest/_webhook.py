@@ -76,71 +76,93 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.NOT_FOUND, "POST records to /ingest/<source>")
 
     def do_POST(self) -> None:
-        from lakelib.ingest._run import ingest
-
         parts = self.path.split("?", 1)[0].strip("/").split("/")
-        if len(parts) != 2 or parts[0] != "ingest":
-            self._drain()
-            return self._error(HTTPStatus.NOT_FOUND, "POST records to /ingest/<source>")
-        source = parts[1]
-        try:
-            validate_name(source, "source")
-        except ValidationError as exc:
-            self._drain()
-            return self._error(HTTPStatus.BAD_REQUEST, str(exc))
-        declared = self.server.settings.section("sources")
-        if source not in declared:
-            self._drain()
-            known = ", ".join(sorted(declared)) or "none"
-            return self._error(
-                HTTPStatus.NOT_FOUND, f"unknown source {source!r} (declared: {known})"
-            )
-        ctype = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        if ctype not in ACCEPTED_TYPES:
-            self._drain()
-            return self._error(
-                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-                f"send application/json or application/x-ndjson, not {ctype}",
-            )
+        source = parts[1] if len(parts) == 2 and parts[0] == "ingest" else None
         try:
             length = int(self.headers.get("Content-Length", ""))
         except ValueError:
-            return self._error(HTTPStatus.LENGTH_REQUIRED, "a Content-Length header is required")
-        if length > self.server.max_body:
             self.close_connection = True
-            return self._error(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                f"body of {length:,} bytes exceeds the limit of {self.server.max_body:,} bytes",
-            )
+            return self._error(HTTPStatus.LENGTH_REQUIRED, "a Content-Length header is required")
+        ctype = self.headers.get("Content-Type", "")
+        try:
+            if source is None:
+                raise Rejected(HTTPStatus.NOT_FOUND, "POST records to /ingest/<source>")
+            check_request(source, ctype, length, self.server.settings, self.server.max_body)
+        except Rejected as exc:
+            self._drain(length)
+            return self._error(exc.status, exc.message)
         body = self.rfile.read(length)
-        if not body.strip():
-            return self._error(HTTPStatus.BAD_REQUEST, "empty body: send JSON or JSON lines")
-        payload = PayloadSource(
-            body, origin=f"webhook:{self.client_address[0]}", content_type=ctype
-        )
-        try:
-            with self.server.lock:
-                summary = ingest(source, payload, settings=self.server.settings)
-        except ValidationError as exc:
-            return self._error(HTTPStatus.BAD_REQUEST, str(exc))
-        except LakeError as exc:
-            log.error("webhook ingest failed: %s", exc)
-            return self._error(HTTPStatus.INTERNAL_SERVER_ERROR, str(exc))
-        duplicate = bool(summary.skipped_inputs)
-        counts = {k: getattr(summary, k) for k in ("run_id", "read", "landed", "quarantined")}
-        counts.update(files=summary.files, reasons=summary.reasons, duplicate=duplicate)
-        self._reply(HTTPStatus.OK if duplicate else HTTPStatus.ACCEPTED, counts)
+        origin = f"webhook:{self.client_address[0]}"
+        with self.server.lock:
+            status, answer = land_payload(source, body, ctype, origin, self.server.settings)
+        self._reply(status, answer)
 
-    def _drain(self) -> None:
+    def _drain(self, length: int) -> None:
         """Read a small body we are refusing, so the client sees our answer, not a reset."""
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
-        except ValueError:
-            length = 0
         if 0 < length <= self.server.max_body:
             self.rfile.read(length)
-        else:
+        elif length:
             self.close_connection = True
+
+
+class Rejected(Exception):
+    """A webhook request refused with an HTTP status and a message for the caller."""
+
+    def __init__(self, status: HTTPStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def check_request(
+    source: str, content_type: str, length: int, settings: Settings, max_body: int
+) -> None:
+    """Refuse a request before its body is read: bad or undeclared source, type, size."""
+    try:
+        validate_name(source, "source")
+    except ValidationError as exc:
+        raise Rejected(HTTPStatus.BAD_REQUEST, str(exc)) from None
+    declared = settings.section("sources")
+    if source not in declared:
+        known = ", ".join(sorted(declared)) or "none"
+        raise Rejected(HTTPStatus.NOT_FOUND, f"unknown source {source!r} (declared: {known})")
+    ctype = content_type.split(";")[0].strip().lower()
+    if ctype not in ACCEPTED_TYPES:
+        raise Rejected(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            f"send application/json or application/x-ndjson, not {ctype}",
+        )
+    if length > max_body:
+        raise Rejected(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            f"body of {length:,} bytes exceeds the limit of {max_body:,} bytes",
+        )
+    if length == 0:
+        raise Rejected(HTTPStatus.BAD_REQUEST, "empty body: send JSON or JSON lines")
+
+
+def land_payload(
+    source: str, body: bytes, content_type: str, origin: str, settings: Settings
+) -> tuple[HTTPStatus, dict[str, Any]]:
+    """Land a checked body; the HTTP status and JSON answer for the caller."""
+    from lakelib.ingest._run import ingest
+
+    if not body.strip():
+        return HTTPStatus.BAD_REQUEST, {"error": "empty body: send JSON or JSON lines"}
+    payload = PayloadSource(body, origin=origin, content_type=content_type)
+    try:
+        summary = ingest(source, payload, settings=settings)
+    except ValidationError as exc:
+        return HTTPStatus.BAD_REQUEST, {"error": str(exc)}
+    except LakeError as exc:
+        log.error("webhook ingest failed: %s", exc)
+        return HTTPStatus.INTERNAL_SERVER_ERROR, {"error": str(exc)}
+    duplicate = bool(summary.skipped_inputs)
+    answer: dict[str, Any] = {
+        k: getattr(summary, k) for k in ("run_id", "read", "landed", "quarantined")
+    }
+    answer.update(files=summary.files, reasons=summary.reasons, duplicate=duplicate)
+    return (HTTPStatus.OK if duplicate else HTTPStatus.ACCEPTED), answer
 
 
 def make_webhook_server(

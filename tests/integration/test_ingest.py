@@ -391,3 +391,33 @@ def test_webhook_rejects_bad_requests_with_a_message(
     assert code == status
     assert message in answer["error"]
     assert not (lake_home / "raw").exists()
+
+
+def test_lambda_handles_api_gateway_webhook_events(
+    aws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+
+    s3 = client("s3")
+    s3.create_bucket(Bucket="lake-raw")
+    monkeypatch.setenv("S3_RAW_BUCKET", "lake-raw")
+    record = {"id": "A1", "date": "2026-01-05", "amount": 5, "customer_id": "C", "product_id": "P"}
+    event: dict[str, Any] = {
+        "resource": "/ingest/{source}",
+        "path": "/ingest/sales",
+        "httpMethod": "POST",
+        "headers": {"Content-Type": "application/json"},
+        "pathParameters": {"source": "sales"},
+        "requestContext": {"identity": {"sourceIp": "198.51.100.7"}},
+        "body": json.dumps([record, {**record, "id": "A2", "amount": "x"}]),
+        "isBase64Encoded": False,
+    }
+    response = handler(event, None)
+    assert response["statusCode"] == 202
+    answer = json.loads(response["body"])
+    assert (answer["landed"], answer["quarantined"]) == (1, 1)
+    unknown = handler({**event, "pathParameters": {"source": "nosuch"}}, None)
+    assert unknown["statusCode"] == 404 and "unknown source" in json.loads(unknown["body"])["error"]
+    encoded = base64.b64encode(b"{broken").decode()
+    broken = handler({**event, "body": encoded, "isBase64Encoded": True}, None)
+    assert broken["statusCode"] == 400 and "not valid JSON" in json.loads(broken["body"])["error"]
