@@ -62,7 +62,7 @@ from lakelib.catalog._model import Column, ConcurrentUpdateError, Table
 from lakelib.catalog._types import parquet_reads_as, parse, render, widen
 from lakelib.config import Settings, Zone, get_settings
 from lakelib.errors import CatalogError, ConfigError, InvalidNameError, LakeError
-from lakelib.storage import LocalStore, ObjectInfo, Store, validate_name, zone_store
+from lakelib.storage import LocalStore, ObjectInfo, S3Store, Store, validate_name, zone_store
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +210,7 @@ def crawl(
     report = CrawlReport([z.value for z in zones], explain=explain)
     used: dict[str, str] = {}
     config_errors: list[ConfigError] = []
+    s3_client = None
     for current in zones:
         try:
             store = zone_store(current, settings)
@@ -217,6 +218,10 @@ def crawl(
             config_errors.append(exc)
             report.zone_problems.append(f"{current.value}: {exc}")
             continue
+        if isinstance(store, S3Store):
+            # One S3 client for the whole crawl: making one costs ~0.1 s.
+            s3_client = s3_client or store.client
+            store = S3Store(store.root, client=s3_client)
         try:
             folders = _folders(store)
         except LakeError as exc:

@@ -341,11 +341,20 @@ class GlueCatalog:
         self._call("delete_table", DatabaseName=self._database, Name=name)
 
     def schema_history(self, table: str) -> list[SchemaVersion]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         versions = []
-        for page in self.client.get_paginator("get_table_versions").paginate(
-            DatabaseName=self._database, TableName=table
-        ):
-            versions += page["TableVersions"]
+        try:
+            for page in self.client.get_paginator("get_table_versions").paginate(
+                DatabaseName=self._database, TableName=table
+            ):
+                versions += page["TableVersions"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "EntityNotFoundException":
+                raise TableNotFoundError(f"no table {self._database}.{table} in Glue") from exc
+            raise CatalogError(f"Glue get_table_versions {table} failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise CatalogError(f"Glue get_table_versions {table} failed: {exc}") from exc
         if not versions:
             self.get_table(table)
         versions.sort(key=lambda v: int(v.get("VersionId", "0")))

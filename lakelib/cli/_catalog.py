@@ -9,7 +9,7 @@ import typer
 from rich.table import Table as RichTable
 
 from lakelib.cli._app import app
-from lakelib.cli._console import out
+from lakelib.cli._console import err, out
 
 catalog_app = typer.Typer(
     name="catalog",
@@ -42,7 +42,8 @@ def crawl(
     if zone is not None and zone not in {z.value for z in DEFAULT_ZONES}:
         known = ", ".join(z.value for z in DEFAULT_ZONES)
         raise typer.BadParameter(f"use one of: {known}", param_hint="ZONE")
-    report = run_crawl(zone, explain=explain)
+    with err.status(f"crawling {zone or 'raw, processed, curated, quarantine'}..."):
+        report = run_crawl(zone, explain=explain)
     if output == "json":
         typer.echo(json.dumps(report.to_dict(), indent=2, default=list))
         return

@@ -315,3 +315,26 @@ def test_glue_batches_partitions_by_100_and_repairs_them_on_schema_change(aws: s
     assert {tuple(c["Name"] for c in p["StorageDescriptor"]["Columns"]) for p in stored} == {
         ("id", "amount", "channel")
     }
+
+
+def test_glue_catalog_backs_up_to_s3(aws: str) -> None:
+    from lakelib.aws import client
+
+    client("s3").create_bucket(Bucket="lake-backups")
+    catalog = GlueCatalog(DB, region="us-east-1")
+    table = sales()
+    catalog.put_table(table)
+    catalog.add_partitions("raw_sales", days(table, 3))
+    target = "s3://lake-backups/catalog/2024-01-05.json"
+    done = export_catalog(target, catalog=catalog)
+    assert (done.location, done.tables, done.partitions) == (target, 1, 3)
+    body = (
+        client("s3").get_object(Bucket="lake-backups", Key="catalog/2024-01-05.json")["Body"].read()
+    )
+    assert json.loads(body)["tables"][0]["name"] == "raw_sales"
+    catalog.delete_table("raw_sales")
+    with pytest.raises(TableNotFoundError):
+        catalog.schema_history("raw_sales")
+    import_catalog(target, catalog=catalog)
+    assert len(catalog.list_partitions("raw_sales")) == 3
+    assert [h.version for h in catalog.schema_history("raw_sales")] == [1]

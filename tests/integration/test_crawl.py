@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -43,9 +43,12 @@ BUCKETS = {
 class Lake:
     settings: Settings
     catalog: Catalog
+    stores: dict[str, Store] = field(default_factory=dict)
 
     def store(self, zone: str) -> Store:
-        return zone_store(zone, self.settings)
+        if zone not in self.stores:
+            self.stores[zone] = zone_store(zone, self.settings)
+        return self.stores[zone]
 
     def crawl(self, zone: str | None = None, **kwargs: Any) -> CrawlReport:
         return crawl(zone, catalog=self.catalog, settings=self.settings, **kwargs)
