@@ -440,7 +440,8 @@ def _layout(
     for info in files:
         relative = info.key[len(folder) + 1 :]
         segments = relative.split("/")
-        if any(s.startswith((".", "_")) for s in segments):
+        # S3 "folder" markers (keys ending in /) hold no data, like Spark's _SUCCESS.
+        if not segments[-1] or any(s.startswith((".", "_")) for s in segments):
             ignored += 1
             continue
         values: dict[str, str] = {}

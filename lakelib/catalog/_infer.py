@@ -182,6 +182,31 @@ def _s3_range(store: S3Store, key: str, byte_range: str) -> bytes:
         raise UnreadableFileError(f"cannot read {store.url(key)}: {exc}") from exc
 
 
+def _gunzip_head(raw: bytes, whole: bool, budget: SamplingBudget) -> tuple[bytes, bool]:
+    """Inflate only as much as the budget needs: stop at ``records_per_file`` lines."""
+    inflater = zlib.decompressobj(wbits=31)
+    chunks: list[bytes] = []
+    total = lines = 0
+    pending = raw
+    try:
+        while total < budget.bytes_per_file and not inflater.eof:
+            piece = inflater.decompress(pending, min(64 << 10, budget.bytes_per_file - total))
+            pending = inflater.unconsumed_tail
+            if not piece:
+                break
+            chunks.append(piece)
+            total += len(piece)
+            lines += piece.count(b"\n")
+            if lines > budget.records_per_file:
+                break
+    except zlib.error as exc:
+        raise UnreadableFileError(f"not a valid gzip file ({exc})") from exc
+    stopped_by_budget = total >= budget.bytes_per_file or lines > budget.records_per_file
+    if not inflater.eof and whole and not pending and not stopped_by_budget:
+        raise UnreadableFileError("gzip stream is truncated (the file is cut short)")
+    return b"".join(chunks), not inflater.eof
+
+
 def _text(
     store: Store, key: str, size: int, compression: str, budget: SamplingBudget
 ) -> tuple[str, bool]:
@@ -190,15 +215,7 @@ def _text(
         # Compressed bytes are never more than the text they expand to (bar a few bytes of
         # header), so this read is enough for ``bytes_per_file`` of text.
         raw = read_head(store, key, size, budget.bytes_per_file + 1024)
-        inflater = zlib.decompressobj(wbits=31)
-        try:
-            data = inflater.decompress(raw, budget.bytes_per_file)
-        except zlib.error as exc:
-            raise UnreadableFileError(f"not a valid gzip file ({exc})") from exc
-        complete = inflater.eof
-        if not complete and len(raw) >= size and len(data) < budget.bytes_per_file:
-            raise UnreadableFileError("gzip stream is truncated (the file is cut short)")
-        truncated = not complete
+        data, truncated = _gunzip_head(raw, len(raw) >= size, budget)
     else:
         data = read_head(store, key, size, budget.bytes_per_file)
         truncated = size > len(data)
@@ -215,6 +232,16 @@ def _text(
 # -- JSON lines ----------------------------------------------------------------------------
 
 
+_SIMPLE: dict[type, HiveType] = {str: "string", bool: "boolean", float: "double", type(None): None}
+
+
+def _loads_or_none(line: str) -> object:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
+
+
 def infer_json(
     text: str, key: str, budget: SamplingBudget
 ) -> tuple[SchemaAccumulator, int, list[str], bool]:
@@ -224,27 +251,39 @@ def infer_json(
         raise UnreadableFileError(
             "a JSON array document, not JSON lines (Athena's JSON SerDe reads one object per line)"
         )
-    columns = SchemaAccumulator()
-    records = bad = 0
-    first_bad = 0
+    lines: list[tuple[int, str]] = []
     stopped = False
     for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        if records + bad >= budget.records_per_file:
-            stopped = True
-            break
-        try:
-            value = json.loads(line)
-        except ValueError:
-            value = None
+        if line.strip():
+            if len(lines) >= budget.records_per_file:
+                stopped = True
+                break
+            lines.append((number, line))
+    try:
+        # One C-level parse for the whole sample; per-line only when some line is broken.
+        values = json.loads("[" + ",".join(line for _n, line in lines) + "]")
+    except ValueError:
+        values = [_loads_or_none(line) for _n, line in lines]
+    columns = SchemaAccumulator()
+    types = columns.types
+    lowered: dict[str, str] = {}
+    records = bad = first_bad = 0
+    for (number, _line), value in zip(lines, values, strict=True):
         if not isinstance(value, dict):
             bad += 1
             first_bad = first_bad or number
             continue
         records += 1
-        for name, item in value.items():
-            columns.add(str(name).lower(), of_value(item), key)
+        for raw_name, item in value.items():
+            name = lowered.get(raw_name)
+            if name is None:
+                name = lowered[raw_name] = str(raw_name).lower()
+            kind = type(item)
+            seen = _SIMPLE[kind] if kind in _SIMPLE else of_value(item)
+            # Fast path: most values repeat the type already recorded for their column.
+            if name in types and (seen is None or types[name] == seen):
+                continue
+            columns.add(name, seen, key)
     notes = []
     if bad and not records:
         raise UnreadableFileError(f"no JSON object on any of {bad} sampled lines")
