@@ -33,7 +33,7 @@ from lakelib.catalog._model import (
     TableNotFoundError,
     match_partition,
 )
-from lakelib.catalog._open import CATALOG_FILE, open_catalog
+from lakelib.catalog._open import CATALOG_FILE, open_catalog, register_partitions
 from lakelib.catalog._types import normalize as normalize_type
 from lakelib.catalog._types import widen_text as widen_type
 
@@ -62,6 +62,7 @@ __all__ = [
     "match_partition",
     "normalize_type",
     "open_catalog",
+    "register_partitions",
     "table_name_for",
     "widen_type",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from lakelib.catalog._base import Catalog
 from lakelib.config import Settings, get_settings
 
@@ -28,3 +30,25 @@ def open_catalog(settings: Settings | None = None) -> Catalog:
     from lakelib.catalog._glue import GlueCatalog
 
     return GlueCatalog(settings.database, region=settings.region)
+
+
+def register_partitions(
+    table: str,
+    values: Iterable[Mapping[str, str]],
+    *,
+    catalog: Catalog | None = None,
+    settings: Settings | None = None,
+) -> int:
+    """Register partitions a job has just written, under the table's own location.
+
+    Idempotent: partitions already registered at the same place are left alone.
+
+    Examples
+    --------
+    >>> day = {"year": "2024", "month": "01", "day": "05"}
+    >>> register_partitions("sales_clean", [day])                   # doctest: +SKIP
+    1
+    """
+    catalog = catalog or open_catalog(settings)
+    stored = catalog.get_table(table)
+    return catalog.add_partitions(table, [stored.partition(v) for v in values])

@@ -22,6 +22,7 @@ from lakelib.catalog import (
     export_catalog,
     import_catalog,
     open_catalog,
+    register_partitions,
 )
 from lakelib.config import load_settings
 from lakelib.errors import CatalogError
@@ -137,6 +138,20 @@ def test_partitions_past_one_batch(catalog: Catalog) -> None:
     assert len(catalog.list_partitions("raw_sales")) == 130
     with pytest.raises(CatalogError, match="partitioned by"):
         catalog.add_partitions("raw_sales", [Partition({"year": "2024"}, "x")])
+
+
+def test_register_partitions_after_a_write(catalog: Catalog) -> None:
+    catalog.put_table(sales(location="s3://processed/sales_clean/"))
+    written = [
+        {"year": "2024", "month": "01", "day": "05"},
+        {"day": "06", "month": "01", "year": "2024"},
+    ]
+    assert register_partitions("raw_sales", written, catalog=catalog) == 2
+    assert register_partitions("raw_sales", written, catalog=catalog) == 0
+    assert [p.location for p in catalog.list_partitions("raw_sales")] == [
+        "s3://processed/sales_clean/year=2024/month=01/day=05",
+        "s3://processed/sales_clean/year=2024/month=01/day=06",
+    ]
 
 
 def test_delete_table_drops_its_partitions(catalog: Catalog) -> None:
