@@ -219,7 +219,9 @@ class GlueCatalog:
             message = exc.response.get("Error", {}).get("Message", str(exc))
             if code == "EntityNotFoundException":
                 raise TableNotFoundError(f"Glue {operation}: {message}") from exc
-            if code == "ConcurrentModificationException":
+            if code == "ConcurrentModificationException" or (
+                code == "AlreadyExistsException" and operation == "create_table"
+            ):
                 raise ConcurrentUpdateError(f"Glue {operation}: {message}") from exc
             raise CatalogError(f"Glue {operation} failed: {code}: {message}") from exc
         except BotoCoreError as exc:
