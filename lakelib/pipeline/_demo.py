@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lakelib.catalog import crawl
 from lakelib.config import Settings, get_settings
 from lakelib.ingest import IngestSummary, ingest
 from lakelib.samples import GeneratorSpec, generate_all
@@ -84,6 +85,18 @@ def run_demo(
             "ingest",
             f"{totals['runs']} runs: read {totals['read']:,}, landed {totals['landed']:,}, "
             f"quarantined {totals['quarantined']:,}, inputs already landed {totals['skipped']:,}",
+        )
+    )
+
+    step("crawling the lake into the catalog")
+    crawled = crawl(settings=settings)
+    changed = sum(1 for table in crawled.tables if table.action in ("created", "updated"))
+    report.stages.append(
+        (
+            "crawl",
+            f"{len(crawled.tables)} tables in {settings.database} ({changed} created or updated), "
+            f"{sum(len(t.partitions_added) for t in crawled.tables):,} partitions added, "
+            f"{len(crawled.problems)} problems",
         )
     )
     return report

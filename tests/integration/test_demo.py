@@ -28,6 +28,8 @@ def test_demo_lands_each_day_and_reruns_idempotently(tmp_path: Path) -> None:
     first = run_demo(home)
     assert first.returncode == 0, first.stderr
     assert "generate" in first.stdout and "ingest" in first.stdout
+    assert "4 tables in data_lake_db (4 created or updated)" in first.stdout
+    assert (home / "catalog.sqlite").is_file()
     days = sorted(p.name for p in (home / "raw" / "sales" / "year=2026" / "month=01").iterdir())
     assert days == ["day=01", "day=02", "day=03"]
     assert (home / "raw" / "customers").is_dir() and (home / "raw" / "products").is_dir()
@@ -37,4 +39,5 @@ def test_demo_lands_each_day_and_reruns_idempotently(tmp_path: Path) -> None:
     second = run_demo(home)
     assert second.returncode == 0, second.stderr
     assert "landed 0," in second.stdout
+    assert "(0 created or updated)" in second.stdout
     assert sorted(p.relative_to(home) for p in (home / "raw").rglob("*.json.gz")) == raw_files

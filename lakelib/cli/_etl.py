@@ -1,0 +1,1 @@
+"""lake etl commands (filled in by their issue)."""

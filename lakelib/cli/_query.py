@@ -1,0 +1,1 @@
+"""lake query commands (filled in by their issue)."""
