@@ -70,9 +70,13 @@ def main() -> None:
         elapsed = time.perf_counter() - start
         assert summary.read == n, (summary.read, n)
 
-        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-        print(f"bare loop, json.dumps + gzip level 6: {n / floor6:12,.0f} records/s ({floor6:.2f} s)")
-        print(f"bare loop, json.dumps + gzip level 9: {n / floor9:12,.0f} records/s ({floor9:.2f} s)")
+        machine = f"{platform.machine()}, {os.cpu_count()} cores"
+        print(f"machine: {machine}, Python {platform.python_version()}")
+        for level, seconds in ((6, floor6), (9, floor9)):
+            print(
+                f"bare loop, json.dumps + gzip level {level}: "
+                f"{n / seconds:12,.0f} records/s ({seconds:.2f} s)"
+            )
         print(
             f"lakelib ingest (parse, validate, envelope, gzip 6, quarantine): "
             f"{n / elapsed:12,.0f} records/s ({elapsed:.2f} s; landed {summary.landed:,}, "
