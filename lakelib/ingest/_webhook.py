@@ -12,11 +12,9 @@ from __future__ import annotations
 import logging
 import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import orjson
-
+from lakelib._httpserver import JsonHandler, LocalServer
 from lakelib.config import Settings, get_settings
 from lakelib.errors import LakeError, ValidationError
 from lakelib.sources import PayloadSource
@@ -35,9 +33,7 @@ ACCEPTED_TYPES = (
 )
 
 
-class WebhookServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class WebhookServer(LocalServer):
     def __init__(self, address: tuple[str, int], settings: Settings, max_body: int) -> None:
         super().__init__(address, _Handler)
         self.settings = settings
@@ -45,35 +41,15 @@ class WebhookServer(ThreadingHTTPServer):
         # One landing at a time: file names and the state document are per source.
         self.lock = threading.Lock()
 
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
 
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server: WebhookServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.info("%s %s", self.address_string(), format % args)
-
-    def _reply(self, status: HTTPStatus, body: dict[str, Any]) -> None:
-        data = orjson.dumps(body)
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _error(self, status: HTTPStatus, message: str) -> None:
-        self._reply(status, {"error": message})
 
     def do_GET(self) -> None:
         if self.path == "/ping":
-            self._reply(HTTPStatus.OK, {"status": "ok"})
+            self.reply(HTTPStatus.OK, {"status": "ok"})
         else:
-            self._error(HTTPStatus.NOT_FOUND, "POST records to /ingest/<source>")
+            self.error(HTTPStatus.NOT_FOUND, "POST records to /ingest/<source>")
 
     def do_POST(self) -> None:
         parts = self.path.split("?", 1)[0].strip("/").split("/")
@@ -82,7 +58,7 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length", ""))
         except ValueError:
             self.close_connection = True
-            return self._error(HTTPStatus.LENGTH_REQUIRED, "a Content-Length header is required")
+            return self.error(HTTPStatus.LENGTH_REQUIRED, "a Content-Length header is required")
         ctype = self.headers.get("Content-Type", "")
         try:
             if source is None:
@@ -90,12 +66,12 @@ class _Handler(BaseHTTPRequestHandler):
             check_request(source, ctype, length, self.server.settings, self.server.max_body)
         except Rejected as exc:
             self._drain(length)
-            return self._error(exc.status, exc.message)
+            return self.error(exc.status, exc.message)
         body = self.rfile.read(length)
         origin = f"webhook:{self.client_address[0]}"
         with self.server.lock:
             status, answer = land_payload(source, body, ctype, origin, self.server.settings)
-        self._reply(status, answer)
+        self.reply(status, answer)
 
     def _drain(self, length: int) -> None:
         """Read a small body we are refusing, so the client sees our answer, not a reset."""

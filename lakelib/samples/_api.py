@@ -13,12 +13,13 @@ import csv
 import threading
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
+
+from lakelib._httpserver import JsonHandler, LocalServer
 
 
 def _load(folder: Path) -> list[Any]:
@@ -36,9 +37,7 @@ def _load(folder: Path) -> list[Any]:
     return records
 
 
-class SampleApiServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class SampleApiServer(LocalServer):
     def __init__(
         self,
         address: tuple[str, int],
@@ -55,25 +54,9 @@ class SampleApiServer(ThreadingHTTPServer):
         self.requests = 0
         self.lock = threading.Lock()
 
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
 
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server: SampleApiServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def do_GET(self) -> None:
         with self.server.lock:
@@ -81,16 +64,16 @@ class _Handler(BaseHTTPRequestHandler):
             failing = self.server.fail_remaining > 0
             self.server.fail_remaining -= int(failing)
         if failing:
-            return self._send(503, b'{"error": "try again"}')
+            return self.send_body(503, b'{"error": "try again"}')
         parts = urlsplit(self.path)
         name = parts.path.strip("/")
         if name not in self.server.records:
-            return self._send(404, orjson.dumps({"error": f"no such resource {name!r}"}))
+            return self.send_body(404, orjson.dumps({"error": f"no such resource {name!r}"}))
         query = parse_qs(parts.query)
         try:
             start = int(query.get("cursor", ["0"])[0])
         except ValueError:
-            return self._send(400, b'{"error": "bad cursor"}')
+            return self.send_body(400, b'{"error": "bad cursor"}')
         rows = self.server.records[name]
         end = start + self.server.page_size
         page: dict[str, Any] = {"records": list(rows[start:end])}
@@ -99,7 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
                 page["next"] = f"{self.server.url}/{name}?cursor={end}"
             else:
                 page["next_cursor"] = str(end)
-        self._send(HTTPStatus.OK, orjson.dumps(page))
+        self.send_body(HTTPStatus.OK, orjson.dumps(page))
 
 
 def make_sample_api(
