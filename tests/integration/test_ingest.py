@@ -421,3 +421,16 @@ def test_lambda_handles_api_gateway_webhook_events(
     encoded = base64.b64encode(b"{broken").decode()
     broken = handler({**event, "body": encoded, "isBase64Encoded": True}, None)
     assert broken["statusCode"] == 400 and "not valid JSON" in json.loads(broken["body"])["error"]
+
+
+def test_a_20_mb_line_is_quarantined_whole_and_the_rest_lands(
+    tmp_path: Path, lake_home: Path
+) -> None:
+    good = {"id": "G1", "date": "2026-01-05", "amount": 1, "customer_id": "C", "product_id": "P"}
+    huge = json.dumps({**good, "id": "H1", "note": "x" * (20 * 1024 * 1024)})
+    (tmp_path / "big.jsonl").write_text(json.dumps(good) + "\n" + huge + "\n")
+    summary = ingest("sales", str(tmp_path / "big.jsonl"))
+    assert (summary.read, summary.landed, summary.quarantined) == (2, 1, 1)
+    assert summary.reasons == {"too_large": 1}
+    (kept,) = read_zone(Zone.QUARANTINE, "raw_sales/")
+    assert kept["original"] == huge

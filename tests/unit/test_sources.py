@@ -111,7 +111,7 @@ def test_ragged_csv_rows_and_latin1_bytes_fail_alone(tmp_path: Path) -> None:
 
 
 def test_bad_lines_in_json_lines(tmp_path: Path) -> None:
-    huge = b'{"id": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    huge = b'{"id": "' + b"x" * (20 * 1024 * 1024) + b'"}'  # a 20 MB single line
     data = (
         b'{"id": 1}\n{"id": \n[1, 2]\n'
         + '{"name": "caf\u00e9"}'.encode("latin-1")
