@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -10,6 +11,24 @@ from pathlib import Path
 
 from lakelib.errors import NotFoundError, StorageError
 from lakelib.storage._base import ObjectInfo, clean_key, is_hidden
+
+
+@functools.cache
+def _file_mode() -> int:
+    """The mode a plain ``open()`` would give a new file (0o666 less the umask).
+
+    ``mkstemp`` creates files 0o600; without this, landed data would be unreadable to the
+    other users of a shared lake folder (a notebook server, a Spark worker).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # no portable read-only query: set and restore at once
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> None:
@@ -26,6 +45,7 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -86,6 +86,13 @@ def test_local_write_is_atomic_and_leaves_no_temp_files(
     assert sorted(p.name for p in (tmp_path / "t").iterdir()) == ["file.bin"]
 
 
+def test_local_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    store.write_bytes("t/file.bin", b"x")
+    (tmp_path / "plain").write_bytes(b"x")  # what open() gives under this umask
+    assert (tmp_path / "t" / "file.bin").stat().st_mode == (tmp_path / "plain").stat().st_mode
+
+
 def test_local_listing_hides_temp_files(tmp_path: Path) -> None:
     (tmp_path / "t").mkdir()
     (tmp_path / "t" / ".tmp-a-123").write_bytes(b"half")
