@@ -1,0 +1,1 @@
+"""lake train / models / deploy / serve / predict / transform (filled in by their issue)."""
