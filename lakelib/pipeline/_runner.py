@@ -1,0 +1,235 @@
+"""Running a pipeline: stages in order, retries, a record per run, resume, alerts.
+
+A run for a date keeps one record in the lake (``runs/<pipeline>/<date>/run.json``). A
+rerun of the same date resumes: stages that succeeded are not run again, the failed one and
+those after it are. A run that fails stops at the failing stage with a one-line reason,
+records it, and fires the ``failed_stages`` alert.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lakelib.config import Settings, Zone, get_settings
+from lakelib.errors import ConfigError, LakeError, ValidationError
+from lakelib.monitor import (
+    FAILED,
+    RUNNING,
+    SKIPPED,
+    SUCCEEDED,
+    EmfMetrics,
+    LocalMetrics,
+    MetricsSink,
+    RunRecord,
+    load_run,
+    utc_now,
+)
+from lakelib.report import Alert, alert_sinks, evaluate, load_rules
+from lakelib.storage import zone_store
+
+log = logging.getLogger(__name__)
+
+# Errors that another attempt cannot fix: wrong settings or input that breaks a contract.
+NOT_RETRIED: tuple[type[Exception], ...] = (ConfigError, ValidationError)
+
+
+class PipelineError(LakeError):
+    """A stage failed after its retries; the run record says which and why."""
+
+
+@dataclass
+class StageContext:
+    """What a stage gets: settings, the run's date and id, and earlier stages' metrics."""
+
+    settings: Settings
+    run_date: dt.date
+    run_id: str
+    results: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+StageFn = Callable[[StageContext], Mapping[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of a pipeline.
+
+    Parameters
+    ----------
+    name:
+        stage name (``[a-z0-9_]+``), also its state name in Step Functions.
+    run:
+        does the work locally and returns metrics (rows, bytes, ...) for the run record.
+    retries:
+        attempts after the first, with backoff, for errors other than config/validation.
+    due:
+        when given and false for a run, the stage is skipped (e.g. weekly training).
+    aws_task:
+        the Step Functions ``Task`` fields (``Resource``, ``Parameters``) that run it on AWS.
+    """
+
+    name: str
+    run: StageFn
+    retries: int = 1
+    due: Callable[[StageContext], bool] | None = None
+    aws_task: Mapping[str, Any] | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    name: str
+    stages: tuple[Stage, ...]
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        names = [stage.name for stage in self.stages]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"pipeline {self.name}: stage names repeat: {names}")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    message = text[0] if text else type(exc).__name__
+    return message if isinstance(exc, LakeError) else f"{type(exc).__name__}: {message}"
+
+
+def _metrics_sink(settings: Settings) -> MetricsSink:
+    return LocalMetrics(zone_store(Zone.RUNS, settings)) if settings.is_local else EmfMetrics()
+
+
+def flatten_metrics(results: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """``{"etl": {"rows_out": 5}}`` -> ``{"etl.rows_out": 5, "rows_out": 5}`` (later wins)."""
+    flat: dict[str, Any] = {}
+    for stage, metrics in results.items():
+        for name, value in metrics.items():
+            flat[f"{stage}.{name}"] = value
+            flat[name] = value
+    return flat
+
+
+def run_pipeline(
+    pipeline: Pipeline,
+    run_date: dt.date,
+    *,
+    settings: Settings | None = None,
+    force: bool = False,
+    backoff_s: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+    on_stage: Callable[[str, str], None] | None = None,
+) -> RunRecord:
+    """Run ``pipeline`` for ``run_date``, resuming a previous run of the same date.
+
+    Parameters
+    ----------
+    force:
+        run every stage again, even those a previous run of this date finished.
+    on_stage:
+        called with ``(stage, state)`` as stages start and end (progress display).
+
+    Raises
+    ------
+    PipelineError
+        when a stage fails after its retries (the record and an alert say so).
+    """
+    settings = settings or get_settings()
+    runs = zone_store(Zone.RUNS, settings)
+    notify = on_stage or (lambda stage, state: log.info("%s: %s", stage, state))
+    day = run_date.isoformat()
+    record = None if force else load_run(runs, pipeline.name, day)
+    if record is not None and record.status == SUCCEEDED:
+        log.info("%s for %s already succeeded; nothing to do", pipeline.name, day)
+        return record
+    if record is None:
+        record = RunRecord(pipeline.name, day, f"{day}-{uuid.uuid4().hex[:8]}")
+    else:
+        record.attempts += 1
+        record.status, record.finished_at = RUNNING, None
+    context = StageContext(settings, run_date, record.run_id)
+    for stage_record in record.stages:
+        if stage_record.status == SUCCEEDED:
+            context.results[stage_record.name] = stage_record.metrics
+    metrics_sink = _metrics_sink(settings)
+    rules = load_rules(settings)
+    sinks = alert_sinks(settings)
+    record.save(runs)
+
+    for stage in pipeline.stages:
+        stage_record = record.stage(stage.name)
+        if stage_record.status in (SUCCEEDED, SKIPPED) and not force:
+            notify(stage.name, f"done earlier ({stage_record.status})")
+            continue
+        if stage.due is not None and not stage.due(context):
+            stage_record.status, stage_record.error = SKIPPED, None
+            record.save(runs)
+            notify(stage.name, "skipped (not due)")
+            continue
+        error: str | None = None
+        for attempt in range(1, stage.retries + 2):
+            stage_record.attempts += 1
+            stage_record.status, stage_record.started_at = RUNNING, utc_now()
+            stage_record.finished_at, stage_record.error = None, None
+            record.save(runs)
+            notify(stage.name, "running" if attempt == 1 else f"retry {attempt - 1}")
+            started = time.perf_counter()
+            try:
+                metrics = dict(stage.run(context) or {})
+            except Exception as exc:
+                error = _one_line(exc)
+                log.debug("stage %s failed", stage.name, exc_info=True)
+                stage_record.duration_s = round(time.perf_counter() - started, 3)
+                if attempt <= stage.retries and not isinstance(exc, NOT_RETRIED):
+                    log.warning("%s failed (%s); retrying", stage.name, error)
+                    sleep(backoff_s * attempt)
+                    continue
+                break
+            else:
+                error = None
+                stage_record.duration_s = round(time.perf_counter() - started, 3)
+                stage_record.metrics = metrics
+                context.results[stage.name] = metrics
+                break
+        stage_record.finished_at = utc_now()
+        dimensions = {"Pipeline": pipeline.name, "Stage": stage.name}
+        failures = 0 if error is None else 1
+        metrics_sink.emit(
+            {
+                **context.results.get(stage.name, {}),
+                "duration_s": stage_record.duration_s,
+                "failures": failures,
+            },
+            dimensions,
+        )
+        if error is not None:
+            stage_record.status, stage_record.error = FAILED, error
+            record.status, record.finished_at = FAILED, utc_now()
+            record.save(runs)
+            notify(stage.name, f"failed: {error}")
+            _alert(rules, sinks, {**flatten_metrics(context.results), "failed_stages": 1}, record)
+            raise PipelineError(
+                f"{pipeline.name} {day}: stage {stage.name} failed after "
+                f"{stage_record.attempts} attempt(s): {error}"
+            )
+        stage_record.status = SUCCEEDED
+        record.save(runs)
+        notify(stage.name, "succeeded")
+
+    record.status, record.finished_at = SUCCEEDED, utc_now()
+    record.save(runs)
+    _alert(rules, sinks, {**flatten_metrics(context.results), "failed_stages": 0}, record)
+    return record
+
+
+def _alert(rules: Any, sinks: Any, metrics: Mapping[str, Any], record: RunRecord) -> list[Alert]:
+    fired = evaluate(rules, metrics, run_date=record.run_date, run_id=record.run_id)
+    for sink in sinks:
+        sink.send(fired)
+    for alert in fired:
+        log.warning("%s", alert.line())
+    return fired

@@ -1,0 +1,209 @@
+"""The pipeline runner on the local lake: records, retries, resume, alerts, Step Functions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lakelib.aws import client
+from lakelib.config import Zone, load_settings
+from lakelib.errors import IngestError, ValidationError
+from lakelib.monitor import FAILED, SKIPPED, SUCCEEDED, emf_document, load_run, recent_runs
+from lakelib.pipeline._runner import Pipeline, PipelineError, Stage, StageContext, run_pipeline
+from lakelib.pipeline._stepfunctions import (
+    crawler_task,
+    glue_job_task,
+    lambda_task,
+    to_state_machine,
+)
+from lakelib.report import AlertLog, SnsAlerts, evaluate, load_rules
+from lakelib.storage import zone_store
+
+DAY = dt.date(2026, 3, 1)
+RULES = """
+[[alerts.rules]]
+name = "failed_stage"
+metric = "failed_stages"
+above = 0
+severity = "critical"
+
+[[alerts.rules]]
+name = "quarantine_rate"
+metric = "quarantine_rate"
+above = 0.05
+message = "{value:.1%} of records quarantined"
+"""
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    (tmp_path / "lake.toml").write_text(RULES)
+    return load_settings(cwd=tmp_path, home=tmp_path / "lake", env={})
+
+
+class Script:
+    """Stages whose behaviour a test scripts: fail N times, then return metrics."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.failures: dict[str, int] = {}
+        self.errors: dict[str, Exception] = {}
+
+    def stage(self, name: str, metrics: dict[str, Any], **options: Any) -> Stage:
+        def run(ctx: StageContext) -> dict[str, Any]:
+            self.calls[name] += 1
+            if self.failures.get(name, 0) > 0:
+                self.failures[name] -= 1
+                raise self.errors.get(name, IngestError(f"{name} broke\nsecond line"))
+            return {**metrics, "seen_before": sorted(ctx.results)}
+
+        return Stage(name, run, **options)
+
+
+def test_a_run_records_every_stage_and_resumes_after_a_failure(settings: Any) -> None:
+    script = Script()
+    pipeline = Pipeline(
+        "daily",
+        (
+            script.stage("ingest", {"rows": 10, "quarantine_rate": 0.01}),
+            script.stage("etl", {"rows_out": 9}, retries=1),
+            script.stage("report", {}),
+        ),
+    )
+    script.failures["etl"] = 2  # first attempt and its one retry both fail
+    with pytest.raises(PipelineError, match=r"stage etl failed after 2 attempt\(s\): etl broke$"):
+        run_pipeline(pipeline, DAY, settings=settings, sleep=lambda s: None)
+    runs = zone_store(Zone.RUNS, settings)
+    record = load_run(runs, "daily", "2026-03-01")
+    assert record is not None and record.status == FAILED
+    assert [(s.name, s.status) for s in record.stages] == [("ingest", SUCCEEDED), ("etl", FAILED)]
+    assert record.stage("etl").error == "etl broke"
+    alerts = AlertLog(runs).recent()
+    assert [a.rule for a in alerts] == ["failed_stage"] and alerts[0].severity == "critical"
+
+    # The rerun resumes: ingest is not run again, etl and report are.
+    again = run_pipeline(pipeline, DAY, settings=settings, sleep=lambda s: None)
+    assert again.status == SUCCEEDED and again.attempts == 2
+    assert script.calls == Counter({"ingest": 1, "etl": 3, "report": 1})
+    assert again.stage("report").metrics["seen_before"] == ["etl", "ingest"]
+    # A third call for the same date has nothing to do.
+    run_pipeline(pipeline, DAY, settings=settings)
+    assert script.calls["report"] == 1
+    assert [r.run_date for r in recent_runs(runs, "daily")] == ["2026-03-01"]
+
+
+def test_retries_absorb_a_transient_failure_but_not_a_validation_error(settings: Any) -> None:
+    script = Script()
+    pipeline = Pipeline("p", (script.stage("flaky", {}, retries=2),))
+    script.failures["flaky"] = 2
+    delays: list[float] = []
+    record = run_pipeline(pipeline, DAY, settings=settings, sleep=delays.append, backoff_s=1.5)
+    assert record.status == SUCCEEDED and record.stage("flaky").attempts == 3
+    assert delays == [1.5, 3.0]
+
+    script = Script()
+    pipeline = Pipeline("q", (script.stage("strict", {}, retries=3),))
+    script.failures["strict"] = 5
+    script.errors["strict"] = ValidationError("bad contract")
+    with pytest.raises(PipelineError, match="after 1 attempt"):
+        run_pipeline(pipeline, DAY, settings=settings, sleep=lambda s: None)
+    assert script.calls["strict"] == 1
+
+
+def test_stages_not_due_are_skipped_and_threshold_alerts_fire(settings: Any) -> None:
+    script = Script()
+    pipeline = Pipeline(
+        "daily",
+        (
+            script.stage("ingest", {"quarantine_rate": 0.08}),
+            script.stage("train", {}, due=lambda ctx: ctx.run_date.weekday() == 0),
+        ),
+    )
+    record = run_pipeline(pipeline, DAY, settings=settings)  # 2026-03-01 is a Sunday
+    assert record.stage("train").status == SKIPPED and script.calls["train"] == 0
+    alerts = AlertLog(zone_store(Zone.RUNS, settings)).recent()
+    assert [(a.rule, a.message) for a in alerts] == [
+        ("quarantine_rate", "8.0% of records quarantined")
+    ]
+
+
+def test_unexpected_exceptions_are_one_line_with_their_type(settings: Any) -> None:
+    def boom(ctx: StageContext) -> None:
+        raise KeyError("customer_id")
+
+    with pytest.raises(PipelineError, match="KeyError: 'customer_id'"):
+        run_pipeline(Pipeline("p", (Stage("x", boom, retries=0),)), DAY, settings=settings)
+
+
+def test_alert_rules_are_validated(tmp_path: Path) -> None:
+    from lakelib.errors import ConfigError
+
+    (tmp_path / "lake.toml").write_text('[[alerts.rules]]\nname = "x"\nmetric = "m"\n')
+    with pytest.raises(ConfigError, match="needs a 'below' or an 'above'"):
+        load_rules(load_settings(cwd=tmp_path, env={}))
+
+
+def test_sns_alerts_reach_a_subscribed_queue(aws: str) -> None:
+    sns, sqs = client("sns"), client("sqs")
+    topic = sns.create_topic(Name="lake-alerts")["TopicArn"]
+    queue = sqs.create_queue(QueueName="alerts")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn["QueueArn"])
+    rules = load_rules(load_settings(cwd=Path(__file__).parent, env={}))
+    fired = evaluate(rules, {"failed_stages": 1}, run_date="2026-03-01", run_id="r1")
+    assert fired, "the repository's lake.toml has a failed_stage rule"
+    SnsAlerts(topic).send(fired)
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    body = json.loads(json.loads(messages[0]["Body"])["Message"])
+    assert body["rule"] == "failed_stage" and body["run_id"] == "r1"
+
+
+def test_emf_document_shape() -> None:
+    doc = emf_document({"rows_in": 5, "duration_s": 1.5, "note": "x"}, {"Stage": "etl"})
+    directive = doc["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "lakelib" and directive["Dimensions"] == [["Stage"]]
+    assert {m["Name"]: m["Unit"] for m in directive["Metrics"]} == {
+        "DurationS": "Seconds",
+        "RowsIn": "Count",
+    }
+    assert doc["RowsIn"] == 5 and doc["Stage"] == "etl" and "Note" not in doc
+
+
+def test_state_machine_export_is_a_closed_graph() -> None:
+    def noop(ctx: StageContext) -> None:
+        return None
+
+    pipeline = Pipeline(
+        "daily",
+        (
+            Stage("ingest", noop, retries=2, aws_task=lambda_task("${ingest_function_arn}")),
+            Stage("crawl", noop, aws_task=crawler_task("${crawler_raw}")),
+            Stage("etl", noop, retries=1, aws_task=glue_job_task("${job_sales_clean}")),
+            Stage("curate_crawl", noop, aws_task=crawler_task("${crawler_curated}")),
+        ),
+    )
+    machine = to_state_machine(pipeline)
+    states = machine["States"]
+    assert machine["StartAt"] == "ingest"
+    targets = (
+        {s.get("Next") for s in states.values()}
+        | {c["Next"] for s in states.values() for c in s.get("Choices", []) + s.get("Catch", [])}
+        | {s.get("Default") for s in states.values()}
+    )
+    assert targets - {None} <= set(states)  # every transition lands on a state
+    assert states["ingest"]["Retry"][0]["MaxAttempts"] == 2
+    assert states["etl"]["Resource"] == "arn:aws:states:::glue:startJobRun.sync"
+    assert states["crawl"]["Next"] == "crawl_wait"
+    assert states["crawl_ready"]["Choices"][0]["Next"] == "etl"
+    assert states["curate_crawl_ready"]["Choices"][0]["Next"] == "pipeline_succeeded"
+    assert states["notify_failure"]["Parameters"]["TopicArn"] == "${alerts_topic_arn}"
+    assert all(
+        any(c["Next"] == "notify_failure" for c in s.get("Catch", []))
+        for s in states.values()
+        if s["Type"] == "Task" and s is not states["notify_failure"]
+    )
