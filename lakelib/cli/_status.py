@@ -1,18 +1,29 @@
-"""``lake status``: what is in the lake."""
+"""``lake status``: what is in the lake, the last runs, their counts and alerts."""
 
 from __future__ import annotations
 
+import orjson
 from rich.table import Table
 
 from lakelib.cli._app import app
 from lakelib.cli._console import human_bytes, out
-from lakelib.config import get_settings
-from lakelib.storage import zone_usage
+from lakelib.config import Zone, get_settings
+from lakelib.monitor import recent_runs
+from lakelib.report import AlertLog
+from lakelib.storage import Store, zone_store, zone_usage
+
+PIPELINE = "daily"
+
+
+def _recent_ingests(runs: Store, limit: int = 5) -> list[dict[str, object]]:
+    keys = [i.key for i in runs.list("ingest/") if "/runs/" in i.key and i.key.endswith(".json")]
+    keys.sort(key=lambda key: key.rsplit("/", 1)[-1], reverse=True)
+    return [orjson.loads(runs.read_bytes(key)) for key in keys[:limit]]
 
 
 @app.command()
 def status() -> None:
-    """Show the lake's zones with their file counts and sizes."""
+    """Show the lake's zones with file counts and sizes, the last runs and alerts."""
     settings = get_settings()
     table = Table(title=f"lake ({settings.profile} profile)", title_justify="left")
     table.add_column("zone")
@@ -23,3 +34,34 @@ def status() -> None:
         table.add_row(usage.zone.value, f"{usage.files:,}", human_bytes(usage.bytes), usage.uri)
     out.print(table)
     out.print(f"catalog database: {settings.database}")
+
+    runs = zone_store(Zone.RUNS, settings)
+    pipeline_runs = recent_runs(runs, PIPELINE, limit=5)
+    if pipeline_runs:
+        table = Table(title="pipeline runs", title_justify="left")
+        for column in ("date", "status", "stages", "attempts", "problem"):
+            table.add_column(column, overflow="fold")
+        for run in pipeline_runs:
+            stages = ", ".join(f"{s.name} {s.status}" for s in run.stages)
+            problem = next((f"{s.name}: {s.error}" for s in run.stages if s.error), "")
+            table.add_row(run.run_date, run.status, stages, str(run.attempts), problem)
+        out.print(table)
+
+    ingests = _recent_ingests(runs)
+    if ingests:
+        table = Table(title="recent ingests", title_justify="left")
+        for column in ("run", "source", "read", "landed", "quarantined"):
+            table.add_column(column, justify="left" if column in ("run", "source") else "right")
+        for ingest_run in ingests:
+            table.add_row(
+                str(ingest_run["run_id"]),
+                str(ingest_run["source"]),
+                *(f"{int(str(ingest_run[k])):,}" for k in ("read", "landed", "quarantined")),
+            )
+        out.print(table)
+
+    alerts = AlertLog(runs).recent(limit=5)
+    if alerts:
+        out.print("recent alerts:")
+        for alert in alerts:
+            out.print(f"  {alert.line()}")
