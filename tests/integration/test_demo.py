@@ -30,6 +30,7 @@ def test_demo_lands_each_day_and_reruns_idempotently(tmp_path: Path) -> None:
     assert "generate" in first.stdout and "ingest" in first.stdout
     assert "4 tables in data_lake_db (4 created or updated)" in first.stdout
     assert (home / "catalog.sqlite").is_file()
+    assert "recent ingests" in first.stdout  # lake status after the demo
     days = sorted(p.name for p in (home / "raw" / "sales" / "year=2026" / "month=01").iterdir())
     assert days == ["day=01", "day=02", "day=03"]
     assert (home / "raw" / "customers").is_dir() and (home / "raw" / "products").is_dir()
