@@ -62,7 +62,15 @@ from lakelib.catalog._model import Column, ConcurrentUpdateError, Table
 from lakelib.catalog._types import parquet_reads_as, parse, render, widen
 from lakelib.config import Settings, Zone, get_settings
 from lakelib.errors import CatalogError, ConfigError, InvalidNameError, LakeError
-from lakelib.storage import LocalStore, ObjectInfo, S3Store, Store, validate_name, zone_store
+from lakelib.storage import (
+    LocalStore,
+    ObjectInfo,
+    S3Store,
+    Store,
+    nested_zone_folders,
+    validate_name,
+    zone_store,
+)
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +235,7 @@ def crawl(
         except LakeError as exc:
             report.zone_problems.append(f"{current.value}: cannot list {store.root}: {exc}")
             continue
-        for nested in _nested_zones(current, settings):
+        for nested in nested_zone_folders(current, settings):
             # On aws, quarantine/ sits inside the processed bucket: it is not a table.
             folders.pop(nested, None)
         for folder, files in sorted(folders.items()):
@@ -237,22 +245,6 @@ def crawl(
     if config_errors and len(config_errors) == len(zones):
         raise config_errors[0]
     return report
-
-
-def _nested_zones(zone: Zone, settings: Settings) -> set[str]:
-    """Top folders of ``zone`` that are the roots of other zones (shared buckets)."""
-    root = settings.zone_uri(zone).rstrip("/") + "/"
-    nested = set()
-    for other in Zone:
-        if other is zone:
-            continue
-        try:
-            uri = settings.zone_uri(other)
-        except ConfigError:
-            continue
-        if uri.startswith(root) and uri.rstrip("/") != root.rstrip("/"):
-            nested.add(uri[len(root) :].split("/", 1)[0])
-    return nested
 
 
 def _folders(store: Store) -> dict[str, list[ObjectInfo]]:

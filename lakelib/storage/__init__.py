@@ -18,7 +18,13 @@ from lakelib.storage._keys import (
 from lakelib.storage._local import LocalStore, atomic_write_bytes
 from lakelib.storage._names import validate_name
 from lakelib.storage._s3 import S3Store, split_s3_uri
-from lakelib.storage._zones import ZoneUsage, open_store, zone_store, zone_usage
+from lakelib.storage._zones import (
+    ZoneUsage,
+    nested_zone_folders,
+    open_store,
+    zone_store,
+    zone_usage,
+)
 
 __all__ = [
     "DATE_PARTITION_KEYS",
@@ -31,6 +37,7 @@ __all__ = [
     "atomic_write_bytes",
     "clean_key",
     "date_partition",
+    "nested_zone_folders",
     "open_store",
     "parse_partition_path",
     "partition_path",

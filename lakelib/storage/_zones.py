@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lakelib.config import Settings, Zone, get_settings
+from lakelib.errors import ConfigError
 from lakelib.storage._base import Store
 from lakelib.storage._local import LocalStore
 from lakelib.storage._s3 import S3Store
@@ -25,6 +26,28 @@ def zone_store(zone: Zone | str, settings: Settings | None = None) -> Store:
     return open_store(settings.zone_uri(zone))
 
 
+def nested_zone_folders(zone: Zone | str, settings: Settings | None = None) -> set[str]:
+    """Top folders of ``zone`` that are the roots of other zones.
+
+    On AWS several zones share a bucket (``quarantine/`` inside the processed bucket): those
+    folders belong to the other zone, not to this one's tables or sizes.
+    """
+    settings = settings or get_settings()
+    zone = Zone(zone)
+    root = settings.zone_uri(zone).rstrip("/") + "/"
+    nested = set()
+    for other in Zone:
+        if other is zone:
+            continue
+        try:
+            uri = settings.zone_uri(other)
+        except ConfigError:
+            continue
+        if uri.startswith(root) and uri.rstrip("/") != root.rstrip("/"):
+            nested.add(uri[len(root) :].split("/", 1)[0])
+    return nested
+
+
 @dataclass(frozen=True)
 class ZoneUsage:
     zone: Zone
@@ -39,8 +62,11 @@ def zone_usage(settings: Settings | None = None) -> list[ZoneUsage]:
     usage = []
     for zone in Zone:
         store = zone_store(zone, settings)
+        nested = nested_zone_folders(zone, settings)
         files = total = 0
         for info in store.list():
+            if info.key.split("/", 1)[0] in nested:
+                continue
             files += 1
             total += info.size
         usage.append(ZoneUsage(zone, store.root, files, total))
