@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "CatalogError",
     "ConfigError",
+    "EtlError",
     "IngestError",
     "InvalidNameError",
     "LakeError",
@@ -53,3 +54,7 @@ class CatalogError(LakeError):
 
 class QueryError(LakeError):
     """A query could not be translated, planned or run."""
+
+
+class EtlError(LakeError):
+    """An ETL job failed, did not reconcile, or could not take its lock."""

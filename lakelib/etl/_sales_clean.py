@@ -1,0 +1,596 @@
+"""The ``sales_clean`` job: raw sales JSON -> clean, deduplicated, enriched Parquet by event date.
+
+Incremental by Spark's own mechanism: the raw zone is read as a streaming file source with
+``Trigger.AvailableNow`` and a checkpoint in ``runs/etl/sales_clean/checkpoint/``; each run
+processes the raw files that no committed batch has, in one batch, then stops. A batch:
+
+1. checks every record against the source's contract (``lake.toml``) with Spark column
+   expressions; rejected rows go to ``quarantine/sales_clean/`` (partitioned by arrival
+   date) with their ``reason``;
+2. merges the valid rows with the rows already in the event-date partitions they touch,
+   keeps the most recently ingested version of each ``id``, conforms and enriches them;
+3. replaces exactly those partitions (dynamic overwrite) and checks
+   ``rows_in = rows_out + rows_quarantined + duplicates_removed``.
+
+Spark commits the batch to the checkpoint only after the function returns, so a failed run
+is retried whole by the next run; both writes are merges keyed by record and raw file, so a
+retried batch gives the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from lakelib.config import Settings, Zone, get_settings
+from lakelib.errors import EtlError
+from lakelib.etl._session import get_spark, size_shuffle
+from lakelib.etl._state import (
+    checkpoint_uri,
+    clear_rewind,
+    etl_lock,
+    read_bookmark,
+    reset_bookmark,
+    write_run_record,
+)
+from lakelib.etl._transforms import (
+    ARRIVAL_KEYS,
+    CORRUPT,
+    DATE_KEYS,
+    DEFAULT_AMOUNT_BANDS,
+    ENRICHED_COLUMNS,
+    ENVELOPE,
+    FILE,
+    REASON,
+    check_contract,
+    conform,
+    enrich,
+    latest_snapshot,
+    raw_columns,
+    rejected_rows,
+    typed_reference,
+    valid_rows,
+    version_order,
+)
+from lakelib.etl._write import (
+    count_files,
+    delete_partitions,
+    existing_partitions,
+    read_partitions,
+    register_table,
+    write_partitioned,
+)
+from lakelib.ingest import Contract, load_contract
+from lakelib.storage import Store, zone_store
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+Step = Callable[[str], None]
+REFERENCES = {"customers": "customer_id", "products": "product_id"}
+
+
+@dataclass
+class EtlRun:
+    """What one ETL run did; written to ``runs/etl/<job>/<run_id>.json``.
+
+    For ``sales_clean``, ``rows_in = rows_out + rows_quarantined + duplicates_removed``
+    always holds (the run fails otherwise): ``rows_out`` counts rows the table gained,
+    ``duplicates_removed`` rows that lost to a newer version of their ``id`` (in this run's
+    input or already in the table).
+    """
+
+    job: str
+    run_id: str
+    started: str
+    engine: str = "local"
+    mode: str = "incremental"
+    status: str = "running"
+    finished: str | None = None
+    duration_s: float = 0.0
+    raw_files: int = 0
+    raw_bytes: int = 0
+    batches: int = 0
+    rows_in: int = 0
+    rows_out: int = 0
+    rows_quarantined: int = 0
+    duplicates_removed: int = 0
+    rows_written: int = 0
+    unknown_customers: int = 0
+    unknown_products: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    partitions_written: list[str] = field(default_factory=list)
+    partitions_removed: list[str] = field(default_factory=list)
+    quarantine_partitions: list[str] = field(default_factory=list)
+    files_written: int = 0
+    tables: dict[str, int] = field(default_factory=dict)
+    references: dict[str, str | None] = field(default_factory=dict)
+    shuffle_partitions: int = 0
+    since: str | None = None
+    error: str | None = None
+
+    @property
+    def reconciles(self) -> bool:
+        return self.rows_in == self.rows_out + self.rows_quarantined + self.duplicates_removed
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def new_run(job: str, mode: str) -> EtlRun:
+    now = datetime.now(UTC)
+    run_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    return EtlRun(job, run_id, now.strftime("%Y-%m-%dT%H:%M:%SZ"), mode=mode)
+
+
+def finish(run: EtlRun, started: float, settings: Settings, status: str) -> EtlRun:
+    run.status = status
+    run.finished = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    run.duration_s = round(time.perf_counter() - started, 3)
+    write_run_record(run.job, run.run_id, run.as_dict(), settings)
+    return run
+
+
+@dataclass(frozen=True)
+class SalesCleanConfig:
+    """The ``[etl]`` settings of ``sales_clean`` (all optional in ``lake.toml``)."""
+
+    source: str = "sales"
+    table: str = "sales_clean"
+    key: str = "id"
+    event_time: str = "date"
+    amount: str = "amount"
+    amount_bands: tuple[float, ...] = DEFAULT_AMOUNT_BANDS
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SalesCleanConfig:
+        section: Mapping[str, Any] = settings.section("etl")
+        bands = section.get("amount_bands", DEFAULT_AMOUNT_BANDS)
+        return cls(
+            source=str(section.get("source", cls.source)),
+            table=str(section.get("table", cls.table)),
+            key=str(section.get("key", cls.key)),
+            event_time=str(section.get("event_time", cls.event_time)),
+            amount=str(section.get("amount", cls.amount)),
+            amount_bands=tuple(float(b) for b in bands),
+        )
+
+
+def raw_schema(contract: Contract) -> Any:
+    """Every contract field as text, the envelope, and the corrupt-record column."""
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    names = [*raw_columns(contract), *ENVELOPE, CORRUPT]
+    return StructType([StructField(name, StringType()) for name in names])
+
+
+def _path_key(path: str) -> str:
+    for prefix in ("file://", "file:"):
+        if path.startswith(prefix):
+            return path[len(prefix) :]
+    return path.replace("s3a://", "s3://").replace("s3n://", "s3://")
+
+
+def pending_raw_files(
+    raw: Store, source: str, processed: list[str], since: date | None = None
+) -> tuple[int, int]:
+    """``(files, bytes)`` of raw files no committed batch has processed yet."""
+    done = {_path_key(p) for p in processed}
+    files = size = 0
+    for info in raw.list(f"{source}/"):
+        if not info.key.endswith(".json.gz"):
+            continue
+        if _path_key(raw.url(info.key)) in done:
+            continue
+        if since is not None:
+            parts = dict(p.split("=", 1) for p in info.key.split("/")[1:4] if "=" in p)
+            try:
+                arrived = date(int(parts["year"]), int(parts["month"]), int(parts["day"]))
+            except (KeyError, ValueError):
+                arrived = None
+            if arrived is not None and arrived < since:
+                continue
+        files += 1
+        size += info.size
+    return files, size
+
+
+def reference_snapshot(
+    spark: SparkSession, settings: Settings, source: str, key: str
+) -> tuple[DataFrame | None, str | None]:
+    """The latest snapshot of a reference source in raw, typed by its contract; or ``None``."""
+    raw = zone_store(Zone.RAW, settings)
+    files = [info for info in raw.list(f"{source}/") if info.key.endswith(".json.gz")]
+    if not files:
+        log.warning("no %s in the raw zone yet: rows are enriched as unknown", source)
+        return None, None
+    contract = load_contract(source, settings.section("sources"))
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    names = list(dict.fromkeys([*contract.field_names, key, *ENVELOPE]))
+    schema = StructType([StructField(n, StringType()) for n in names])
+    frame = spark.read.schema(schema).json(raw.url(source))
+    snapshot = typed_reference(latest_snapshot(frame, key), contract)
+    snapshot = snapshot.cache()
+    latest = snapshot.agg({"_ingested_at": "max"}).first()
+    return snapshot, (str(latest[0]) if latest else None)
+
+
+class _Batch:
+    """The ``foreachBatch`` function: one micro-batch of new raw files into the tables."""
+
+    def __init__(
+        self,
+        run: EtlRun,
+        contract: Contract,
+        config: SalesCleanConfig,
+        settings: Settings,
+        references: Mapping[str, DataFrame | None],
+        *,
+        full: bool,
+        since: date | None,
+        step: Step,
+    ) -> None:
+        self.run = run
+        self.contract = contract
+        self.config = config
+        self.settings = settings
+        self.references = references
+        self.full = full
+        self.since = since
+        self.step = step
+        self.processed = zone_store(Zone.PROCESSED, settings)
+        self.quarantine = zone_store(Zone.QUARANTINE, settings)
+        self.written: set[str] = set()
+        self.quarantine_written: set[str] = set()
+        self.schema: Any = None
+        self.quarantine_schema: Any = None
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        from pyspark import StorageLevel
+        from pyspark.sql import functions as F
+
+        merge = not (self.full and self.run.batches == 0)
+        self.run.batches += 1
+        frame = batch.withColumn(FILE, F.input_file_name())
+        for key, arrival in zip(DATE_KEYS, ARRIVAL_KEYS, strict=True):
+            frame = frame.withColumnRenamed(key, arrival)
+        if self.since is not None:
+            arrived = F.to_date(F.concat_ws("-", *[F.col(c) for c in ARRIVAL_KEYS]))
+            frame = frame.where(arrived >= F.lit(self.since))
+        checked = check_contract(frame, self.contract).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            self._process(checked, batch_id, merge)
+        finally:
+            checked.unpersist()
+
+    def _process(self, checked: DataFrame, batch_id: int, merge: bool) -> None:
+        from pyspark.sql import functions as F
+
+        spark = checked.sparkSession
+        self.step(f"sales_clean: checking batch {batch_id} against the contract")
+        reasons = (
+            checked.groupBy(F.split(F.col(REASON), ":").getItem(0).alias("code"))
+            .count()
+            .collect()
+        )
+        rows_in = sum(int(r["count"]) for r in reasons)
+        by_code = {str(r["code"]): int(r["count"]) for r in reasons if r["code"] is not None}
+        if rows_in == 0:
+            return
+
+        # -- quarantine: merge by raw file, so a retried batch never doubles a reject -------
+        rejected = rejected_rows(checked, self.contract)
+        for key, arrival in zip(DATE_KEYS, ARRIVAL_KEYS, strict=True):
+            rejected = rejected.withColumnRenamed(arrival, key)
+        rejected = rejected.select(
+            REASON, "original", *ENVELOPE, FILE, *DATE_KEYS
+        ).withColumn("_ingested_at", F.col("_ingested_at").cast("timestamp"))
+        self.quarantine_schema = rejected.schema
+        arrival_specs = [
+            "/".join(f"{k}={r[k]}" for k in DATE_KEYS)
+            for r in rejected.select(*DATE_KEYS).distinct().collect()
+        ]
+        quarantined = 0
+        if arrival_specs:
+            table = self.config.table
+            existing = (
+                read_partitions(spark, self.quarantine, table, arrival_specs, rejected.schema)
+                if merge
+                else None
+            )
+            from pyspark.sql import Observation
+
+            seen = Observation("quarantine")
+            new_only = F.sum(F.when(F.col("_new"), 1).otherwise(0))
+            combined = rejected.withColumn("_new", F.lit(True))
+            if existing is not None:
+                # Rows of other raw files stay; this batch's files are replaced, not doubled.
+                files = F.broadcast(rejected.select(FILE).distinct())
+                combined = (
+                    existing.join(files, FILE, "left_anti")
+                    .withColumn("_new", F.lit(False))
+                    .unionByName(combined)
+                )
+            observed = combined.observe(seen, new_only.alias("new"))
+            write_partitioned(
+                observed.drop("_new"),
+                self.quarantine,
+                table,
+                DATE_KEYS,
+                sort_by=(FILE, "original", REASON),
+            )
+            quarantined = int(seen.get.get("new") or 0)
+            self.quarantine_written.update(arrival_specs)
+
+        # -- clean rows: merge with the partitions they touch, newest version wins ----------
+        key = self.config.key
+        new_rows = conform(
+            valid_rows(checked, self.contract),
+            event_column=self.config.event_time,
+            amount_column=self.config.amount,
+            amount_bands=self.config.amount_bands,
+        )
+        self.step(f"sales_clean: merging batch {batch_id} into {self.config.table}")
+        touched = [
+            "/".join(f"{k}={r[k]}" for k in DATE_KEYS)
+            for r in new_rows.select(*DATE_KEYS).distinct().collect()
+        ]
+        base = new_rows.withColumn("_old", F.lit(False))
+        self.schema = new_rows.schema
+        existing_rows = (
+            read_partitions(spark, self.processed, self.config.table, touched, new_rows.schema)
+            if merge and touched
+            else None
+        )
+        union = base
+        if existing_rows is not None:
+            union = base.unionByName(
+                existing_rows.select(*new_rows.columns).withColumn("_old", F.lit(True))
+            )
+        from pyspark.sql import Observation, Window
+
+        before = Observation("before")
+        after = Observation("after")
+        union = union.observe(
+            before,
+            F.sum(F.when(F.col("_old"), 1).otherwise(0)).alias("existing"),
+            F.sum(F.when(~F.col("_old"), 1).otherwise(0)).alias("valid"),
+        )
+        window = Window.partitionBy(key).orderBy(*version_order(new_rows.columns))
+        versions = union.withColumn("_version", F.row_number().over(window))
+        versions = versions.observe(
+            after,
+            F.sum(F.when(F.col("_version") > 1, 1).otherwise(0)).alias("dropped"),
+        )
+        kept = versions.where(F.col("_version") == 1).drop("_version", "_old")
+        enriched = enrich(kept, self.references.get("customers"), self.references.get("products"))
+        columns = [c for c in new_rows.columns if c not in DATE_KEYS]
+        columns += [c for c in ENRICHED_COLUMNS if c not in columns]
+        ordered = enriched.select(*columns, *DATE_KEYS)
+        out = Observation("out")
+        ordered = ordered.observe(
+            out,
+            F.count(F.lit(1)).alias("written"),
+            F.sum(F.when(~F.col("customer_known"), 1).otherwise(0)).alias("unknown_customers"),
+            F.sum(F.when(~F.col("product_known"), 1).otherwise(0)).alias("unknown_products"),
+        )
+        if touched:
+            write_partitioned(ordered, self.processed, self.config.table, DATE_KEYS, sort_by=(key,))
+            counts = {**before.get, **after.get, **out.get}
+        else:
+            counts = {}
+        self.schema = ordered.schema
+        self.written.update(touched)
+
+        existing = int(counts.get("existing") or 0)
+        valid = int(counts.get("valid") or 0)
+        written = int(counts.get("written") or 0)
+        dropped = int(counts.get("dropped") or 0)
+        rows_out = written - existing
+        run = self.run
+        run.rows_in += rows_in
+        run.rows_out += rows_out
+        run.rows_quarantined += quarantined
+        run.duplicates_removed += dropped
+        run.rows_written += written
+        run.unknown_customers += int(counts.get("unknown_customers") or 0)
+        run.unknown_products += int(counts.get("unknown_products") or 0)
+        for code, count in by_code.items():
+            run.reasons[code] = run.reasons.get(code, 0) + count
+        if rows_in != rows_out + quarantined + dropped:
+            raise EtlError(
+                f"sales_clean batch {batch_id} does not reconcile: rows_in {rows_in} != "
+                f"rows_out {rows_out} + rows_quarantined {quarantined} + duplicates_removed "
+                f"{dropped} (valid rows seen by the merge: {valid})"
+            )
+
+
+def run_sales_clean(
+    *,
+    full: bool = False,
+    since: date | None = None,
+    settings: Settings | None = None,
+    spark: SparkSession | None = None,
+    on_step: Step | None = None,
+    register: bool = True,
+) -> EtlRun:
+    """Run the ``sales_clean`` job on the raw files not processed yet (or all: ``full``).
+
+    Parameters
+    ----------
+    full:
+        forget the bookmark and rebuild every partition from all raw files; partitions no
+        raw file produces any more are removed.
+    since:
+        rewind the bookmark to raw files that arrived on or after this date, then run.
+    settings:
+        the settings in force when omitted.
+    spark:
+        the session to use (default :func:`get_spark`).
+    on_step:
+        called with a short message as the run progresses (the CLI's progress display).
+    register:
+        register ``sales_clean`` and ``sales_clean_quarantine`` and their partitions in the
+        catalog.
+
+    Returns
+    -------
+    EtlRun
+        counts, partitions written, files; also written to ``runs/etl/sales_clean/``.
+
+    Raises
+    ------
+    EtlError
+        another run holds the lock, or the run does not reconcile.
+
+    Examples
+    --------
+    >>> run = run_sales_clean()                                  # doctest: +SKIP
+    >>> run.rows_in == run.rows_out + run.rows_quarantined + run.duplicates_removed  # doctest: +SKIP
+    True
+    """
+    settings = settings or get_settings()
+    step = on_step or (lambda message: log.info("%s", message))
+    config = SalesCleanConfig.from_settings(settings)
+    job = config.table
+    contract = load_contract(config.source, settings.section("sources"))
+    mode = "full" if full else ("rewind" if since else "incremental")
+    run = new_run(job, mode)
+    started = time.perf_counter()
+    with etl_lock(job, settings):
+        try:
+            if full:
+                reset_bookmark(job, settings)
+            elif since is not None:
+                reset_bookmark(job, settings, since=since)
+            mark = read_bookmark(job, settings)
+            rewind = date.fromisoformat(mark.rewind_since) if mark.rewind_since else None
+            run.since = rewind.isoformat() if rewind else None
+            raw = zone_store(Zone.RAW, settings)
+            run.raw_files, run.raw_bytes = pending_raw_files(
+                raw, config.source, mark.processed, rewind
+            )
+            step(f"sales_clean: {run.raw_files} new raw file(s) to process")
+            if run.raw_files == 0 and not full:
+                return finish(run, started, settings, "succeeded")
+            spark = spark or get_spark("lakelib-sales_clean")
+            run.shuffle_partitions = size_shuffle(spark, run.raw_bytes)
+            references: dict[str, DataFrame | None] = {}
+            for name, ref_key in REFERENCES.items():
+                frame, latest = reference_snapshot(spark, settings, name, ref_key)
+                references[name] = frame
+                run.references[name] = latest
+            batch = _Batch(
+                run,
+                contract,
+                config,
+                settings,
+                references,
+                full=full,
+                since=rewind,
+                step=step,
+            )
+            _stream(spark, raw.url(config.source), contract, batch, checkpoint_uri(job, settings))
+            for frame in references.values():
+                if frame is not None:
+                    frame.unpersist()
+            processed = zone_store(Zone.PROCESSED, settings)
+            quarantine = zone_store(Zone.QUARANTINE, settings)
+            if full:
+                stale = set(existing_partitions(processed, job)) - batch.written
+                run.partitions_removed = delete_partitions(processed, job, stale)
+                stale_q = set(existing_partitions(quarantine, job)) - batch.quarantine_written
+                delete_partitions(quarantine, job, stale_q)
+            else:
+                stale_q = set()
+            run.partitions_written = sorted(batch.written)
+            run.quarantine_partitions = sorted(batch.quarantine_written)
+            run.files_written = count_files(processed, job, batch.written) + count_files(
+                quarantine, job, batch.quarantine_written
+            )
+            if register:
+                step("sales_clean: registering tables and partitions in the catalog")
+                if batch.schema is not None:
+                    register_table(
+                        batch.schema,
+                        table=job,
+                        zone=Zone.PROCESSED,
+                        folder=job,
+                        keys=DATE_KEYS,
+                        settings=settings,
+                        partitions=batch.written,
+                        removed=run.partitions_removed,
+                        description="clean, deduplicated, enriched sales by event date",
+                        parameters={"lakelib.job": job},
+                    )
+                if batch.quarantine_schema is not None:
+                    register_table(
+                        batch.quarantine_schema,
+                        table=f"{job}_quarantine",
+                        zone=Zone.QUARANTINE,
+                        folder=job,
+                        keys=DATE_KEYS,
+                        settings=settings,
+                        partitions=batch.quarantine_written,
+                        removed=stale_q,
+                        description=f"rows {job} rejected, with the reason, by arrival date",
+                        parameters={"lakelib.job": job},
+                    )
+            clear_rewind(job, settings)
+            run.tables = {job: run.rows_out}
+            if not run.reconciles:
+                raise EtlError(
+                    f"{job} run {run.run_id} does not reconcile: rows_in {run.rows_in} != "
+                    f"rows_out {run.rows_out} + rows_quarantined {run.rows_quarantined} + "
+                    f"duplicates_removed {run.duplicates_removed}"
+                )
+        except BaseException as exc:
+            run.error = " ".join(str(exc).split())[:2000]
+            finish(run, started, settings, "failed")
+            if isinstance(exc, EtlError) or not isinstance(exc, Exception):
+                raise
+            raise EtlError(f"{job} failed: {_short(exc)}") from exc
+        return finish(run, started, settings, "succeeded")
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    # A batch error comes wrapped by the streaming query: keep the innermost message.
+    for marker in ("EtlError: ", "Exception: "):
+        if marker in text:
+            text = text.rsplit(marker, 1)[-1]
+    return text[:400]
+
+
+def _stream(
+    spark: SparkSession, raw_uri: str, contract: Contract, batch: _Batch, checkpoint: str
+) -> None:
+    """Run one AvailableNow streaming query over the raw folder and wait for it."""
+    stream = (
+        spark.readStream.schema(raw_schema(contract))
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", CORRUPT)
+        # Files are bookmarked by path; their age must never exclude them.
+        .option("maxFileAge", "3650d")
+        .json(raw_uri)
+    )
+    query = (
+        stream.writeStream.foreachBatch(batch)
+        .option("checkpointLocation", checkpoint)
+        .trigger(availableNow=True)
+        .queryName(f"lakelib_{batch.config.table}")
+        .start()
+    )
+    try:
+        query.awaitTermination()
+    except Exception as exc:
+        inner = getattr(batch, "error", None)
+        raise EtlError(f"{batch.config.table}: {_short(exc)}") from (inner or exc)

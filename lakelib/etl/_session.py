@@ -1,0 +1,136 @@
+"""The one Spark session factory: the running Glue/EMR session, or a local one for a laptop.
+
+Nothing here runs at import time, and ``pyspark`` itself is imported only when a session
+is asked for, so ``import lakelib.etl`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+# Settings every lakelib job relies on, wherever it runs (session-level SQL settings, so
+# they can be applied to a Glue or EMR session that already exists).
+JOB_SQL_CONF: Mapping[str, str] = {
+    # Partition values are strings everywhere (Glue types them so; month="01").
+    "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+    # Replace only the partitions a run writes.
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    "spark.sql.session.timeZone": "UTC",
+    # An unparseable date is a null (then quarantined), never a job failure.
+    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
+    "spark.sql.parquet.compression.codec": "snappy",
+    # Parquet files carry no Spark-version metadata that would differ between runs.
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    # `_SUCCESS` markers are noise to crawlers and DuckDB.
+    "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
+}
+
+# A local session sized for a laptop: no UI, modest memory, small shuffles, fast JVM start.
+LOCAL_CONF: Mapping[str, str] = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.driver.memory": "2g",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.default.parallelism": "4",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.driver.extraJavaOptions": "-XX:+UseSerialGC -XX:TieredStopAtLevel=1",
+    "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
+    "spark.sql.adaptive.advisoryPartitionSizeInBytes": "64m",
+}
+
+_CLOUD_ENV = ("PYSPARK_GATEWAY_PORT", "GLUE_VERSION", "GLUE_PYTHON_VERSION", "EMR_RELEASE_LABEL")
+
+
+def running_under_cluster() -> bool:
+    """Whether this Python runs inside ``spark-submit``, a Glue job or an EMR step."""
+    return any(os.environ.get(name) for name in _CLOUD_ENV)
+
+
+def get_spark(
+    app_name: str = "lakelib",
+    *,
+    master: str | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> SparkSession:
+    """The Spark session lakelib's jobs run on.
+
+    Returns the active session when there is one (a Glue job, an EMR step, ``spark-submit``,
+    a notebook that made its own, or the test suite's), with lakelib's job settings applied.
+    Otherwise starts a local session tuned for a laptop: ``local[*]`` (or ``master``),
+    adaptive execution, no UI, 2 GiB driver memory, small shuffles (each run resizes them
+    to its input), serial GC.
+
+    Parameters
+    ----------
+    app_name:
+        the application name a new session gets.
+    master:
+        Spark master for a new local session (default ``local[*]``, env ``LAKE_SPARK_MASTER``).
+    config:
+        extra Spark settings for a new session, applied after lakelib's.
+
+    Examples
+    --------
+    >>> spark = get_spark()                     # doctest: +SKIP
+    >>> spark.conf.get("spark.sql.session.timeZone")   # doctest: +SKIP
+    'UTC'
+    """
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is None and running_under_cluster():
+        # spark-submit / Glue / EMR configured the cluster: take what they made.
+        active = SparkSession.builder.appName(app_name).getOrCreate()
+    if active is not None:
+        apply_job_conf(active)
+        return active
+
+    from lakelib._java import ensure_java_home
+
+    ensure_java_home()
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    chosen = master or os.environ.get("LAKE_SPARK_MASTER") or "local[*]"
+    builder = SparkSession.builder.master(chosen).appName(app_name)
+    for key, value in {**LOCAL_CONF, **JOB_SQL_CONF, **dict(config or {})}.items():
+        builder = builder.config(key, str(value))
+    log.info("starting a local Spark session (%s)", chosen)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def apply_job_conf(spark: SparkSession) -> None:
+    """Set lakelib's session-level SQL settings on a session someone else made."""
+    for key, value in JOB_SQL_CONF.items():
+        if key.startswith("spark.hadoop."):
+            spark.sparkContext._jsc.hadoopConfiguration().set(key[len("spark.hadoop.") :], value)
+        else:
+            spark.conf.set(key, value)
+
+
+def size_shuffle(spark: SparkSession, input_bytes: int, *, target_bytes: int = 64 << 20) -> int:
+    """Size the run's shuffles to its input: about one partition per ``target_bytes``.
+
+    Compressed JSON grows ~8x in memory, so ``input_bytes`` (on disk) is scaled up. The
+    result is at least the session's parallelism and at most 4x it, unless the data is big.
+    """
+    cores = max(1, spark.sparkContext.defaultParallelism)
+    wanted = max(1, (input_bytes * 8) // target_bytes)
+    partitions = int(max(min(cores, 2), min(wanted, 2000)))
+    if not running_under_cluster() and spark.sparkContext.master.startswith("local"):
+        partitions = max(min(partitions, cores * 4), min(cores, 2))
+    spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
+    return partitions

@@ -1,0 +1,386 @@
+"""Pure DataFrame -> DataFrame transforms: clean, deduplicate, conform, enrich.
+
+No session, no reading or writing here: every function takes DataFrames and parameters and
+returns a DataFrame, so each is tested on a handful of rows. Contract rules from ``lake.toml``
+become Spark column expressions (no Python UDFs), with the same coercions and the same
+reason texts as ingestion's checker (:mod:`lakelib.ingest._contract`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from lakelib.ingest import Contract
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+
+ENVELOPE = ("_ingested_at", "_source", "_run_id", "_origin")
+CORRUPT = "_corrupt_record"
+FILE = "_file"
+REASON = "reason"
+DATE_KEYS = ("year", "month", "day")
+# Arrival partition of a raw file (its folder), renamed so they never clash with event dates.
+ARRIVAL_KEYS = ("arrival_year", "arrival_month", "arrival_day")
+DEFAULT_AMOUNT_BANDS = (10.0, 50.0, 100.0, 500.0)
+UNKNOWN = "unknown"
+
+_SPARK_TYPES = {
+    "string": "string",
+    "bigint": "bigint",
+    "double": "double",
+    "boolean": "boolean",
+    "date": "date",
+    "timestamp": "timestamp",
+}
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+
+
+def raw_columns(contract: Contract) -> list[str]:
+    """The source fields a raw record of ``contract`` is read with (all as text)."""
+    return list(dict.fromkeys([*contract.field_names, *contract.ranges]))
+
+
+def _shown(value: Column) -> Column:
+    from pyspark.sql import functions as F
+
+    text = F.concat(F.lit("'"), value, F.lit("'"))
+    return F.when(F.length(text) <= 60, text).otherwise(
+        F.concat(F.substring(text, 1, 57), F.lit("..."))
+    )
+
+
+def _number_text(value: Column, kind: str | None) -> Column:
+    """A value as ingestion's reasons show it: ``98255319.75``, not ``9.825531975E7``."""
+    from pyspark.sql import functions as F
+
+    if kind in ("double", "bigint"):
+        return F.regexp_replace(value.cast("decimal(38,6)").cast("string"), r"\.?0+$", "")
+    return value.cast("string")
+
+
+def _coerced(text: Column, kind: str | None) -> tuple[Column, Column]:
+    """``(value, ok)``: the typed value of non-empty ``text`` and whether coercion succeeded."""
+    from pyspark.sql import functions as F
+
+    trimmed = F.trim(text)
+    if kind is None or kind == "string":
+        return text, F.lit(True)
+    if kind == "double":
+        value = trimmed.cast("double")
+        ok = value.isNotNull() & ~F.isnan(value) & (F.abs(value) < F.lit(float("inf")))
+        return value, ok
+    if kind == "bigint":
+        number = trimmed.cast("double")
+        ok = (
+            number.isNotNull()
+            & ~F.isnan(number)
+            & (number == F.floor(number))
+            & (F.abs(number) < F.lit(9.2e18))
+        )
+        return F.when(ok, trimmed.cast("decimal(38,6)").cast("bigint")), ok
+    if kind == "boolean":
+        lowered = F.lower(trimmed)
+        ok = lowered.isin("true", "false")
+        return F.when(ok, lowered == F.lit("true")), ok
+    if kind == "date":
+        value = F.when(text.rlike(_ISO_DATE), F.to_date(text, "yyyy-MM-dd"))
+        return value, value.isNotNull()
+    if kind == "timestamp":
+        value = F.when(trimmed.rlike(_ISO_TIMESTAMP), trimmed.cast("timestamp"))
+        return value, value.isNotNull()
+    raise ValueError(f"unknown contract type {kind!r}")
+
+
+def check_contract(raw: DataFrame, contract: Contract) -> DataFrame:
+    """Type the contract's fields and add ``reason``: ``None`` for a valid row, else why not.
+
+    ``raw`` holds the fields as text (a JSON number read as text is its digits), plus
+    optionally ``_corrupt_record`` (a line that is not a JSON object). Rules, in ingestion's
+    order and wording: a required field missing or empty (``missing_required``), a value that
+    does not coerce to its type (``bad_type``), a value outside its range (``out_of_range``).
+    Coercion follows ingestion: numeric text is a number, ISO dates and timestamps are parsed
+    (a timestamp without an offset is UTC), empty text is missing.
+
+    Returns
+    -------
+    DataFrame
+        the contract fields typed (a failing value is null), every other column untouched,
+        and ``reason`` (string).
+    """
+    from pyspark.sql import functions as F
+
+    checks: list[Column] = []
+    typed: dict[str, Column] = {}
+    # Ingestion's order: required fields, then typed fields, then ranged ones.
+    order = dict.fromkeys([*contract.required, *contract.fields, *contract.ranges])
+    for name in order:
+        text = F.col(name)
+        missing = text.isNull() | (text == F.lit(""))
+        kind = contract.fields.get(name)
+        value, ok = _coerced(text, kind)
+        if name in contract.required:
+            checks.append(
+                F.when(missing, F.lit(f"missing_required: field {name!r} is missing or null"))
+            )
+        checks.append(
+            F.when(
+                ~missing & ~ok,
+                F.concat(
+                    F.lit(f"bad_type: field {name!r} value "),
+                    _shown(text),
+                    F.lit(f" is not a {kind}"),
+                ),
+            )
+        )
+        bounds = contract.ranges.get(name)
+        if bounds is not None:
+            if bounds.minimum is not None:
+                checks.append(
+                    F.when(
+                        ~missing & ok & (value < F.lit(bounds.minimum)),
+                        F.concat(
+                            F.lit(f"out_of_range: field {name!r} value "),
+                            _number_text(value, kind),
+                            F.lit(f" is below the minimum {bounds.minimum}"),
+                        ),
+                    )
+                )
+            if bounds.maximum is not None:
+                checks.append(
+                    F.when(
+                        ~missing & ok & (value > F.lit(bounds.maximum)),
+                        F.concat(
+                            F.lit(f"out_of_range: field {name!r} value "),
+                            _number_text(value, kind),
+                            F.lit(f" is above the maximum {bounds.maximum}"),
+                        ),
+                    )
+                )
+        typed[name] = F.when(~missing & ok, value).cast(_SPARK_TYPES.get(kind or "", "string"))
+    reason = F.coalesce(*checks) if checks else F.lit(None).cast("string")
+    if CORRUPT in raw.columns:
+        reason = F.when(
+            F.col(CORRUPT).isNotNull(), F.lit("malformed_json: not a JSON object")
+        ).otherwise(reason)
+    # Keep the raw text of each field for the quarantine before typing it.
+    originals = [F.col(name).alias(f"_raw_{name}") for name in typed]
+    return raw.select(
+        "*", *originals, reason.cast("string").alias(REASON)
+    ).withColumns(typed)
+
+
+def rejected_rows(checked: DataFrame, contract: Contract) -> DataFrame:
+    """Rows of :func:`check_contract` that failed, shaped for the quarantine.
+
+    Columns: ``reason``, ``original`` (the record as JSON text, or the unreadable line), the
+    envelope and ``_file``, and the raw file's arrival date (``arrival_year/month/day``).
+    """
+    from pyspark.sql import functions as F
+
+    fields = [F.col(f"_raw_{name}").alias(name) for name in raw_columns(contract)]
+    original = F.to_json(F.struct(*fields))
+    if CORRUPT in checked.columns:
+        original = F.coalesce(F.col(CORRUPT), original)
+    envelope = [F.col(c) for c in (*ENVELOPE, FILE, *ARRIVAL_KEYS) if c in checked.columns]
+    return checked.where(F.col(REASON).isNotNull()).select(
+        F.col(REASON), original.alias("original"), *envelope
+    )
+
+
+def valid_rows(checked: DataFrame, contract: Contract) -> DataFrame:
+    """Rows of :func:`check_contract` that passed: the typed fields, envelope and ``_file``."""
+    from pyspark.sql import functions as F
+
+    keep = [
+        *raw_columns(contract),
+        *(c for c in (*ENVELOPE, FILE) if c in checked.columns),
+    ]
+    out = checked.where(F.col(REASON).isNull()).select(*keep)
+    if "_ingested_at" in out.columns:
+        out = out.withColumn("_ingested_at", F.col("_ingested_at").cast("timestamp"))
+    return out
+
+
+def version_order(columns: Sequence[str]) -> list[Column]:
+    """Newest version first: latest ``_ingested_at``, then the later raw file, then content.
+
+    The last keys only make the choice deterministic between identical-looking copies.
+    """
+    from pyspark.sql import functions as F
+
+    order = [F.col("_ingested_at").desc_nulls_last(), F.col(FILE).desc_nulls_last()]
+    order += [F.col(c).asc_nulls_first() for c in columns if c not in ("_ingested_at", FILE)]
+    return order
+
+
+def deduplicate(rows: DataFrame, key: str = "id") -> DataFrame:
+    """One row per ``key``: the most recently ingested version (a corrected re-send wins).
+
+    Ties on ``_ingested_at`` go to the later raw file (``_file``), then to the content, so
+    the result never depends on how Spark happened to split the input.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    window = Window.partitionBy(key).orderBy(*version_order(rows.columns))
+    return (
+        rows.withColumn("_version", F.row_number().over(window))
+        .where(F.col("_version") == 1)
+        .drop("_version")
+    )
+
+
+def conform(
+    rows: DataFrame,
+    *,
+    event_column: str = "date",
+    amount_column: str = "amount",
+    amount_bands: Sequence[float] = DEFAULT_AMOUNT_BANDS,
+) -> DataFrame:
+    """Derived columns from the record's own event time.
+
+    Adds ``event_date`` (date), ``year``/``month``/``day`` (zero-padded strings: the
+    partition of ``processed/sales_clean``), ``weekday`` (``Mon`` .. ``Sun``), ``hour`` and
+    ``amount_band`` (``"<10"``, ``"10-50"``, ..., ``">=500"`` for the default bands).
+    """
+    from pyspark.sql import functions as F
+
+    when = F.col(event_column)
+    date = F.to_date(when)
+    bands = sorted(float(b) for b in amount_bands)
+    amount = F.col(amount_column)
+    label: Column = F.lit(f">={_num(bands[-1])}") if bands else F.lit("all")
+    for low, high in reversed(list(zip([None, *bands[:-1]], bands, strict=True))):
+        text = f"<{_num(high)}" if low is None else f"{_num(low)}-{_num(high)}"
+        label = F.when(amount < F.lit(high), F.lit(text)).otherwise(label)
+    return rows.withColumns(
+        {
+            "event_date": date,
+            "year": F.date_format(date, "yyyy"),
+            "month": F.date_format(date, "MM"),
+            "day": F.date_format(date, "dd"),
+            "weekday": F.date_format(date, "E"),
+            "hour": F.hour(when),
+            "amount_band": F.when(amount.isNull(), F.lit(None)).otherwise(label),
+        }
+    )
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+def latest_snapshot(reference: DataFrame, key: str) -> DataFrame:
+    """The rows of the latest ingestion run of a reference source, one per ``key``.
+
+    Each ``lake ingest customers`` run lands a full snapshot; the latest is the run with the
+    greatest ``_ingested_at`` (then ``_run_id``). Within it the first row per key by content
+    wins, and rows without a key are dropped.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    stamp = F.struct(F.col("_ingested_at").cast("string"), F.col("_run_id"))
+    latest = reference.select(F.max(stamp).alias("_latest"))
+    rows = (
+        reference.where(F.col(key).isNotNull() & (F.col(key) != ""))
+        .withColumn("_stamp", stamp)
+        .join(F.broadcast(latest), F.col("_stamp") == F.col("_latest"))
+        .drop("_stamp", "_latest")
+    )
+    window = Window.partitionBy(key).orderBy(*[F.col(c).asc_nulls_last() for c in rows.columns])
+    return (
+        rows.withColumn("_n", F.row_number().over(window)).where(F.col("_n") == 1).drop("_n")
+    )
+
+
+def enrich(
+    sales: DataFrame,
+    customers: DataFrame | None,
+    products: DataFrame | None,
+) -> DataFrame:
+    """Left-join reference data: customers -> region, segment, signup_date; products ->
+    category, unit_price.
+
+    A sale whose key is unknown (or whose reference has not arrived: ``None``) keeps its
+    row, with ``region``/``segment``/``category`` ``"unknown"``, null ``signup_date`` /
+    ``unit_price`` and ``customer_known`` / ``product_known`` false.
+    ``customers`` and ``products`` are snapshots as :func:`latest_snapshot` returns them
+    (typed or text; they are cast here).
+    """
+    from pyspark.sql import functions as F
+
+    out = sales
+    if customers is not None:
+        ref = customers.select(
+            F.col("customer_id").alias("_c_key"),
+            F.col("region").cast("string").alias("region"),
+            F.col("segment").cast("string").alias("segment"),
+            F.to_date(F.col("signup_date").cast("string"), "yyyy-MM-dd").alias("signup_date"),
+            F.lit(True).alias("customer_known"),
+        )
+        out = out.join(F.broadcast(ref), out["customer_id"] == ref["_c_key"], "left").drop(
+            "_c_key"
+        )
+    else:
+        out = out.withColumns(
+            {
+                "region": F.lit(None).cast("string"),
+                "segment": F.lit(None).cast("string"),
+                "signup_date": F.lit(None).cast("date"),
+                "customer_known": F.lit(None).cast("boolean"),
+            }
+        )
+    if products is not None:
+        ref = products.select(
+            F.col("product_id").alias("_p_key"),
+            F.col("category").cast("string").alias("category"),
+            F.col("unit_price").cast("double").alias("unit_price"),
+            F.lit(True).alias("product_known"),
+        )
+        out = out.join(F.broadcast(ref), out["product_id"] == ref["_p_key"], "left").drop(
+            "_p_key"
+        )
+    else:
+        out = out.withColumns(
+            {
+                "category": F.lit(None).cast("string"),
+                "unit_price": F.lit(None).cast("double"),
+                "product_known": F.lit(None).cast("boolean"),
+            }
+        )
+    return out.withColumns(
+        {
+            "region": F.coalesce(F.col("region"), F.lit(UNKNOWN)),
+            "segment": F.coalesce(F.col("segment"), F.lit(UNKNOWN)),
+            "category": F.coalesce(F.col("category"), F.lit(UNKNOWN)),
+            "customer_known": F.coalesce(F.col("customer_known"), F.lit(False)),
+            "product_known": F.coalesce(F.col("product_known"), F.lit(False)),
+        }
+    )
+
+
+ENRICHED_COLUMNS = (
+    "region",
+    "segment",
+    "signup_date",
+    "customer_known",
+    "category",
+    "unit_price",
+    "product_known",
+)
+
+
+def typed_reference(reference: DataFrame, contract: Contract) -> DataFrame:
+    """A reference snapshot with its contract's types (bad values become null)."""
+    from pyspark.sql import functions as F
+
+    columns: dict[str, Any] = {}
+    for name, kind in contract.fields.items():
+        if name in reference.columns:
+            value, ok = _coerced(F.col(name).cast("string"), kind)
+            columns[name] = F.when(ok, value).cast(_SPARK_TYPES[kind])
+    return reference.withColumns(columns) if columns else reference
