@@ -13,6 +13,7 @@ __all__ = [
     "IngestError",
     "InvalidNameError",
     "LakeError",
+    "MlError",
     "NotFoundError",
     "QueryError",
     "StorageError",
@@ -54,6 +55,10 @@ class CatalogError(LakeError):
 
 class QueryError(LakeError):
     """A query could not be translated, planned or run."""
+
+
+class MlError(LakeError):
+    """Training, a model artifact, an endpoint or a batch transform failed."""
 
 
 class EtlError(LakeError):
