@@ -11,7 +11,7 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3; do \
 	  && { echo $$p; break; }; done)
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test lint format bench lab clean
+.PHONY: help install browser demo test lint format bench lab clean
 
 help:
 	@echo "make demo    generate sample data and run the pipeline on the local lake (.lake/)"
@@ -32,10 +32,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The report test opens the HTML report in a real headless browser (Debian's chromium).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium for the report rendering test"; \
+	    apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "make: the report test needs chromium (e.g. sudo apt-get install chromium)" >&2; exit 1; fi; }
+
 demo: install
 	$(BIN)/lake demo
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

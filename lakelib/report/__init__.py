@@ -1,4 +1,4 @@
-"""Reports and alerts: threshold rules from ``lake.toml``, the alerts log and SNS."""
+"""Reports and alerts: KPIs, charts, the HTML report with CSV extracts, threshold alerts."""
 
 from lakelib.report._alerts import (
     SEVERITIES,
@@ -11,6 +11,8 @@ from lakelib.report._alerts import (
     evaluate,
     load_rules,
 )
+from lakelib.report._kpis import Kpi, compute_kpis, kpi_metrics
+from lakelib.report._render import ReportData, ReportFiles, render_html, write_report
 
 __all__ = [
     "SEVERITIES",
@@ -18,8 +20,15 @@ __all__ = [
     "AlertLog",
     "AlertRule",
     "AlertSink",
+    "Kpi",
+    "ReportData",
+    "ReportFiles",
     "SnsAlerts",
     "alert_sinks",
+    "compute_kpis",
     "evaluate",
+    "kpi_metrics",
     "load_rules",
+    "render_html",
+    "write_report",
 ]
