@@ -14,7 +14,10 @@ Transforms are pure DataFrame -> DataFrame functions (:func:`check_contract`,
 :func:`daily_sales`, :func:`product_performance`); the jobs read and write at the edges.
 """
 
+from lakelib.etl._aws import EmrEtl, EtlBackend, GlueEtl, RemoteRun, open_backend
 from lakelib.etl._curate import customer_aggregates, daily_sales, product_performance
+from lakelib.etl._curate_job import run_curate
+from lakelib.etl._run import run_etl, run_etl_remote
 from lakelib.etl._sales_clean import EtlRun, SalesCleanConfig, run_sales_clean
 from lakelib.etl._session import get_spark
 from lakelib.etl._state import Bookmark, list_run_records, read_bookmark, reset_bookmark
@@ -30,7 +33,11 @@ from lakelib.etl._transforms import (
 
 __all__ = [
     "Bookmark",
+    "EmrEtl",
+    "EtlBackend",
     "EtlRun",
+    "GlueEtl",
+    "RemoteRun",
     "SalesCleanConfig",
     "check_contract",
     "conform",
@@ -41,10 +48,14 @@ __all__ = [
     "get_spark",
     "latest_snapshot",
     "list_run_records",
+    "open_backend",
     "product_performance",
     "read_bookmark",
     "rejected_rows",
     "reset_bookmark",
+    "run_curate",
+    "run_etl",
+    "run_etl_remote",
     "run_sales_clean",
     "valid_rows",
 ]

@@ -42,9 +42,9 @@ def customer_aggregates(sales: DataFrame) -> DataFrame:
         .where(F.col("_r") == 1)
         .select("customer_id", F.col("category").alias("favourite_category"))
     )
-    channel_counts = sales.where(F.col("channel").isNotNull()).groupBy(
-        "customer_id", "channel"
-    ).count()
+    channel_counts = (
+        sales.where(F.col("channel").isNotNull()).groupBy("customer_id", "channel").count()
+    )
     channel_rank = Window.partitionBy("customer_id").orderBy(
         F.col("count").desc(), F.col("channel")
     )
@@ -113,7 +113,9 @@ def daily_sales(sales: DataFrame) -> DataFrame:
             F.countDistinct("customer_id").alias("customers"),
             F.round(F.sum("amount"), 2).alias("revenue"),
             F.round(F.avg("amount"), 2).alias("avg_order_value"),
-            F.sum(F.when(~F.col("customer_known"), 1).otherwise(0)).alias("unknown_customer_orders"),
+            F.sum(F.when(~F.col("customer_known"), 1).otherwise(0)).alias(
+                "unknown_customer_orders"
+            ),
         )
         .withColumns(
             {
@@ -156,3 +158,6 @@ def product_performance(sales: DataFrame) -> DataFrame:
         .withColumn("category_rank", F.row_number().over(ranked))
         .orderBy("product_id")
     )
+
+
+CURATED_TABLES = ("customer_aggregates", "daily_sales", "product_performance")

@@ -130,7 +130,7 @@ def size_shuffle(spark: SparkSession, input_bytes: int, *, target_bytes: int = 6
     cores = max(1, spark.sparkContext.defaultParallelism)
     wanted = max(1, (input_bytes * 8) // target_bytes)
     partitions = int(max(min(cores, 2), min(wanted, 2000)))
-    if not running_under_cluster() and spark.sparkContext.master.startswith("local"):
+    if not running_under_cluster() and (spark.sparkContext.master or "").startswith("local"):
         partitions = max(min(partitions, cores * 4), min(cores, 2))
     spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
     return partitions

@@ -167,9 +167,7 @@ def check_contract(raw: DataFrame, contract: Contract) -> DataFrame:
         ).otherwise(reason)
     # Keep the raw text of each field for the quarantine before typing it.
     originals = [F.col(name).alias(f"_raw_{name}") for name in typed]
-    return raw.select(
-        "*", *originals, reason.cast("string").alias(REASON)
-    ).withColumns(typed)
+    return raw.select("*", *originals, reason.cast("string").alias(REASON)).withColumns(typed)
 
 
 def rejected_rows(checked: DataFrame, contract: Contract) -> DataFrame:
@@ -292,9 +290,7 @@ def latest_snapshot(reference: DataFrame, key: str) -> DataFrame:
         .drop("_stamp", "_latest")
     )
     window = Window.partitionBy(key).orderBy(*[F.col(c).asc_nulls_last() for c in rows.columns])
-    return (
-        rows.withColumn("_n", F.row_number().over(window)).where(F.col("_n") == 1).drop("_n")
-    )
+    return rows.withColumn("_n", F.row_number().over(window)).where(F.col("_n") == 1).drop("_n")
 
 
 def enrich(
@@ -322,9 +318,7 @@ def enrich(
             F.to_date(F.col("signup_date").cast("string"), "yyyy-MM-dd").alias("signup_date"),
             F.lit(True).alias("customer_known"),
         )
-        out = out.join(F.broadcast(ref), out["customer_id"] == ref["_c_key"], "left").drop(
-            "_c_key"
-        )
+        out = out.join(F.broadcast(ref), out["customer_id"] == ref["_c_key"], "left").drop("_c_key")
     else:
         out = out.withColumns(
             {
@@ -341,9 +335,7 @@ def enrich(
             F.col("unit_price").cast("double").alias("unit_price"),
             F.lit(True).alias("product_known"),
         )
-        out = out.join(F.broadcast(ref), out["product_id"] == ref["_p_key"], "left").drop(
-            "_p_key"
-        )
+        out = out.join(F.broadcast(ref), out["product_id"] == ref["_p_key"], "left").drop("_p_key")
     else:
         out = out.withColumns(
             {

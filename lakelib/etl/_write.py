@@ -56,9 +56,7 @@ def read_partitions(
     paths = [spark_path(store, f"{table}/{spec}") for spec in sorted(set(specs)) if spec in have]
     if not paths:
         return None
-    return (
-        spark.read.schema(schema).option("basePath", spark_path(store, table)).parquet(*paths)
-    )
+    return spark.read.schema(schema).option("basePath", spark_path(store, table)).parquet(*paths)
 
 
 def write_partitioned(

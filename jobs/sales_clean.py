@@ -1,0 +1,13 @@
+"""Spark job ``sales_clean``: thin entry point; the work is in :mod:`lakelib.etl`.
+
+Runs unchanged under ``spark-submit jobs/sales_clean.py --JOB_NAME sales_clean [--lake_home PATH]``,
+as a Glue 5 job (lakelib installed with ``--additional-python-modules``) and as an EMR
+step (``lake etl --engine emr``). See :mod:`lakelib.etl._entry` for the arguments.
+"""
+
+import sys
+
+from lakelib.etl._entry import main
+
+if __name__ == "__main__":
+    sys.exit(main("sales_clean"))
