@@ -1,0 +1,565 @@
+"""The local engine: DuckDB over the lake's files, tables resolved through the catalog.
+
+Planning a query:
+
+1. parse the Trino text (:mod:`lakelib.query._trino`), ``?`` -> ``$p1 ...``;
+2. resolve every table reference (``table`` or ``db.table``; CTE names are not tables)
+   through the catalog, read the partition-key predicates of the ``WHERE`` directly over it
+   (:mod:`lakelib.query._prune`) and list only the partitions that pass, then only their files;
+3. apply the Trino fixes and replace each table by a DuckDB scan of exactly those files:
+   ``read_parquet`` / ``read_json`` (columns typed as the catalog says, gzip handled) /
+   ``read_csv``, partition keys supplied as ``VARCHAR`` (Glue types them ``string``).
+
+**Scan accounting** counts the bytes of every file handed to DuckDB: an upper bound of what
+is read. Athena bills whole (compressed) files for JSON and CSV, which this matches; for
+Parquet Athena bills only the column chunks it reads, so the local figure can be higher.
+
+One DuckDB connection per engine (created on first use, never at import), one cursor per
+query; the catalog is read on every query, so bindings always reflect the current catalog.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+
+from lakelib.catalog import Catalog, Partition, Table, open_catalog
+from lakelib.catalog._types import parse as parse_hive_type
+from lakelib.config import Settings
+from lakelib.errors import CatalogError, QueryError
+from lakelib.query._macros import install_macros
+from lakelib.query._prune import KeyFilter, key_filter
+from lakelib.query._results import (
+    CUTOFF_MESSAGE,
+    Explanation,
+    QueryRecord,
+    QueryResult,
+    ResultLocation,
+    scan_cost_usd,
+    utc_now,
+)
+from lakelib.query._trino import parse_trino, rewrite, to_duckdb
+
+log = logging.getLogger(__name__)
+
+_SUFFIXES = {
+    "parquet": (".parquet", ".parq"),
+    "json": (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz"),
+    "csv": (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz"),
+}
+
+
+@dataclass
+class TableScan:
+    """What one table reference of a query reads."""
+
+    table: str
+    alias: str
+    classification: str
+    partitions_total: int
+    partitions_read: int
+    files: list[tuple[str, int]] = field(default_factory=list)
+    filter: list[str] = field(default_factory=list)
+
+    @property
+    def bytes(self) -> int:
+        return sum(size for _, size in self.files)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "alias": self.alias,
+            "format": self.classification,
+            "partitions_total": self.partitions_total,
+            "partitions_read": self.partitions_read,
+            "files": len(self.files),
+            "bytes": self.bytes,
+            "partition_filter": self.filter,
+        }
+
+
+@dataclass
+class LocalPlan:
+    """A query ready to run on DuckDB."""
+
+    sql: str
+    duckdb_sql: str
+    params: dict[str, Any]
+    scans: list[TableScan]
+    planning_ms: float
+
+    @property
+    def bytes_scanned(self) -> int:
+        return sum(scan.bytes for scan in self.scans)
+
+
+# -- Hive types -> DuckDB types ------------------------------------------------------------
+
+_PRIMITIVE = {
+    "tinyint": "TINYINT",
+    "smallint": "SMALLINT",
+    "int": "INTEGER",
+    "bigint": "BIGINT",
+    "float": "FLOAT",
+    "double": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "string": "VARCHAR",
+    "binary": "BLOB",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+}
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def duckdb_type(hive: str) -> str:
+    """The DuckDB type for a Glue/Hive type string (``struct<a:string>`` -> ``STRUCT(...)``)."""
+    return _render(parse_hive_type(hive))
+
+
+def _render(tree: Any) -> str:
+    if tree is None:
+        return "VARCHAR"
+    if isinstance(tree, str):
+        if tree.startswith("decimal("):
+            return tree.upper()
+        return _PRIMITIVE[tree]
+    kind = tree[0]
+    if kind == "array":
+        return f"{_render(tree[1])}[]"
+    if kind == "map":
+        return f"MAP({_render(tree[1])}, {_render(tree[2])})"
+    return "STRUCT(" + ", ".join(f"{_quote(n)} {_render(t)}" for n, t in tree[1]) + ")"
+
+
+# -- files --------------------------------------------------------------------------------
+
+
+def _data_files(folder: str, classification: str) -> list[tuple[str, int]]:
+    """Data files under a folder, sorted; hidden (``.``) and marker (``_``) names skipped."""
+    suffixes = _SUFFIXES[classification]
+    found: list[tuple[str, int]] = []
+    root = Path(folder)
+    if not root.is_dir():
+        return found
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
+        for name in filenames:
+            if name.startswith((".", "_")) or not name.lower().endswith(suffixes):
+                continue
+            path = os.path.join(dirpath, name)
+            found.append((path, os.path.getsize(path)))
+    found.sort()
+    return found
+
+
+def _reader(table: Table, paths: list[str], hive: bool) -> str:
+    files = "[" + ", ".join(_literal(p) for p in paths) + "]"
+    options: list[str] = []
+    if hive and table.partition_keys:
+        types = ", ".join(f"{_literal(k)}: 'VARCHAR'" for k in table.partition_keys)
+        options += ["hive_partitioning=true", f"hive_types={{{types}}}"]
+    else:
+        options.append("hive_partitioning=false")
+    columns = "{" + ", ".join(
+        f"{_literal(c.name)}: {_literal(duckdb_type(c.type))}" for c in table.columns
+    ) + "}"
+    if table.classification == "parquet":
+        return f"read_parquet({files}, {', '.join(options + ['union_by_name=true'])})"
+    if table.classification == "json":
+        options += ["format='newline_delimited'", f"columns={columns}"]
+        return f"read_json({files}, {', '.join(options)})"
+    params = table.parameters
+    header = params.get("skip.header.line.count", "0") not in {"", "0"}
+    delim = params.get("delimiter") or params.get("field.delim") or ","
+    options += [
+        f"header={'true' if header else 'false'}",
+        f"delim={_literal(delim)}",
+        f"quote={_literal(params.get('quoteChar', chr(34)))}",
+        f"columns={columns}",
+    ]
+    return f"read_csv({files}, {', '.join(options)})"
+
+
+def _is_hive_layout(partition: Partition) -> bool:
+    return partition.location.rstrip("/").endswith(partition.spec)
+
+
+def source_sql(table: Table, partitions: Sequence[Partition] | None,
+               files: dict[str, list[tuple[str, int]]]) -> str:
+    """The DuckDB ``SELECT`` that reads a table's chosen files, columns in catalog order."""
+    columns = [_quote(c.name) for c in table.columns]
+    keys = [_quote(k) for k in table.partition_keys]
+    select = ", ".join(columns + keys)
+    every = [path for group in files.values() for path, _ in group]
+    if not every:
+        empty = [f"CAST(NULL AS {duckdb_type(c.type)}) AS {_quote(c.name)}" for c in table.columns]
+        empty += [f"CAST(NULL AS VARCHAR) AS {k}" for k in keys]
+        return f"SELECT {', '.join(empty)} WHERE false"
+    if not table.partition_keys or partitions is None:
+        return f"SELECT {select} FROM {_reader(table, every, hive=False)}"
+    chosen = [p for p in partitions if files.get(p.spec)]
+    if all(_is_hive_layout(p) for p in chosen):
+        return f"SELECT {select} FROM {_reader(table, every, hive=True)}"
+    # Partitions registered outside k=v folders: one scan each, keys as constants.
+    parts = []
+    for p in chosen:
+        consts = [f"{_literal(p.values[k])} AS {_quote(k)}" for k in table.partition_keys]
+        paths = [path for path, _ in files[p.spec]]
+        parts.append(
+            f"SELECT {', '.join(columns + consts)} FROM {_reader(table, paths, hive=False)}"
+        )
+    return " UNION ALL ".join(parts)
+
+
+# -- the engine ---------------------------------------------------------------------------
+
+
+def _cte_names(tree: exp.Expression) -> set[str]:
+    return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+
+
+def _select_of(table: exp.Table) -> exp.Select | None:
+    parent = table.parent
+    if isinstance(parent, exp.From | exp.Join) and isinstance(parent.parent, exp.Select):
+        return parent.parent
+    return None
+
+
+def _sources_of(select: exp.Select) -> list[exp.Expression]:
+    found: list[exp.Expression] = []
+    from_ = select.args.get("from") or select.args.get("from_")
+    if from_ is not None:
+        found.append(from_.this)
+    for join in select.args.get("joins") or []:
+        found.append(join.this)
+    return found
+
+
+class LocalEngine:
+    """Trino SQL on DuckDB over the local lake (the embedded default)."""
+
+    name = "duckdb"
+
+    def __init__(self, settings: Settings, catalog: Catalog | None = None) -> None:
+        self.settings = settings
+        self._catalog = catalog
+        self._con: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            self._catalog = open_catalog(self.settings)
+        return self._catalog
+
+    def connection(self) -> Any:
+        with self._lock:
+            if self._con is None:
+                import duckdb  # deferred: importing lakelib.query never starts DuckDB
+
+                con = duckdb.connect(config={"enable_external_access": True})
+                con.execute("SET TimeZone = 'UTC'")
+                con.execute("SET enable_progress_bar = false")
+                install_macros(con)
+                self._con = con
+            return self._con
+
+    def close(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+    # -- planning -------------------------------------------------------------------------
+
+    def plan(self, sql: str, *, database: str, params: Sequence[Any] | None = None) -> LocalPlan:
+        """Parse, resolve, prune and translate; nothing is read but the catalog and listings."""
+        started = time.perf_counter()
+        params = list(params or [])
+        tree, count = parse_trino(sql)
+        if count != len(params):
+            raise QueryError(
+                f"the query has {count} parameter(s) (?) but {len(params)} value(s) were given"
+            )
+        ctes = _cte_names(tree)
+        resolved: list[tuple[exp.Table, Table]] = []
+        for node in list(tree.find_all(exp.Table)):
+            if not node.name or (not node.db and node.name.lower() in ctes):
+                continue
+            resolved.append((node, self._resolve(node, database)))
+
+        scans: list[TableScan] = []
+        replacements: list[tuple[exp.Table, str, str]] = []
+        for node, table in resolved:
+            alias = node.alias or node.name
+            keys = self._key_filter(node, table, resolved, params)
+            partitions: list[Partition] | None = None
+            files: dict[str, list[tuple[str, int]]] = {}
+            total = 0
+            if table.partition_keys:
+                all_parts = self.catalog.list_partitions(table.name)
+                total = len(all_parts)
+                partitions = [p for p in all_parts if keys(p.values)] if keys else all_parts
+                for p in partitions:
+                    files[p.spec] = _data_files(p.location, table.classification)
+            else:
+                files[""] = _data_files(table.location, table.classification)
+            scan = TableScan(
+                table=f"{table.database}.{table.name}",
+                alias=alias,
+                classification=table.classification,
+                partitions_total=total,
+                partitions_read=len(partitions) if partitions is not None else 0,
+                files=[f for group in files.values() for f in group],
+                filter=keys.describe(),
+            )
+            scans.append(scan)
+            replacements.append((node, alias, source_sql(table, partitions, files)))
+
+        for node, _, _ in replacements:
+            node.meta["lake_source"] = True
+        tree = rewrite(tree)
+        for node, alias, source in replacements:
+            subquery = exp.Subquery(
+                this=sqlglot.parse_one(source, read="duckdb"),
+                alias=exp.TableAlias(this=exp.to_identifier(alias)),
+            )
+            node.replace(subquery)
+        duck = to_duckdb(tree)
+        bound = {f"p{i}": value for i, value in enumerate(params, 1)}
+        elapsed = (time.perf_counter() - started) * 1000
+        return LocalPlan(sql, duck, bound, scans, elapsed)
+
+    def _resolve(self, node: exp.Table, database: str) -> Table:
+        db = node.db or database
+        if node.catalog and node.catalog.lower() not in {"awsdatacatalog"}:
+            raise QueryError(f"unknown catalog {node.catalog!r} (the lake has awsdatacatalog)")
+        position = ""
+        meta = node.this.meta if isinstance(node.this, exp.Identifier) else {}
+        if meta.get("line"):
+            position = f"line {meta['line']}:{meta.get('col', 0) - len(node.name) + 1}: "
+        if db.lower() != self.catalog.database.lower():
+            raise QueryError(
+                f"{position}Schema '{db}' does not exist (the catalog database is "
+                f"{self.catalog.database})"
+            )
+        try:
+            table = self.catalog.find_table(node.name.lower())
+        except CatalogError as exc:
+            raise QueryError(f"cannot read the catalog: {exc}") from exc
+        if table is None:
+            known = ", ".join(t.name for t in self.catalog.list_tables()) or "none"
+            raise QueryError(
+                f"{position}Table '{db}.{node.name}' does not exist (known tables: {known})"
+            )
+        return table
+
+    def _key_filter(self, node: exp.Table, table: Table,
+                    resolved: list[tuple[exp.Table, Table]], params: list[Any]) -> KeyFilter:
+        select = _select_of(node)
+        if select is None or not table.partition_keys:
+            return KeyFilter()
+        alias = (node.alias or node.name).lower()
+        others = [(n, t) for n, t in resolved if n is not node and _select_of(n) is select]
+        sources = _sources_of(select)
+        only_tables = all(isinstance(s, exp.Table) for s in sources) and len(others) == len(
+            sources
+        ) - 1
+        other_columns = {
+            c.name for _, t in others for c in (*t.columns, *t.partition_columns)
+        }
+
+        def is_key(column: exp.Column) -> str | None:
+            name = column.name.lower()
+            if name not in table.partition_keys:
+                return None
+            if column.table:
+                return name if column.table.lower() == alias else None
+            # Unqualified: only when no other source of this SELECT could own the name.
+            return name if only_tables and name not in other_columns else None
+
+        return key_filter(select.args.get("where"), is_key, params)
+
+    # -- execution ------------------------------------------------------------------------
+
+    def execute(self, plan: LocalPlan, cursor: Any = None) -> pa.Table:
+        """Run a plan and return its rows (HUGEINT sums narrowed to BIGINT, as Trino types them)."""
+        import duckdb
+
+        own = cursor is None
+        cursor = cursor if cursor is not None else self.connection().cursor()
+        try:
+            relation = cursor.sql(plan.duckdb_sql, params=plan.params or None)
+            if relation is None:
+                return pa.table({})
+            hugeint = [n for n, t in zip(relation.columns, relation.types, strict=True)
+                       if str(t) == "HUGEINT"]
+            result = relation.to_arrow_table()
+        except duckdb.Error as exc:
+            raise QueryError(_duckdb_message(exc)) from exc
+        finally:
+            if own:
+                cursor.close()
+        for name in hugeint:
+            index = result.schema.get_field_index(name)
+            try:
+                result = result.set_column(index, name, result.column(index).cast(pa.int64()))
+            except pa.ArrowInvalid as exc:
+                raise QueryError(f"bigint overflow in column {name}") from exc
+        return result
+
+
+def _duckdb_message(exc: Exception) -> str:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    for prefix in ("Invalid Input Error: ", "Binder Error: ", "Catalog Error: ",
+                   "Conversion Error: ", "Parser Error: ", "Out of Range Error: "):
+        if first.startswith(prefix):
+            kind = prefix.split(" Error")[0].lower()
+            return f"{first[len(prefix):]} ({kind} error in the local engine)"
+    return first
+
+
+# -- the QueryEngine face: run, explain, history, cancel -----------------------------------
+
+
+class LocalQueries(LocalEngine):
+    """:class:`LocalEngine` plus Athena's bookkeeping: records, results, cutoff, cancel."""
+
+    def __init__(self, settings: Settings, catalog: Catalog | None = None) -> None:
+        super().__init__(settings, catalog)
+        self._results: ResultLocation | None = None
+        self._running: dict[str, Any] = {}
+
+    @property
+    def results(self) -> ResultLocation:
+        if self._results is None:
+            self._results = ResultLocation(self.settings)
+        return self._results
+
+    def explain(self, sql: str, *, database: str, workgroup: str,
+                params: Sequence[Any] | None = None) -> Explanation:
+        group = self.settings.workgroup(workgroup)
+        plan = self.plan(sql, database=database, params=params)
+        return Explanation(
+            sql=sql,
+            translated_sql=plan.duckdb_sql,
+            engine=self.name,
+            workgroup=group.name,
+            bytes_scanned=plan.bytes_scanned,
+            cost_usd=scan_cost_usd(plan.bytes_scanned),
+            bytes_scanned_cutoff=group.bytes_scanned_cutoff,
+            scans=[s.summary() for s in plan.scans],
+        )
+
+    def run(self, sql: str, *, database: str, workgroup: str,
+            params: Sequence[Any] | None = None, query_id: str | None = None) -> QueryResult:
+        group = self.settings.workgroup(workgroup)
+        record = QueryRecord(
+            query_id=query_id or str(uuid.uuid4()),
+            workgroup=group.name,
+            database=database,
+            engine=self.name,
+            sql=sql,
+            params=list(params or []),
+            submitted_at=utc_now(),
+        )
+        started = time.perf_counter()
+        self.results.write_record(record)
+        try:
+            plan = self.plan(sql, database=database, params=params)
+            record.translated_sql = plan.duckdb_sql
+            record.planning_ms = round(plan.planning_ms, 3)
+            record.bytes_scanned = plan.bytes_scanned
+            record.scans = [s.summary() for s in plan.scans]
+            cutoff = group.bytes_scanned_cutoff
+            if cutoff is not None and plan.bytes_scanned > cutoff:
+                # Athena cancels a query once it passes the cutoff; the local engine knows the
+                # scan before it starts, so it stops before reading anything.
+                raise QueryError(
+                    f"{CUTOFF_MESSAGE} (the query would scan {plan.bytes_scanned:,} bytes; "
+                    f"workgroup {group.name} allows {cutoff:,} per query)"
+                )
+            executing = time.perf_counter()
+            table = self._execute_tracked(plan, record.query_id)
+            record.execution_ms = round((time.perf_counter() - executing) * 1000, 3)
+            record.rows = table.num_rows
+            record.output_location = self.results.write_csv(group.name, record.query_id, table)
+        except _Cancelled as exc:
+            self._finish(record, "CANCELLED", str(exc), started)
+            raise QueryError(f"query {record.query_id} was cancelled") from None
+        except KeyboardInterrupt:
+            self._finish(record, "CANCELLED", "interrupted by the user", started)
+            raise
+        except QueryError as exc:
+            self._finish(record, "FAILED", str(exc), started)
+            raise
+        except Exception as exc:
+            self._finish(record, "FAILED", f"{type(exc).__name__}: {exc}", started)
+            raise
+        record.cost_usd = scan_cost_usd(record.bytes_scanned)
+        self._finish(record, "SUCCEEDED", "", started)
+        return QueryResult(table, record)
+
+    def _finish(self, record: QueryRecord, state: str, reason: str, started: float) -> None:
+        record.state = state
+        record.state_reason = reason
+        record.completed_at = utc_now()
+        record.total_ms = round((time.perf_counter() - started) * 1000, 3)
+        if state != "SUCCEEDED":
+            record.output_location = ""
+            self.results.discard_csv(record.workgroup, record.query_id)
+            if state == "FAILED" and not reason.startswith(CUTOFF_MESSAGE):
+                record.cost_usd = 0.0  # Athena does not bill failed queries
+            else:
+                record.cost_usd = scan_cost_usd(record.bytes_scanned)
+        self.results.write_record(record)
+        log.info("query %s %s in %.1f ms", record.query_id, state, record.total_ms)
+
+    def _execute_tracked(self, plan: LocalPlan, query_id: str) -> pa.Table:
+        import duckdb
+
+        cursor = self.connection().cursor()
+        self._running[query_id] = cursor
+        try:
+            return self.execute(plan, cursor=cursor)
+        except QueryError as exc:
+            if isinstance(exc.__cause__, duckdb.InterruptException):
+                raise _Cancelled("cancelled by request") from exc
+            raise
+        finally:
+            self._running.pop(query_id, None)
+            cursor.close()
+
+    def cancel(self, query_id: str) -> bool:
+        """Interrupt a running query of this process; False if it is not running."""
+        cursor = self._running.get(query_id)
+        if cursor is None:
+            return False
+        cursor.interrupt()
+        return True
+
+    def history(self, limit: int = 20, workgroup: str | None = None) -> list[QueryRecord]:
+        return self.results.history(limit, workgroup)
+
+
+class _Cancelled(Exception):
+    pass

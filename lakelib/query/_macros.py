@@ -1,0 +1,106 @@
+"""DuckDB macros that give Trino's meaning to functions where DuckDB's differs.
+
+The translator (:mod:`lakelib.query._trino`) rewrites a Trino call into a ``trino_*`` macro
+when the answer depends on the argument's type, which only DuckDB knows at bind time:
+macros with typed parameters are overloads DuckDB picks per call (a ``DATE`` argument takes
+the ``DATE`` body). Each macro names the Trino rule it implements. They are installed once
+per connection by :func:`install_macros`; nothing runs at import time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Integer types whose values a cast to an integer type must keep exactly (no DOUBLE detour).
+_EXACT = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UBIGINT", "VARCHAR")
+
+_URL = r"^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/?#]*@)?"
+
+MACROS: tuple[str, ...] = (
+    # Trino: integer / integer is integer division truncated toward zero (-7 / 2 = -3);
+    # DuckDB's "/" always returns DOUBLE. "//" truncates and fails on a zero divisor, as Trino.
+    "trino_div(a BIGINT, b BIGINT) AS a // b, (a HUGEINT, b HUGEINT) AS a // b, (a, b) AS a / b",
+    # Trino: CAST(double AS integer) rounds half away from zero (2.5 -> 3); DuckDB rounds half
+    # to even (2.5 -> 2). Integer and text arguments pass through untouched.
+    "trino_cast_round(x DOUBLE) AS round(x), (x FLOAT) AS round(x), "
+    + ", ".join(f"(x {t}) AS x" for t in _EXACT)
+    + ", (x) AS x",
+    # Trino: DATE + INTERVAL (and date_add on a DATE) is a DATE; a unit below a day is an
+    # error. DuckDB returns a TIMESTAMP.
+    "trino_plus_interval(d DATE, i INTERVAL) AS CASE WHEN d + i <> CAST(d + i AS DATE) "
+    "THEN error('interval unit is not valid for a DATE value') ELSE CAST(d + i AS DATE) END, "
+    "(d, i) AS d + i",
+    "trino_minus_interval(d DATE, i INTERVAL) AS CASE WHEN d - i <> CAST(d - i AS DATE) "
+    "THEN error('interval unit is not valid for a DATE value') ELSE CAST(d - i AS DATE) END, "
+    "(d, i) AS d - i",
+    # Trino: date_trunc keeps the argument's type (a DATE stays a DATE).
+    "trino_date_trunc(u, d DATE) AS CAST(date_trunc(u, d) AS DATE), (u, d) AS date_trunc(u, d)",
+    # Trino: regexp_extract is NULL when the pattern does not match (DuckDB: '').
+    "trino_regexp_extract(s, p, g) AS CASE WHEN regexp_matches(s, p) "
+    "THEN regexp_extract(s, p, g) END",
+    # Trino: json_extract_scalar is NULL when the path points at an object or an array.
+    "trino_json_extract_scalar(j, p) AS CASE WHEN json_type(json_extract(j, p)) "
+    "IN ('OBJECT', 'ARRAY') THEN NULL ELSE json_extract_string(j, p) END",
+    # Trino: split_part is NULL when the index is past the last field (DuckDB: '').
+    "trino_split_part(s, d, i) AS CASE WHEN i > len(string_split(s, d)) THEN NULL "
+    "ELSE split_part(s, d, i) END",
+    # Trino: substr(s, 0) is ''; DuckDB treats start 0 as 1.
+    "trino_substr(s, p) AS CASE WHEN p = 0 THEN '' ELSE substring(s, p) END, "
+    "(s, p, n) AS CASE WHEN p = 0 THEN '' ELSE substring(s, p, n) END",
+    # Trino: slice(array, start, length); a negative start counts from the end; start 0 fails.
+    "trino_slice(a, s, n) AS CASE WHEN s > 0 THEN list_slice(a, s, s + n - 1) "
+    "WHEN s < 0 THEN list_slice(a, len(a) + s + 1, len(a) + s + n) "
+    "ELSE error('SQL array indices start at 1') END",
+    # Trino: array_max / array_min are NULL when the array holds a NULL.
+    "trino_array_max(a) AS CASE WHEN len(list_filter(a, lambda e: e IS NULL)) > 0 THEN NULL "
+    "ELSE list_max(a) END",
+    "trino_array_min(a) AS CASE WHEN len(list_filter(a, lambda e: e IS NULL)) > 0 THEN NULL "
+    "ELSE list_min(a) END",
+    # Trino: array_position is 0 when the element is absent (DuckDB: NULL).
+    "trino_array_position(a, x) AS CASE WHEN a IS NULL OR x IS NULL THEN NULL "
+    "ELSE coalesce(list_position(a, x), 0) END",
+    # Trino: contains is NULL when the element is absent but the array holds a NULL.
+    "trino_contains(a, x) AS CASE WHEN a IS NULL OR x IS NULL THEN NULL "
+    "WHEN list_contains(a, x) THEN true "
+    "WHEN len(list_filter(a, lambda e: e IS NULL)) > 0 THEN NULL ELSE false END",
+    # Trino: any_match / all_match / none_match over a list of predicate results, with
+    # three-valued logic (a NULL result makes the answer NULL unless a decisive value exists).
+    "trino_any_true(l) AS CASE WHEN list_contains(l, true) THEN true "
+    "WHEN len(list_filter(l, lambda e: e IS NULL)) > 0 THEN NULL ELSE false END",
+    "trino_all_true(l) AS CASE WHEN list_contains(l, false) THEN false "
+    "WHEN len(list_filter(l, lambda e: e IS NULL)) > 0 THEN NULL ELSE true END",
+    # Trino: CAST(double AS varchar) renders scientific notation (1.25E1); refuse, never
+    # return DuckDB's '12.5' as if it were Trino's answer.
+    "trino_to_varchar(x) AS CASE WHEN typeof(x) IN ('DOUBLE', 'FLOAT') THEN error("
+    "'CAST(double AS varchar) is not supported by the local engine: Trino renders doubles in "
+    "scientific notation (1.25E1); use format() or CAST(CAST(x AS decimal(p, s)) AS varchar)') "
+    "ELSE CAST(x AS VARCHAR) END",
+    # Trino URL functions (java.net.URI parts); NULL when the part is absent.
+    f"trino_url_extract_protocol(u) AS nullif(regexp_extract(u, '^([a-zA-Z][a-zA-Z0-9+.-]*):', "
+    f"1), '')",
+    f"trino_url_extract_host(u) AS nullif(regexp_extract(u, '{_URL}(\\[[^\\]]*\\]|[^:/?#]*)', "
+    f"1), '')",
+    f"trino_url_extract_port(u) AS TRY_CAST(nullif(regexp_extract(u, "
+    f"'{_URL}(?:\\[[^\\]]*\\]|[^:/?#]*):([0-9]+)', 1), '') AS BIGINT)",
+    "trino_url_extract_path(u) AS regexp_extract(u, "
+    "'^(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?(?://[^/?#]*)?([^?#]*)', 1)",
+    "trino_url_extract_query(u) AS CASE WHEN regexp_matches(u, '^[^#]*[?]') "
+    "THEN regexp_extract(u, '^[^?#]*[?]([^#]*)', 1) END",
+    "trino_url_extract_fragment(u) AS CASE WHEN contains(u, '#') "
+    "THEN regexp_extract(u, '#(.*)$', 1) END",
+    "trino_url_param_value(kv) AS CASE WHEN contains(kv, '=') "
+    "THEN substring(kv, strpos(kv, '=') + 1) ELSE '' END",
+    "trino_url_extract_parameter(u, name) AS trino_url_param_value(list_filter("
+    "string_split(trino_url_extract_query(u), '&'), "
+    "lambda kv: split_part(kv, '=', 1) = name)[1])",
+    # Trino url_encode: application/x-www-form-urlencoded (space -> '+', '*' kept, '~' escaped).
+    "trino_url_encode(s) AS replace(replace(replace(url_encode(s), '%20', '+'), '~', '%7E'), "
+    "'%2A', '*')",
+    "trino_url_decode(s) AS url_decode(replace(s, '+', ' '))",
+)
+
+
+def install_macros(con: Any) -> None:
+    """Create (or replace) every ``trino_*`` macro on a DuckDB connection."""
+    for body in MACROS:
+        con.execute(f"CREATE OR REPLACE MACRO {body}")

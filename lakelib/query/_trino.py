@@ -1,0 +1,607 @@
+"""Trino (Athena) SQL to DuckDB SQL: sqlglot, plus the project's own fixes.
+
+sqlglot's Trino -> DuckDB transpiler gets most syntax right but not every meaning. Each
+entry of :data:`REWRITES` is one fix on the parsed Trino AST, documented with the Trino rule
+it implements; a fix whose answer depends on an argument's type calls a ``trino_*`` DuckDB
+macro with typed overloads (:mod:`lakelib.query._macros`). Constructs with no faithful
+translation are refused with a :class:`~lakelib.errors.QueryError` that names them
+(:data:`REFUSED`), and sqlglot's own "unsupported" warnings are raised as errors too, so
+the local engine never returns a silently different answer.
+
+``?`` execution parameters become named DuckDB parameters ``$p1, $p2, ...`` in the order
+they appear in the text, bound at execution (never pasted into the SQL).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
+from sqlglot.tokens import TokenType
+
+from lakelib.errors import QueryError
+
+__all__ = ["REFUSED", "REWRITES", "Rewrite", "parse_trino", "to_duckdb", "translate"]
+
+READ = "trino"
+WRITE = "duckdb"
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """One translation fix: the Trino rule it implements and the function doing it."""
+
+    name: str
+    rule: str
+    apply: Callable[[exp.Expression], exp.Expression | None]
+
+
+def _fn(name: str, *args: exp.Expression) -> exp.Anonymous:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _unit(node: exp.Expression) -> str:
+    unit = node.args.get("unit")
+    return (unit.name if unit is not None else "day").lower()
+
+
+def _literal_text(node: exp.Expression | None, what: str) -> str:
+    if not isinstance(node, exp.Literal) or not node.is_string:
+        raise QueryError(f"{what} must be a string literal in the local engine")
+    return node.name
+
+
+# -- lambdas -----------------------------------------------------------------------------
+
+
+def _lambda(node: exp.Expression | None, arity: int, function: str) -> exp.Lambda:
+    if not isinstance(node, exp.Lambda) or len(node.expressions) != arity:
+        raise QueryError(f"{function} expects a lambda with {arity} argument(s)")
+    return node
+
+
+def _substitute(body: exp.Expression, names: dict[str, exp.Expression]) -> exp.Expression:
+    """The lambda body with its variables replaced by expressions (for inlining)."""
+
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and not node.table and node.name in names:
+            return names[node.name].copy()
+        if (
+            isinstance(node, exp.Identifier)
+            and not isinstance(node.parent, exp.Column)
+            and node.name in names
+        ):
+            return names[node.name].copy()
+        return node
+
+    return body.copy().transform(swap)
+
+
+def _new_lambda(var: str, body: exp.Expression) -> exp.Lambda:
+    return exp.Lambda(this=body, expressions=[exp.to_identifier(var)])
+
+
+def _entry_part(var: str, part: str) -> exp.Expression:
+    return exp.Dot(this=exp.column(var), expression=exp.to_identifier(part))
+
+
+# -- rewrites ----------------------------------------------------------------------------
+
+
+def _div(node: exp.Expression) -> exp.Expression | None:
+    if isinstance(node, exp.Div):
+        return _fn("trino_div", node.this, node.expression)
+    return None
+
+
+def _dow(node: exp.Expression) -> exp.Expression | None:
+    if isinstance(node, exp.Extract) and node.name.upper() in {"DOW", "DAY_OF_WEEK"}:
+        return exp.DayOfWeekIso(this=node.expression)
+    return None
+
+
+_DOLLAR_GROUP = re.compile(r"\\(.)|\$(\d+)|\$\{([A-Za-z][A-Za-z0-9]*)\}|(\\)")
+
+
+def _replacement(text: str) -> str:
+    """Trino (Java) replacement ``$1`` / ``\\$`` -> RE2 ``\\1`` / ``$``."""
+
+    def one(match: re.Match[str]) -> str:
+        escaped, group, named, _ = match.groups()
+        if escaped is not None:
+            return "\\\\" if escaped == "\\" else escaped
+        if named is not None:
+            raise QueryError(f"regexp_replace: named group reference ${{{named}}} is not supported")
+        if group is not None:
+            return f"\\{group}"
+        return "\\\\"
+
+    return _DOLLAR_GROUP.sub(one, text)
+
+
+def _regexp_replace(node: exp.Expression) -> exp.Expression | None:
+    if not isinstance(node, exp.RegexpReplace):
+        return None
+    replacement = node.args.get("replacement")
+    if isinstance(replacement, exp.Lambda):
+        raise QueryError("regexp_replace with a lambda is not supported by the local engine")
+    text = "" if replacement is None else _literal_text(replacement, "regexp_replace replacement")
+    return _fn(
+        "regexp_replace",
+        node.this,
+        node.expression,
+        exp.Literal.string(_replacement(text)),
+        exp.Literal.string("g"),
+    )
+
+
+def _date_diff(node: exp.Expression) -> exp.Expression | None:
+    if isinstance(node, exp.DateDiff):
+        # DuckDB date_sub counts whole units elapsed, as Trino's date_diff does.
+        return _fn("date_sub", exp.Literal.string(_unit(node)), node.expression, node.this)
+    return None
+
+
+def _interval(amount: exp.Expression, unit: str) -> exp.Expression:
+    if unit == "quarter":
+        return exp.Interval(this=exp.Mul(this=amount, expression=exp.Literal.number(3)),
+                            unit=exp.var("MONTH"))
+    if unit == "millisecond":
+        return exp.Interval(this=amount, unit=exp.var("MILLISECOND"))
+    return exp.Interval(this=amount, unit=exp.var(unit.upper()))
+
+
+def _date_add(node: exp.Expression) -> exp.Expression | None:
+    if isinstance(node, exp.DateAdd):
+        amount = node.expression
+        interval = _interval(exp.paren(amount) if not isinstance(amount, exp.Literal) else amount,
+                             _unit(node))
+        return _fn("trino_plus_interval", node.this, interval)
+    return None
+
+
+def _interval_arith(node: exp.Expression) -> exp.Expression | None:
+    if isinstance(node, exp.Add | exp.Sub) and isinstance(node.expression, exp.Interval):
+        name = "trino_plus_interval" if isinstance(node, exp.Add) else "trino_minus_interval"
+        return _fn(name, node.this, node.expression)
+    if isinstance(node, exp.Add) and isinstance(node.this, exp.Interval):
+        return _fn("trino_plus_interval", node.expression, node.this)
+    return None
+
+
+def _date_trunc(node: exp.Expression) -> exp.Expression | None:
+    if isinstance(node, exp.TimestampTrunc | exp.DateTrunc):
+        return _fn("trino_date_trunc", exp.Literal.string(_unit(node)), node.this)
+    return None
+
+
+_INTEGRAL = {
+    exp.DataType.Type.TINYINT,
+    exp.DataType.Type.SMALLINT,
+    exp.DataType.Type.INT,
+    exp.DataType.Type.BIGINT,
+}
+_TEXT = {exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR, exp.DataType.Type.TEXT}
+
+
+def _cast(node: exp.Expression) -> exp.Expression | None:
+    if not isinstance(node, exp.Cast) or node.meta.get("lake_done"):
+        return None
+    to = node.to
+    if to.this in _INTEGRAL:
+        node.set("this", _fn("trino_cast_round", node.this))
+        node.meta["lake_done"] = True
+        return node
+    if to.this in _TEXT:
+        length = to.expressions[0].this if to.expressions else None
+        safe = isinstance(node, exp.TryCast)
+        text: exp.Expression = (
+            exp.TryCast(this=node.this, to=exp.DataType.build("VARCHAR"))
+            if safe
+            else _fn("trino_to_varchar", node.this)
+        )
+        if length is not None:
+            # Trino: CAST(x AS varchar(n)) truncates to n characters.
+            text = _fn("left", text, length)
+        return text
+    if to.this == exp.DataType.Type.JSON:
+        raise QueryError("CAST(... AS JSON) is not supported by the local engine; use json_parse")
+    return None
+
+
+def _simple(name: str, duck: str) -> Callable[[exp.Expression], exp.Expression | None]:
+    """A Trino function (parsed as Anonymous) DuckDB has under another name."""
+
+    def rewrite(node: exp.Expression) -> exp.Expression | None:
+        if isinstance(node, exp.Anonymous) and node.name.lower() == name:
+            return _fn(duck, *node.expressions)
+        return None
+
+    return rewrite
+
+
+def _node_to_macro(
+    kind: type[exp.Expression], macro: str, *arg_names: str
+) -> Callable[[exp.Expression], exp.Expression | None]:
+    def rewrite(node: exp.Expression) -> exp.Expression | None:
+        if type(node) is kind:
+            args = [node.args.get(a) for a in arg_names]
+            return _fn(macro, *[a for a in args if a is not None])
+        return None
+
+    return rewrite
+
+
+def _regexp_extract(node: exp.Expression) -> exp.Expression | None:
+    if isinstance(node, exp.RegexpExtract):
+        group = node.args.get("group") or exp.Literal.number(0)
+        return _fn("trino_regexp_extract", node.this, node.expression, group)
+    return None
+
+
+def _json_scalar(node: exp.Expression) -> exp.Expression | None:
+    if isinstance(node, exp.JSONExtractScalar):
+        return _fn("trino_json_extract_scalar", node.this, node.expression)
+    return None
+
+
+def _substr(node: exp.Expression) -> exp.Expression | None:
+    if isinstance(node, exp.Substring):
+        args = [node.this, node.args.get("start") or exp.Literal.number(1)]
+        if node.args.get("length") is not None:
+            args.append(node.args["length"])
+        return _fn("trino_substr", *args)
+    return None
+
+
+def _strpos(node: exp.Expression) -> exp.Expression | None:
+    if isinstance(node, exp.StrPosition) and node.args.get("occurrence") is not None:
+        raise QueryError("strpos with an instance argument is not supported by the local engine")
+    return None
+
+
+def _format(node: exp.Expression) -> exp.Expression | None:
+    if isinstance(node, exp.Format):
+        # Trino format() takes Java format strings; printf covers %s %d %f %x %%.
+        return _fn("printf", node.this, *node.expressions)
+    return None
+
+
+def _array_sort(node: exp.Expression) -> exp.Expression | None:
+    if isinstance(node, exp.ArraySort):
+        if node.expression is not None:
+            raise QueryError("array_sort with a comparator lambda is not supported by the local "
+                             "engine")
+        return _fn("list_sort", node.this, exp.Literal.string("ASC"),
+                   exp.Literal.string("NULLS LAST"))
+    return None
+
+
+def _cardinality(node: exp.Expression) -> exp.Expression | None:
+    if isinstance(node, exp.ArraySize):
+        return _fn("cardinality", node.this)
+    return None
+
+
+def _every(node: exp.Expression) -> exp.Expression | None:
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "every":
+        return exp.LogicalAnd(this=node.expressions[0])
+    return None
+
+
+def _match(node: exp.Expression) -> exp.Expression | None:
+    if not isinstance(node, exp.Anonymous):
+        return None
+    name = node.name.lower()
+    if name not in {"any_match", "all_match", "none_match"}:
+        return None
+    array, fn = node.expressions
+    results = _fn("list_transform", array, _lambda(fn, 1, name))
+    if name == "any_match":
+        return _fn("trino_any_true", results)
+    if name == "all_match":
+        return _fn("trino_all_true", results)
+    return exp.Not(this=exp.paren(_fn("trino_any_true", results)))
+
+
+def _map_lambdas(node: exp.Expression) -> exp.Expression | None:
+    if not isinstance(node, exp.Anonymous):
+        return None
+    name = node.name.lower()
+    if name not in {"transform_values", "transform_keys", "map_filter"}:
+        return None
+    mapping, fn = node.expressions
+    lam = _lambda(fn, 2, name)
+    k, v = (i.name for i in lam.expressions)
+    var = "__lake_e"
+    names = {k: _entry_part(var, "key"), v: _entry_part(var, "value")}
+    body = _substitute(lam.this, names)
+    entries = _fn("map_entries", mapping)
+    if name == "map_filter":
+        return _fn("map_from_entries", _fn("list_filter", entries, _new_lambda(var, body)))
+    if name == "transform_values":
+        entry = exp.Struct(expressions=[
+            exp.PropertyEQ(this=exp.to_identifier("key"), expression=_entry_part(var, "key")),
+            exp.PropertyEQ(this=exp.to_identifier("value"), expression=body),
+        ])
+    else:
+        entry = exp.Struct(expressions=[
+            exp.PropertyEQ(this=exp.to_identifier("key"), expression=body),
+            exp.PropertyEQ(this=exp.to_identifier("value"), expression=_entry_part(var, "value")),
+        ])
+    return _fn("map_from_entries", _fn("list_transform", entries, _new_lambda(var, entry)))
+
+
+def _zip_with(node: exp.Expression) -> exp.Expression | None:
+    if not (isinstance(node, exp.Anonymous) and node.name.lower() == "zip_with"):
+        return None
+    left, right, fn = node.expressions
+    lam = _lambda(fn, 2, "zip_with")
+    x, y = (i.name for i in lam.expressions)
+    var = "__lake_z"
+    body = _substitute(lam.this, {
+        x: _fn("struct_extract", exp.column(var), exp.Literal.number(1)),
+        y: _fn("struct_extract", exp.column(var), exp.Literal.number(2)),
+    })
+    return _fn("list_transform", _fn("list_zip", left, right), _new_lambda(var, body))
+
+
+def _reduce(node: exp.Expression) -> exp.Expression | None:
+    if not isinstance(node, exp.Reduce):
+        return None
+    merge = _lambda(node.args.get("merge"), 2, "reduce")
+    # DuckDB list_reduce(list, lambda acc, x: ..., initial): same argument order as Trino.
+    reduced = _fn("list_reduce", node.this, merge, node.args["initial"])
+    finish = node.args.get("finish")
+    if finish is None:
+        return reduced
+    lam = _lambda(finish, 1, "reduce output function")
+    return exp.paren(_substitute(lam.this, {lam.expressions[0].name: exp.paren(reduced)}))
+
+
+# Joda-Time pattern letters (format_datetime / parse_datetime) -> strftime.
+_JODA = {
+    "yyyy": "%Y", "yy": "%y", "xxxx": "%G", "MMMM": "%B", "MMM": "%b", "MM": "%m", "M": "%-m",
+    "dd": "%d", "d": "%-d", "DDD": "%j", "HH": "%H", "H": "%-H", "hh": "%I", "h": "%-I",
+    "mm": "%M", "m": "%-M", "ss": "%S", "s": "%-S", "SSS": "%g", "SSSSSS": "%f", "a": "%p",
+    "EEEE": "%A", "EEE": "%a", "E": "%a", "ZZ": "%z", "Z": "%z", "ww": "%V", "e": "%u",
+}
+_JODA_TOKEN = re.compile(r"'([^']*)'|([A-Za-z])\2*")
+
+
+def joda_to_strftime(pattern: str) -> str:
+    """A Joda-Time pattern as a strftime format; unknown letters raise :class:`QueryError`."""
+    out, pos = [], 0
+    for match in _JODA_TOKEN.finditer(pattern):
+        out.append(pattern[pos:match.start()].replace("%", "%%"))
+        pos = match.end()
+        if match.group(1) is not None:
+            out.append("'" if match.group(1) == "" else match.group(1).replace("%", "%%"))
+            continue
+        token = match.group(0)
+        if token not in _JODA:
+            raise QueryError(
+                f"format_datetime/parse_datetime pattern letter {token!r} is not supported by "
+                "the local engine"
+            )
+        out.append(_JODA[token])
+    out.append(pattern[pos:].replace("%", "%%"))
+    return "".join(out)
+
+
+def _joda(node: exp.Expression) -> exp.Expression | None:
+    if isinstance(node, exp.ParseDatetime):
+        pattern = _literal_text(node.args.get("format"), "parse_datetime pattern")
+        return _fn("strptime", node.this, exp.Literal.string(joda_to_strftime(pattern)))
+    if not isinstance(node, exp.Anonymous):
+        return None
+    name = node.name.lower()
+    if name not in {"format_datetime", "parse_datetime"}:
+        return None
+    value, pattern = node.expressions
+    fmt = exp.Literal.string(joda_to_strftime(_literal_text(pattern, f"{name} pattern")))
+    return _fn("strftime" if name == "format_datetime" else "strptime", value, fmt)
+
+
+def _approx_distinct(node: exp.Expression) -> exp.Expression | None:
+    if isinstance(node, exp.ApproxDistinct) and node.args.get("accuracy") is not None:
+        # Trino's optional max standard error only tunes the sketch; the estimate stays one.
+        node.set("accuracy", None)
+        return node
+    return None
+
+
+REWRITES: tuple[Rewrite, ...] = (
+    Rewrite("integer division", "integer / integer truncates toward zero (-7 / 2 = -3)", _div),
+    Rewrite("day of week", "extract(dow ...) is ISO: Monday = 1 ... Sunday = 7", _dow),
+    Rewrite("regexp_replace", "replaces every match; $n / ${name} in the replacement are "
+            "group references", _regexp_replace),
+    Rewrite("date_diff", "counts whole units elapsed, not boundaries crossed", _date_diff),
+    Rewrite("date_add", "keeps the argument's type: date_add('day', 1, DATE) is a DATE",
+            _date_add),
+    Rewrite("interval arithmetic", "DATE +/- INTERVAL is a DATE", _interval_arith),
+    Rewrite("date_trunc", "keeps the argument's type (DATE stays DATE)", _date_trunc),
+    Rewrite("casts", "CAST(double AS integer) rounds half away from zero; CAST(x AS varchar(n)) "
+            "truncates; CAST(double AS varchar) is scientific notation (refused)", _cast),
+    Rewrite("regexp_extract", "NULL when the pattern does not match", _regexp_extract),
+    Rewrite("json_extract_scalar", "NULL when the value is an object or array", _json_scalar),
+    Rewrite("split_part", "NULL when the index is past the last field",
+            _node_to_macro(exp.SplitPart, "trino_split_part", "this", "delimiter",
+                           "part_index")),
+    Rewrite("substr", "substr(s, 0) is ''", _substr),
+    Rewrite("strpos", "strpos(s, t, instance) is refused", _strpos),
+    Rewrite("format", "Java format strings (printf-like), not fmt braces", _format),
+    Rewrite("slice", "slice(array, start, length), negative start from the end",
+            _node_to_macro(exp.ArraySlice, "trino_slice", "this", "start", "end")),
+    Rewrite("array_sort", "ascending with NULLs last; comparators refused", _array_sort),
+    Rewrite("array_max", "NULL if the array holds a NULL",
+            _node_to_macro(exp.ArrayMax, "trino_array_max", "this")),
+    Rewrite("array_min", "NULL if the array holds a NULL",
+            _node_to_macro(exp.ArrayMin, "trino_array_min", "this")),
+    Rewrite("array_position", "0 when absent",
+            _node_to_macro(exp.ArrayPosition, "trino_array_position", "this", "expression")),
+    Rewrite("contains", "NULL when absent and the array holds a NULL",
+            _node_to_macro(exp.ArrayContains, "trino_contains", "this", "expression")),
+    Rewrite("cardinality", "size of an array or a map", _cardinality),
+    Rewrite("every", "every(x) is bool_and(x)", _every),
+    Rewrite("any/all/none_match", "three-valued predicates over arrays", _match),
+    Rewrite("map lambdas", "transform_values, transform_keys, map_filter", _map_lambdas),
+    Rewrite("zip_with", "pads the shorter array with NULLs", _zip_with),
+    Rewrite("reduce", "reduce(array, initial, merge, output)", _reduce),
+    Rewrite("format_datetime/parse_datetime", "Joda-Time patterns", _joda),
+    Rewrite("approx_distinct", "the accuracy argument only tunes the sketch", _approx_distinct),
+    *(
+        Rewrite(name, f"Trino's {name}", _simple(name, f"trino_{name}"))
+        for name in (
+            "url_extract_protocol", "url_extract_host", "url_extract_port", "url_extract_path",
+            "url_extract_query", "url_extract_fragment", "url_extract_parameter", "url_encode",
+            "url_decode",
+        )
+    ),
+)
+
+# Constructs with no faithful translation: node type or function name -> why.
+REFUSED: dict[type[exp.Expression] | str, str] = {
+    exp.Typeof: "typeof() (type names differ between engines)",
+    exp.TableSample: "TABLESAMPLE (sampling is engine-specific)",
+    exp.MatchRecognize: "MATCH_RECOGNIZE",
+    "approx_set": "approx_set (HyperLogLog sketches)",
+    "merge": "merge (sketch aggregation)",
+    "empty_approx_set": "empty_approx_set (HyperLogLog sketches)",
+    "qdigest_agg": "qdigest_agg",
+    "tdigest_agg": "tdigest_agg",
+    "multimap_agg": "multimap_agg",
+    "approx_most_frequent": "approx_most_frequent",
+    "word_stem": "word_stem",
+    "normalize": "normalize (Unicode normalization)",
+    "checksum": "checksum",
+    "classify": "classify (machine-learning functions)",
+    "learn_classifier": "learn_classifier (machine-learning functions)",
+    "array_sort_desc": "array_sort_desc",
+    "json_array_get": "json_array_get (deprecated in Trino)",
+}
+
+
+def _refuse(tree: exp.Expression) -> None:
+    for node in tree.walk():
+        reason = REFUSED.get(type(node))
+        if reason is None and isinstance(node, exp.Anonymous):
+            name = node.name.lower()
+            reason = REFUSED.get(name)
+            if reason is None and name.startswith("st_"):
+                reason = f"{name} (geospatial functions)"
+        if reason is not None:
+            raise QueryError(f"not supported by the local engine: {reason}")
+
+
+_STATEMENTS = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)
+
+
+def parse_trino(sql: str) -> tuple[exp.Expression, int]:
+    """Parse one Trino statement; ``?`` placeholders become ``:p1, :p2 ...`` in text order.
+
+    Returns the tree and the number of placeholders. A syntax error names its position.
+    """
+    text = sql.strip().rstrip(";").strip()
+    if not text:
+        raise QueryError("empty query")
+    tree = _parse(text, sql)
+    dialect = sqlglot.Dialect.get_or_raise(READ)
+    marks = [t for t in dialect.tokenize(text) if t.token_type == TokenType.PLACEHOLDER]
+    if marks:
+        # Named placeholders in the order the '?' tokens appear in the text; rewritten at
+        # the tokenizer's own positions, so a '?' inside a string or comment is never touched.
+        pieces, pos = [], 0
+        for n, token in enumerate(marks, 1):
+            pieces.append(text[pos:token.start])
+            pieces.append(f":p{n}")
+            pos = token.end + 1
+        pieces.append(text[pos:])
+        tree = _parse("".join(pieces), sql)
+    if not isinstance(tree, _STATEMENTS) and not isinstance(tree, exp.Query):
+        kind = type(tree).__name__.upper()
+        raise QueryError(
+            f"only queries (SELECT, WITH, VALUES) run on the local engine, not {kind} statements"
+        )
+    return tree, len(marks)
+
+
+def _parse(text: str, original: str) -> exp.Expression:
+    try:
+        trees = sqlglot.parse(text, read=READ, error_level=ErrorLevel.RAISE)
+    except ParseError as exc:
+        first = exc.errors[0] if exc.errors else {}
+        where = f"line {first.get('line', '?')}, column {first.get('col', '?')}"
+        description = str(first.get("description") or exc).split(". ")[0]
+        description = re.sub(r"<Token token_type: TokenType\.\w+, text: ([^,]*),.*?>", r"'\1'",
+                             description)
+        near = first.get("highlight")
+        detail = f" near {near!r}" if near else ""
+        raise QueryError(f"syntax error at {where}{detail}: {description}") from None
+    except TokenError as exc:
+        raise QueryError(f"syntax error: {exc}") from None
+    trees = [t for t in trees if t is not None]
+    if len(trees) != 1:
+        raise QueryError(f"expected one statement, got {len(trees)}")
+    return trees[0]
+
+
+def name_columns(tree: exp.Expression) -> None:
+    """Trino's result column names: an unnamed expression is ``_col<position>``.
+
+    DuckDB would name ``count(*)`` ``count_star()``; Athena's CSV header says ``_col0``.
+    """
+    select = tree
+    while isinstance(select, exp.SetOperation):
+        select = select.this
+    while isinstance(select, exp.Subquery):
+        select = select.this
+    if not isinstance(select, exp.Select):
+        return
+    for position, item in enumerate(select.expressions):
+        if isinstance(item, exp.Alias | exp.Star) or (
+            isinstance(item, exp.Column) and isinstance(item.this, exp.Star)
+        ):
+            continue
+        if isinstance(item, exp.Column | exp.Dot):
+            continue
+        item.replace(exp.alias_(item.copy(), f"_col{position}", quoted=True))
+
+
+def rewrite(tree: exp.Expression) -> exp.Expression:
+    """Apply :data:`REWRITES` bottom-up (arguments before the calls that hold them)."""
+    _refuse(tree)
+    name_columns(tree)
+    for node in reversed(list(tree.walk(bfs=False))):
+        for fix in REWRITES:
+            new = fix.apply(node)
+            if new is not None and new is not node:
+                if node is tree:
+                    tree = new
+                else:
+                    node.replace(new)
+                node = new
+    return tree
+
+
+def to_duckdb(tree: exp.Expression) -> str:
+    """Generate DuckDB SQL; anything sqlglot cannot express faithfully is an error."""
+    try:
+        return tree.sql(dialect=WRITE, unsupported_level=ErrorLevel.RAISE)
+    except UnsupportedError as exc:
+        message = str(exc).splitlines()[0]
+        raise QueryError(f"not supported by the local engine: {message}") from None
+
+
+def translate(sql: str) -> str:
+    """Trino SQL text to DuckDB SQL text (no table resolution); for tests and ``--explain``.
+
+    >>> translate("SELECT 7 / 2")
+    'SELECT TRINO_DIV(7, 2)'
+    """
+    tree, _ = parse_trino(sql)
+    return to_duckdb(rewrite(tree))
