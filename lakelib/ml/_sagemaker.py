@@ -1,0 +1,482 @@
+"""The SageMaker backend: script-mode training (spot), endpoints (serverless or instances),
+batch transform, from the same entry script and ``model.tar.gz`` as the local backend.
+
+Plain boto3 control-plane calls through :func:`lakelib.aws.client`, no sagemaker SDK (see
+``docs/decisions/0001-sagemaker-sdk.md``). What the SDK would add is reproduced where it
+matters for compatibility: the ``sourcedir.tar.gz`` layout, the ``sagemaker_program`` /
+``sagemaker_submit_directory`` hyperparameters and ``SAGEMAKER_PROGRAM`` /
+``SAGEMAKER_SUBMIT_DIRECTORY`` environment, JSON-encoded hyperparameters, and the
+scikit-learn container image URIs. The request builders are pure functions, tested for shape;
+the classes upload, call and wait.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import logging
+import tarfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lakelib.config import Settings, Zone, get_settings
+from lakelib.errors import ConfigError, MlError
+from lakelib.ml._registry import ModelRegistry, model_settings
+from lakelib.storage import open_store, split_s3_uri, zone_store
+
+log = logging.getLogger(__name__)
+
+FRAMEWORK_VERSION = "1.4-2"  # sagemaker-scikit-learn image tag: scikit-learn 1.4.2
+# ECR registry account of the sagemaker-scikit-learn images, per region (from the SDK's
+# image_uri_config/sklearn.json); other regions: set [ml] image_uri.
+SKLEARN_REGISTRIES = {
+    "us-east-1": "683313688378",
+    "us-east-2": "257758044811",
+    "us-west-1": "746614075791",
+    "us-west-2": "246618743249",
+    "eu-west-1": "141502667606",
+    "eu-west-2": "764974769150",
+    "eu-central-1": "492215442770",
+    "ap-southeast-1": "121021644041",
+    "ap-southeast-2": "783357654285",
+    "ap-northeast-1": "354813040037",
+}
+ENTRY_POINT = "train.py"
+INFERENCE_POINT = "inference.py"
+# Modules the container needs: standard library + numpy/pandas/scikit-learn/joblib only.
+BUNDLED_MODULES = (
+    "errors.py",
+    "ml/_features.py",
+    "ml/_artifact.py",
+    "ml/_script.py",
+    "ml/_inference.py",
+)
+TRAIN_ENTRY = (
+    '"""SageMaker script-mode entry point (same as jobs/train.py)."""\n'
+    "import sys\n\nfrom lakelib.ml._script import main\n\n"
+    'if __name__ == "__main__":\n    sys.exit(main())\n'
+)
+INFERENCE_ENTRY = (
+    '"""SageMaker inference entry point: the toolkit imports these four functions."""\n'
+    "from lakelib.ml._inference import input_fn, model_fn, output_fn, predict_fn  # noqa: F401\n"
+)
+METRIC_DEFINITIONS = [
+    {"Name": name, "Regex": f"metric {name}=([-0-9.eE]+);"}
+    for name in ("roc_auc", "pr_auc", "baseline_prior_pr_auc", "baseline_recency_roc_auc")
+]
+TERMINAL = {"Completed", "Failed", "Stopped"}
+
+
+def sklearn_image_uri(region: str, framework_version: str = FRAMEWORK_VERSION) -> str:
+    """The sagemaker-scikit-learn container image for a region."""
+    account = SKLEARN_REGISTRIES.get(region)
+    if account is None:
+        raise ConfigError(
+            f"no known scikit-learn image registry for region {region}: set [ml] image_uri"
+        )
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"{account}.dkr.ecr.{region}.{suffix}/sagemaker-scikit-learn:{framework_version}-cpu-py3"
+
+
+def build_source_bundle() -> bytes:
+    """``sourcedir.tar.gz``: ``train.py``, ``inference.py`` and the container-safe modules."""
+    package = Path(__file__).resolve().parents[1]
+    files = {
+        ENTRY_POINT: TRAIN_ENTRY.encode(),
+        INFERENCE_POINT: INFERENCE_ENTRY.encode(),
+        "lakelib/__init__.py": b"",
+        "lakelib/ml/__init__.py": b"",
+    }
+    for relative in BUNDLED_MODULES:
+        files[f"lakelib/{relative}"] = (package / relative).read_bytes()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in sorted(files.items()):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _sdk_hyperparameters(
+    hyperparameters: Mapping[str, Any], source_uri: str, job_name: str, region: str
+) -> dict[str, str]:
+    """Hyperparameters as the SDK sends them: every value JSON-encoded, plus its own keys."""
+    values: dict[str, Any] = dict(hyperparameters)
+    values.update(
+        sagemaker_program=ENTRY_POINT,
+        sagemaker_submit_directory=source_uri,
+        sagemaker_container_log_level=20,
+        sagemaker_job_name=job_name,
+        sagemaker_region=region,
+    )
+    return {str(k): json.dumps(v) for k, v in values.items()}
+
+
+def training_job_request(
+    *,
+    job_name: str,
+    role_arn: str,
+    image_uri: str,
+    source_uri: str,
+    train_uri: str,
+    test_uri: str,
+    output_uri: str,
+    region: str,
+    hyperparameters: Mapping[str, Any] | None = None,
+    instance_type: str = "ml.m5.large",
+    spot: bool = True,
+    max_run_seconds: int = 3600,
+    max_wait_seconds: int = 7200,
+    checkpoint_uri: str | None = None,
+) -> dict[str, Any]:
+    """``CreateTrainingJob`` arguments for the script-mode job, managed spot by default."""
+
+    def channel(name: str, uri: str) -> dict[str, Any]:
+        return {
+            "ChannelName": name,
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": uri,
+                    "S3DataDistributionType": "FullyReplicated",
+                }
+            },
+            "ContentType": "text/csv",
+            "InputMode": "File",
+        }
+
+    request: dict[str, Any] = {
+        "TrainingJobName": job_name,
+        "AlgorithmSpecification": {
+            "TrainingImage": image_uri,
+            "TrainingInputMode": "File",
+            "MetricDefinitions": METRIC_DEFINITIONS,
+        },
+        "RoleArn": role_arn,
+        "HyperParameters": _sdk_hyperparameters(
+            hyperparameters or {}, source_uri, job_name, region
+        ),
+        "InputDataConfig": [channel("train", train_uri), channel("test", test_uri)],
+        "OutputDataConfig": {"S3OutputPath": output_uri},
+        "ResourceConfig": {
+            "InstanceType": instance_type,
+            "InstanceCount": 1,
+            "VolumeSizeInGB": 10,
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": max_run_seconds},
+        "EnableManagedSpotTraining": spot,
+        "Tags": [{"Key": "lakelib:job", "Value": "train"}],
+    }
+    if spot:
+        # Spot jobs must allow waiting for capacity: MaxWait >= MaxRuntime.
+        request["StoppingCondition"]["MaxWaitTimeInSeconds"] = max(
+            max_wait_seconds, max_run_seconds
+        )
+        if checkpoint_uri:
+            request["CheckpointConfig"] = {"S3Uri": checkpoint_uri}
+    return request
+
+
+def model_request(
+    *, model_name: str, role_arn: str, image_uri: str, model_data_url: str, source_uri: str,
+    region: str,
+) -> dict[str, Any]:  # fmt: skip
+    """``CreateModel`` arguments: the same image, the artifact, ``inference.py`` from the bundle."""
+    return {
+        "ModelName": model_name,
+        "ExecutionRoleArn": role_arn,
+        "PrimaryContainer": {
+            "Image": image_uri,
+            "ModelDataUrl": model_data_url,
+            "Environment": {
+                "SAGEMAKER_PROGRAM": INFERENCE_POINT,
+                "SAGEMAKER_SUBMIT_DIRECTORY": source_uri,
+                "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+                "SAGEMAKER_REGION": region,
+            },
+        },
+    }
+
+
+def endpoint_config_request(
+    *,
+    config_name: str,
+    model_name: str,
+    serverless: bool = True,
+    memory_mb: int = 2048,
+    max_concurrency: int = 5,
+    instance_type: str = "ml.t2.medium",
+    instance_count: int = 1,
+    variant: str = "AllTraffic",
+) -> dict[str, Any]:
+    """``CreateEndpointConfig`` arguments: one serverless or one instance-backed variant."""
+    production: dict[str, Any] = {"VariantName": variant, "ModelName": model_name}
+    if serverless:
+        production["ServerlessConfig"] = {
+            "MemorySizeInMB": memory_mb,
+            "MaxConcurrency": max_concurrency,
+        }
+    else:
+        production.update(
+            InstanceType=instance_type,
+            InitialInstanceCount=instance_count,
+            InitialVariantWeight=1.0,
+        )
+    return {"EndpointConfigName": config_name, "ProductionVariants": [production]}
+
+
+def transform_job_request(
+    *,
+    job_name: str,
+    model_name: str,
+    input_uri: str,
+    output_uri: str,
+    instance_type: str = "ml.m5.large",
+    max_payload_mb: int = 6,
+) -> dict[str, Any]:
+    """``CreateTransformJob`` arguments for CSV features whose first column is customer_id.
+
+    The id is filtered out of the model's input and joined back onto its output, so each
+    output line is ``customer_id,score``: what the local transform writes.
+    """
+    return {
+        "TransformJobName": job_name,
+        "ModelName": model_name,
+        "BatchStrategy": "MultiRecord",
+        "MaxPayloadInMB": max_payload_mb,
+        "TransformInput": {
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": input_uri}},
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+            "CompressionType": "None",
+        },
+        "TransformOutput": {
+            "S3OutputPath": output_uri,
+            "Accept": "text/csv",
+            "AssembleWith": "Line",
+        },
+        "TransformResources": {"InstanceType": instance_type, "InstanceCount": 1},
+        "DataProcessing": {
+            "InputFilter": "$[1:]",
+            "JoinSource": "Input",
+            "OutputFilter": "$[0,-1]",
+        },
+    }
+
+
+def _stamp() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+
+
+class _Base:
+    def __init__(self, settings: Settings | None = None, *, client: Any = None) -> None:
+        self.settings = settings or get_settings()
+        self._client = client
+        self.ml = model_settings(self.settings)
+
+    @property
+    def sagemaker(self) -> Any:
+        if self._client is None:
+            from lakelib.aws import client
+
+            self._client = client("sagemaker", region=self.region)
+        return self._client
+
+    @property
+    def region(self) -> str:
+        return str(self.settings.region or "us-east-1")
+
+    @property
+    def role_arn(self) -> str:
+        role = self.settings.outputs.get("sagemaker_role_arn") or self.ml.get("role_arn")
+        if not role:
+            raise ConfigError(
+                "no SageMaker role: set LAKE_SAGEMAKER_ROLE_ARN or the stack output "
+                "sagemaker_role_arn"
+            )
+        return str(role)
+
+    @property
+    def image_uri(self) -> str:
+        return str(self.ml.get("image_uri") or sklearn_image_uri(self.region))
+
+    def upload_bundle(self, name: str) -> str:
+        """Upload ``sourcedir.tar.gz`` to the scripts zone; returns its ``s3://`` URI."""
+        store = zone_store(Zone.SCRIPTS, self.settings)
+        key = f"ml/{name}/sourcedir.tar.gz"
+        store.write_bytes(key, build_source_bundle())
+        return store.url(key)
+
+
+class SageMakerTrainer(_Base):
+    """Runs the script-mode job on SageMaker (managed spot) and returns its ``model.tar.gz``."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        client: Any = None,
+        instance_type: str = "ml.m5.large",
+        spot: bool = True,
+        poll_seconds: float = 30.0,
+        timeout: float = 4 * 3600,
+    ) -> None:
+        super().__init__(settings, client=client)
+        self.instance_type = instance_type
+        self.spot = spot
+        self.poll_seconds = poll_seconds
+        self.timeout = timeout
+
+    def start(self, job_name: str, data: Any, hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
+        """Upload the channels and the bundle, create the training job; returns the request."""
+        scripts = zone_store(Zone.SCRIPTS, self.settings)
+        base = f"ml/{job_name}"
+        for channel in ("train", "test"):
+            folder = Path(getattr(data, channel))
+            for path in sorted(folder.iterdir()):
+                if path.is_file():
+                    scripts.write_bytes(f"{base}/input/{channel}/{path.name}", path.read_bytes())
+        source_uri = self.upload_bundle(job_name)
+        models = zone_store(Zone.MODELS, self.settings)
+        request = training_job_request(
+            job_name=job_name,
+            role_arn=self.role_arn,
+            image_uri=self.image_uri,
+            source_uri=source_uri,
+            train_uri=scripts.url(f"{base}/input/train/"),
+            test_uri=scripts.url(f"{base}/input/test/"),
+            output_uri=models.url("training-jobs/"),
+            region=self.region,
+            hyperparameters=hyperparameters,
+            instance_type=self.instance_type,
+            spot=self.spot,
+            checkpoint_uri=scripts.url(f"{base}/checkpoints/"),
+        )
+        self.sagemaker.create_training_job(**request)
+        return request
+
+    def run(
+        self, job_name: str, data: Any, hyperparameters: Mapping[str, Any]
+    ) -> tuple[bytes, str | None]:
+        self.start(job_name, data, hyperparameters)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            job = self.sagemaker.describe_training_job(TrainingJobName=job_name)
+            status = job["TrainingJobStatus"]
+            if status in TERMINAL:
+                break
+            if time.monotonic() > deadline:
+                raise MlError(f"training job {job_name} still {status} after {self.timeout:.0f} s")
+            time.sleep(self.poll_seconds)
+        if status != "Completed":
+            raise MlError(f"training job {job_name} {status}: {job.get('FailureReason', '?')}")
+        uri = job.get("ModelArtifacts", {}).get("S3ModelArtifacts")
+        if not uri:
+            raise MlError(f"training job {job_name} reports no model artifact")
+        bucket, key = split_s3_uri(uri)
+        folder, _, name = key.rpartition("/")
+        try:
+            return open_store(f"s3://{bucket}/{folder}").read_bytes(name), None
+        except MlError:
+            raise
+        except Exception as exc:
+            raise MlError(f"cannot read the model artifact {uri}: {exc}") from exc
+
+
+class SageMakerDeployer(_Base):
+    """Creates the SageMaker model, endpoint config and endpoint for a registered version."""
+
+    def check_versions(self, libraries: Mapping[str, str]) -> None:
+        """Refuse an artifact pickled by another scikit-learn than the container's."""
+        trained = str(libraries.get("scikit-learn", ""))
+        image = self.image_uri.rsplit(":", 1)[-1]
+        wanted = (
+            FRAMEWORK_VERSION.split("-")[0] if "sagemaker-scikit-learn" in self.image_uri else ""
+        )
+        if wanted and image.startswith(FRAMEWORK_VERSION) and not trained.startswith(wanted):
+            raise MlError(
+                f"the model was trained with scikit-learn {trained or '?'}; the container runs "
+                f"{wanted}: train it with lake train --target sagemaker, or set [ml] image_uri"
+            )
+
+    def create_model(self, *, model: str | None = None, version: str | None = None,
+                     check_versions: bool = True) -> str:  # fmt: skip
+        registry = ModelRegistry(model, settings=self.settings)
+        entry = registry.get(version)
+        if not entry.artifact.startswith("s3://"):
+            raise MlError(f"{entry.model} {entry.version} is not in S3 ({entry.artifact})")
+        if check_versions:
+            self.check_versions(entry.libraries)
+        name = f"{entry.model}-{entry.version}-{_stamp()}"
+        self.sagemaker.create_model(
+            **model_request(
+                model_name=name,
+                role_arn=self.role_arn,
+                image_uri=self.image_uri,
+                model_data_url=entry.artifact,
+                source_uri=self.upload_bundle(name),
+                region=self.region,
+            )
+        )
+        return name
+
+    def deploy(
+        self,
+        *,
+        endpoint_name: str | None = None,
+        model: str | None = None,
+        version: str | None = None,
+        serverless: bool = True,
+        instance_type: str = "ml.t2.medium",
+        check_versions: bool = True,
+    ) -> str:
+        """Create (or update) the endpoint; returns its ARN. Does not wait for InService."""
+        from botocore.exceptions import ClientError
+
+        endpoint = endpoint_name or str(self.ml["endpoint_name"])
+        model_name = self.create_model(model=model, version=version, check_versions=check_versions)
+        config = f"{model_name}-config"
+        self.sagemaker.create_endpoint_config(
+            **endpoint_config_request(
+                config_name=config,
+                model_name=model_name,
+                serverless=serverless,
+                instance_type=instance_type,
+            )
+        )
+        try:
+            self.sagemaker.describe_endpoint(EndpointName=endpoint)
+            exists = True
+        except ClientError:
+            exists = False
+        call = self.sagemaker.update_endpoint if exists else self.sagemaker.create_endpoint
+        answer = call(EndpointName=endpoint, EndpointConfigName=config)
+        return str(answer["EndpointArn"])
+
+    def transform(
+        self,
+        *,
+        input_uri: str,
+        output_uri: str,
+        model: str | None = None,
+        version: str | None = None,
+        instance_type: str = "ml.m5.large",
+    ) -> str:
+        """Start a batch transform job over CSV features in S3; returns the job name."""
+        model_name = self.create_model(model=model, version=version)
+        job = f"{model_name}-transform"
+        self.sagemaker.create_transform_job(
+            **transform_job_request(
+                job_name=job,
+                model_name=model_name,
+                input_uri=input_uri,
+                output_uri=output_uri,
+                instance_type=instance_type,
+            )
+        )
+        return job
