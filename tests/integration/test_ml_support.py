@@ -94,3 +94,65 @@ def write_sales_clean(frame: pd.DataFrame, settings: Settings | None = None) -> 
 
 def sample_spec_days(start: dt.date, days: int) -> list[dt.date]:
     return [start + dt.timedelta(days=d) for d in range(days)]
+
+
+def generated_sales_clean(out: Path, days: int = 60, rows_per_day: int = 150) -> pd.DataFrame:
+    """Generate small sample sources into ``out`` and clean them into a ``sales_clean`` frame."""
+    from lakelib.samples import GeneratorSpec, generate_all
+
+    generate_all(
+        out, GeneratorSpec(start=dt.date(2026, 1, 1), days=days, rows_per_day=rows_per_day, seed=5)
+    )
+    return sales_clean_frame(out)
+
+
+def events_of(frame: pd.DataFrame) -> pd.DataFrame:
+    """The events frame ``lakelib.ml.load_events`` would return for a sales_clean frame."""
+    events = frame.rename(columns={"date": "ts"})
+    return events[["customer_id", "ts", "amount", "segment", "region", "category", "signup_date"]]
+
+
+def write_trained_model(frame: pd.DataFrame, folder: Path) -> dict[str, object]:
+    """Fit the real pipeline in-process on ``frame`` and write a model folder (fast)."""
+    from lakelib.ml._artifact import write_model_dir
+    from lakelib.ml._features import (
+        CATEGORICAL_FEATURES,
+        feature_columns,
+        labelled_examples,
+        plan_cutoffs,
+    )
+    from lakelib.ml._script import build_estimator
+
+    events = events_of(frame)
+    plan = plan_cutoffs(events["ts"].min().date(), events["ts"].max().date())
+    examples = labelled_examples(events, plan.train)
+    features = feature_columns(examples)
+    numeric = [c for c in features if c not in CATEGORICAL_FEATURES]
+    estimator = build_estimator(numeric, list(CATEGORICAL_FEATURES), max_iter=30)
+    estimator.fit(examples[features], examples["label"])
+    return write_model_dir(
+        folder,
+        estimator,
+        {
+            "model_name": "churn",
+            "features": features,
+            "numeric_features": numeric,
+            "categorical_features": list(CATEGORICAL_FEATURES),
+            "category_shares": [c[len("share_") :] for c in features if c.startswith("share_")],
+            "metrics": {"roc_auc": 0.8},
+            "training_data": {"horizon_days": 30},
+        },
+    )
+
+
+def csv_row(features: list[str], segment: str = "consumer") -> str:
+    """A valid CSV row for a model with these features."""
+    values = []
+    for name in features:
+        if name == "segment":
+            values.append(segment)
+        elif name == "region":
+            values.append("north")
+        else:
+            values.append("2.5")
+    return ",".join(values)
