@@ -1,1 +1,162 @@
-"""lake query commands (filled in by their issue)."""
+"""``lake query``: Trino (Athena) SQL on the lake; ``--history`` lists recent queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from lakelib.cli._app import app
+from lakelib.cli._console import err, human_bytes, out
+from lakelib.errors import QueryError
+
+FORMATS = ("table", "csv", "json")
+
+
+def parameter_value(text: str) -> Any:
+    """An Athena-style ``--param`` literal as a value: ``'a'`` text, ``5`` / ``1.5`` numbers,
+    ``true``/``false``, ``NULL``, ``DATE '2024-01-02'``, ``TIMESTAMP '...'``.
+
+    Bare words stay text, so ``--param 2026`` and ``--param "'2026'"`` both bind ``'2026'``
+    only when quoted; a bare number binds a number, as in Athena.
+    """
+    value = text.strip()
+    upper = value.upper()
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1].replace("''", "'")
+    for prefix, parse in (("DATE ", dt.date.fromisoformat),
+                          ("TIMESTAMP ", dt.datetime.fromisoformat)):
+        if upper.startswith(prefix):
+            inner = value[len(prefix):].strip()
+            if len(inner) >= 2 and inner[0] == inner[-1] == "'":
+                try:
+                    return parse(inner[1:-1])
+                except ValueError as exc:
+                    raise QueryError(f"bad {prefix.strip()} parameter {text!r}: {exc}") from exc
+    if upper == "NULL":
+        return None
+    if upper in {"TRUE", "FALSE"}:
+        return upper == "TRUE"
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        return Decimal(value) if "e" not in value.lower() else float(value)
+    except (InvalidOperation, ValueError):
+        return value
+
+
+def _print_history(limit: int, workgroup: str | None) -> None:
+    from lakelib.query import query_history
+
+    table = Table(title="recent queries", title_justify="left")
+    for column in ("submitted", "id", "workgroup", "state", "time", "scanned", "cost", "sql"):
+        table.add_column(column, overflow="fold")
+    for rec in query_history(limit, workgroup=workgroup):
+        table.add_row(
+            rec.submitted_at[:19].replace("T", " "),
+            rec.query_id[:8],
+            rec.workgroup,
+            rec.state,
+            f"{rec.total_ms:.0f} ms",
+            human_bytes(rec.bytes_scanned),
+            f"${rec.cost_usd:.6f}",
+            " ".join(rec.sql.split())[:80] + (f"  ({rec.state_reason})" if rec.state_reason
+                                              else ""),
+        )
+    out.print(table)
+
+
+@app.command("query")
+def query_command(
+    sql: Annotated[
+        str | None, typer.Argument(help="Trino (Athena) SQL, e.g. \"SELECT count(*) FROM "
+                                         "sales_clean WHERE day = '05'\".", show_default=False)
+    ] = None,
+    workgroup: Annotated[
+        str, typer.Option("--workgroup", "-w", help="Athena workgroup (lake.toml [workgroups]).")
+    ] = "primary",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help=f"Output: {' | '.join(FORMATS)}.")
+    ] = "table",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the result here instead of stdout.",
+                     show_default=False),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Value for the next ? placeholder, as an Athena "
+                     "literal: 'text', 5, DATE '2024-01-02'. Repeat in order.",
+                     show_default=False),
+    ] = None,
+    database: Annotated[
+        str | None, typer.Option(help="Catalog database (default from settings).",
+                                 show_default=False)
+    ] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Show partitions, files, bytes and price; do not "
+                           "run.")
+    ] = False,
+    history: Annotated[bool, typer.Option("--history", help="List recent queries.")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="How many --history entries.")] = 20,
+) -> None:
+    """Run Trino SQL on the lake (DuckDB locally, Athena on AWS)."""
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"use one of: {', '.join(FORMATS)}", param_hint="--format")
+    if history:
+        _print_history(limit, workgroup if workgroup != "primary" else None)
+        return
+    if not sql:
+        raise typer.BadParameter("give a SQL query (or --history)", param_hint="SQL")
+    from lakelib.query import explain_query, run_query
+    from lakelib.query._results import render_csv, render_json
+
+    params = [parameter_value(p) for p in param or []]
+    if explain:
+        plan = explain_query(sql, database=database, workgroup=workgroup, params=params)
+        for line in plan.lines():
+            out.print(line, markup=False)
+        return
+    with err.status("running query...") if fmt == "table" and output is None else _nothing():
+        result = run_query(sql, database=database, workgroup=workgroup, params=params)
+    record = result.record
+    if fmt == "table" and output is None:
+        table = Table(show_lines=False)
+        for name in result.table.column_names:
+            table.add_column(name)
+        from lakelib.query._results import textual
+
+        for row in textual(result.table).to_pylist():
+            table.add_row(*("NULL" if v is None else str(v) for v in row.values()))
+        out.print(table)
+        err.print(
+            f"{record.rows:,} rows   query {record.query_id}   {record.total_ms:.0f} ms   "
+            f"scanned {human_bytes(record.bytes_scanned)} (${record.cost_usd:.6f})",
+            markup=False,
+        )
+        return
+    if fmt == "json":
+        data = (render_json(result.table) + "\n").encode()
+    elif fmt == "csv":
+        data = render_csv(result.table, quote_all=False)
+    else:
+        data = render_csv(result.table, quote_all=False)
+    if output is not None:
+        output.write_bytes(data)
+        err.print(f"{record.rows:,} rows written to {output}", markup=False)
+    else:
+        typer.echo(data.decode(), nl=False)
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None

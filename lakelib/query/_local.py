@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -430,6 +431,9 @@ class LocalEngine:
 def _duckdb_message(exc: Exception) -> str:
     text = str(exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
+    missing = re.search(r"(?:Scalar|Aggregate|Table) Function with name (\w+) does not exist", first)
+    if missing:
+        return f"function {missing.group(1)} is not supported by the local engine"
     for prefix in ("Invalid Input Error: ", "Binder Error: ", "Catalog Error: ",
                    "Conversion Error: ", "Parser Error: ", "Out of Range Error: "):
         if first.startswith(prefix):

@@ -264,9 +264,18 @@ def _strpos(node: exp.Expression) -> exp.Expression | None:
     return None
 
 
+_PRINTF_SAFE = re.compile(r"%(?:%|n|[-0+ ]?\d*(?:\.\d+)?[sdfxXeEo])")
+
+
 def _format(node: exp.Expression) -> exp.Expression | None:
     if isinstance(node, exp.Format):
-        # Trino format() takes Java format strings; printf covers %s %d %f %x %%.
+        # Trino format() takes Java format strings; printf agrees on %s %d %f %x %e %o %%
+        # with width/precision. Positional (%1$s), grouping (%,d) and date (%tY) are refused.
+        text = _literal_text(node.this, "format() pattern")
+        rest = _PRINTF_SAFE.sub("", text)
+        if "%" in rest:
+            bad = rest[rest.index("%"):][:4]
+            raise QueryError(f"format() conversion {bad!r} is not supported by the local engine")
         return _fn("printf", node.this, *node.expressions)
     return None
 
@@ -407,6 +416,21 @@ def _joda(node: exp.Expression) -> exp.Expression | None:
     return _fn("strftime" if name == "format_datetime" else "strptime", value, fmt)
 
 
+def _map_agg(node: exp.Expression) -> exp.Expression | None:
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "map_agg":
+        key, value = node.expressions
+        entry = exp.Struct(expressions=[
+            exp.PropertyEQ(this=exp.to_identifier("key"), expression=key),
+            exp.PropertyEQ(this=exp.to_identifier("value"), expression=value),
+        ])
+        collected = exp.Filter(
+            this=_fn("list", entry),
+            expression=exp.Where(this=exp.Not(this=exp.Is(this=key.copy(), expression=exp.Null()))),
+        )
+        return _fn("map_from_entries", collected)
+    return None
+
+
 def _approx_distinct(node: exp.Expression) -> exp.Expression | None:
     if isinstance(node, exp.ApproxDistinct) and node.args.get("accuracy") is not None:
         # Trino's optional max standard error only tunes the sketch; the estimate stays one.
@@ -453,7 +477,9 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("zip_with", "pads the shorter array with NULLs", _zip_with),
     Rewrite("reduce", "reduce(array, initial, merge, output)", _reduce),
     Rewrite("format_datetime/parse_datetime", "Joda-Time patterns", _joda),
+    Rewrite("map_agg", "map_agg(key, value) skips NULL keys", _map_agg),
     Rewrite("approx_distinct", "the accuracy argument only tunes the sketch", _approx_distinct),
+    Rewrite("codepoint", "codepoint(c) is the Unicode code point", _simple("codepoint", "unicode")),
     *(
         Rewrite(name, f"Trino's {name}", _simple(name, f"trino_{name}"))
         for name in (
