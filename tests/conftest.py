@@ -134,3 +134,28 @@ def aws(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     reset_settings()
     return moto_server
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    """One local SparkSession for the whole test run (the fastest measured test settings).
+
+    lakelib's session factory returns the active session, so the ETL under test runs on it.
+    """
+    import sys
+
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+    from lakelib.etl import get_spark
+
+    session = get_spark(
+        "lakelib-tests",
+        master="local[2]",
+        config={
+            "spark.sql.shuffle.partitions": "2",
+            "spark.default.parallelism": "2",
+            "spark.driver.memory": "1g",
+        },
+    )
+    yield session
+    session.stop()

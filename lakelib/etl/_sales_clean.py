@@ -127,7 +127,7 @@ class EtlRun:
 def new_run(job: str, mode: str) -> EtlRun:
     now = datetime.now(UTC)
     run_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    return EtlRun(job, run_id, now.strftime("%Y-%m-%dT%H:%M:%SZ"), mode=mode)
+    return EtlRun(job, run_id, now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), mode=mode)
 
 
 def finish(run: EtlRun, started: float, settings: Settings, status: str) -> EtlRun:
@@ -472,6 +472,8 @@ def run_sales_clean(
             mark = read_bookmark(job, settings)
             rewind = date.fromisoformat(mark.rewind_since) if mark.rewind_since else None
             run.since = rewind.isoformat() if rewind else None
+            if rewind is not None:
+                run.mode = "rewind"
             raw = zone_store(Zone.RAW, settings)
             run.raw_files, run.raw_bytes = pending_raw_files(
                 raw, config.source, mark.processed, rewind

@@ -1,0 +1,274 @@
+"""The sales_clean and curate jobs on generated dirty data, checked against its manifest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lakelib.catalog import open_catalog
+from lakelib.config import get_settings
+from lakelib.errors import EtlError
+from lakelib.etl import list_run_records, read_bookmark, reset_bookmark, run_curate, run_sales_clean
+from lakelib.ingest import ingest
+from lakelib.samples import read_manifest
+
+pytestmark = pytest.mark.usefixtures("spark")
+
+START = dt.date(2026, 1, 1)
+
+
+def land(samples: Path, days: range, *, validate: bool, references: bool = True) -> None:
+    settings = get_settings()
+    if references:
+        for ref in ("customers", "products"):
+            ingest(ref, str(samples / ref), run_date=START, settings=settings)
+    for d in days:
+        day = START + dt.timedelta(days=d)
+        at = dt.datetime.combine(day, dt.time(2, 0), tzinfo=dt.UTC)
+        ingest(
+            "sales",
+            str(samples / "sales" / f"sales_{day:%Y%m%d}.jsonl"),
+            run_date=at,
+            validate=validate,
+            settings=settings,
+        )
+
+
+def table(spark: Any, lake: Path, zone: str, name: str) -> Any:
+    return spark.read.parquet(str(lake / zone / name))
+
+
+def rows_of(frame: Any) -> list[tuple[Any, ...]]:
+    cols = sorted(frame.columns)
+    return sorted((tuple(r) for r in frame.select(*cols).collect()), key=repr)
+
+
+def test_unvalidated_landing_etl_matches_the_manifest(
+    spark: Any, samples: Path, lake_home: Path
+) -> None:
+    manifest = read_manifest(samples)["sales"]
+    land(samples, range(4), validate=False)
+    run = run_sales_clean()
+
+    clean = table(spark, lake_home, "processed", "sales_clean")
+    assert clean.count() == manifest["valid_unique_ids"]
+    assert clean.select("id").distinct().count() == manifest["valid_unique_ids"]
+    total = clean.selectExpr("sum(cast(amount as decimal(20,2)))").first()[0]
+    assert total == Decimal(manifest["valid_amount_total"])
+
+    quarantine = table(spark, lake_home, "quarantine", "sales_clean")
+    expected_rejects = manifest["rejected"] - manifest["dirt"]["malformed_json"]
+    assert quarantine.count() == expected_rejects
+    assert quarantine.where("reason is null or original is null").count() == 0
+    codes = {
+        r["code"]: r["n"]
+        for r in quarantine.selectExpr("split(reason, ':')[0] as code")
+        .groupBy("code")
+        .count()
+        .withColumnRenamed("count", "n")
+        .collect()
+    }
+    dirt = manifest["dirt"]
+    assert codes["out_of_range"] == dirt["negative_amount"] + dirt["absurd_amount"]
+    assert codes["bad_type"] == dirt["bad_date"]
+    assert codes["missing_required"] == dirt["null_required"]
+
+    assert run.rows_in == manifest["lines"] - dirt["malformed_json"]
+    assert run.rows_out == manifest["valid_unique_ids"]
+    assert run.rows_quarantined == expected_rejects
+    assert run.duplicates_removed == manifest["duplicate_lines"]
+    assert run.reconciles
+    assert run.unknown_customers == dirt["unknown_customer"]
+    assert clean.where("not customer_known").count() == dirt["unknown_customer"]
+    assert clean.where("region = 'unknown'").count() == dirt["unknown_customer"]
+
+    # Event-date partitions: late records sit under their own date, one file per partition.
+    days = sorted(
+        p.name for p in (lake_home / "processed/sales_clean/year=2026/month=01").iterdir()
+    )
+    assert days[0] == "day=01" and len(days) >= 4
+    for folder in (lake_home / "processed/sales_clean").glob("year=*/month=*/day=*"):
+        assert len(list(folder.glob("*.snappy.parquet"))) == 1
+
+    catalog = open_catalog()
+    assert {"sales_clean", "sales_clean_quarantine"} <= {t.name for t in catalog.list_tables()}
+    assert catalog.get_table("sales_clean").partition_keys == ("year", "month", "day")
+    assert len(catalog.list_partitions("sales_clean")) == len(days)
+    assert catalog.get_table("sales_clean").column("amount").type == "double"
+    record = json.loads((lake_home / "runs/etl/sales_clean" / f"{run.run_id}.json").read_text())
+    assert record["rows_in"] == run.rows_in and record["status"] == "succeeded"
+
+
+def test_validated_landing_reconciles_across_both_quarantines(
+    spark: Any, samples: Path, lake_home: Path
+) -> None:
+    manifest = read_manifest(samples)["sales"]
+    land(samples, range(4), validate=True)
+    run = run_sales_clean()
+    ingest_rejects = spark.read.json(str(lake_home / "quarantine/raw_sales")).count()
+    assert ingest_rejects + run.rows_quarantined == manifest["rejected"]
+    assert run.rows_quarantined == 0
+    assert (
+        table(spark, lake_home, "processed", "sales_clean").count() == manifest["valid_unique_ids"]
+    )
+    assert run.reconciles
+
+
+def test_incremental_day_equals_full_rerun_and_reruns_are_idempotent(
+    spark: Any, samples: Path, lake_home: Path
+) -> None:
+    land(samples, range(3), validate=False)
+    first = run_sales_clean()
+    assert first.raw_files == 3
+    land(samples, range(3, 4), validate=False, references=False)
+    second = run_sales_clean()
+    assert second.raw_files == 1  # only the new day's file
+    assert second.reconciles and second.duplicates_removed > 0  # re-sends of older days
+    incremental = rows_of(table(spark, lake_home, "processed", "sales_clean"))
+    quarantine_inc = rows_of(table(spark, lake_home, "quarantine", "sales_clean"))
+
+    again = run_sales_clean()
+    assert again.raw_files == 0 and again.rows_in == 0
+
+    full = run_sales_clean(full=True)
+    assert full.raw_files == 4 and full.mode == "full"
+    assert rows_of(table(spark, lake_home, "processed", "sales_clean")) == incremental
+    assert rows_of(table(spark, lake_home, "quarantine", "sales_clean")) == quarantine_inc
+    run_sales_clean(full=True)
+    assert rows_of(table(spark, lake_home, "processed", "sales_clean")) == incremental
+
+    # Rewind to the third day: its files are read again, the rows stay the same.
+    reset_bookmark("sales_clean", get_settings(), since=START + dt.timedelta(days=2))
+    rewound = run_sales_clean()
+    assert rewound.raw_files == 2 and rewound.since == "2026-01-03"
+    assert rows_of(table(spark, lake_home, "processed", "sales_clean")) == incremental
+    assert rows_of(table(spark, lake_home, "quarantine", "sales_clean")) == quarantine_inc
+    mark = read_bookmark("sales_clean", get_settings())
+    assert mark.files == 4 and mark.rewind_since is None
+    assert mark.last_arrival == "2026-01-04"
+    assert [r["mode"] for r in list_run_records("sales_clean", get_settings())][-1] == "rewind"
+
+
+def test_missing_reference_data_marks_rows_unknown(
+    spark: Any, samples: Path, lake_home: Path
+) -> None:
+    land(samples, range(1), validate=True, references=False)
+    run = run_sales_clean()
+    clean = table(spark, lake_home, "processed", "sales_clean")
+    assert clean.count() == run.rows_out > 0
+    assert clean.where("customer_known or product_known").count() == 0
+    assert run.unknown_customers == run.unknown_products == run.rows_out
+    assert run.references == {"customers": None, "products": None}
+
+
+def test_a_second_run_cannot_take_the_lock(lake_home: Path) -> None:
+    lock = lake_home / "runs/etl/lock.json"
+    lock.parent.mkdir(parents=True)
+    import socket
+
+    lock.write_text(
+        json.dumps(
+            {"pid": os.getppid(), "host": socket.gethostname(), "started": "2026-01-01T00:00:00Z"}
+        )
+    )
+    with pytest.raises(EtlError, match=rf"another etl run \(pid {os.getppid()} .*holds the lock"):
+        run_sales_clean()
+    # A lock left by a process that is gone is taken over.
+    lock.write_text(json.dumps({"pid": 999_999_999, "host": socket.gethostname()}))
+    assert run_sales_clean().raw_files == 0
+    assert not lock.exists()
+
+
+def test_a_run_that_loses_rows_fails_loudly(
+    spark: Any, samples: Path, lake_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lakelib.etl import _sales_clean
+
+    real = _sales_clean.enrich
+    monkeypatch.setattr(
+        _sales_clean, "enrich", lambda *a, **k: real(*a, **k).where("customer_known")
+    )
+    land(samples, range(1), validate=False)
+    with pytest.raises(EtlError, match="does not reconcile"):
+        run_sales_clean()
+    assert list_run_records("sales_clean", get_settings())[-1]["status"] == "failed"
+    monkeypatch.setattr(_sales_clean, "enrich", real)
+    # Nothing was committed to the bookmark: the next run processes the file again.
+    assert run_sales_clean().raw_files == 1
+
+
+def test_curate_builds_and_registers_the_analytics_tables(
+    spark: Any, samples: Path, lake_home: Path
+) -> None:
+    manifest = read_manifest(samples)["sales"]
+    land(samples, range(4), validate=True)
+    run_sales_clean()
+    run = run_curate()
+    assert run.rows_in == manifest["valid_unique_ids"]
+    aggregates = table(spark, lake_home, "curated", "customer_aggregates")
+    known = aggregates.where("customer_known").count()
+    assert known == manifest["customers_referenced"]
+    daily = table(spark, lake_home, "curated", "daily_sales")
+    revenue = daily.selectExpr("sum(cast(revenue as decimal(20,2)))").first()[0]
+    assert abs(revenue - Decimal(manifest["valid_amount_total"])) < Decimal("1.00")
+    assert daily.selectExpr("sum(orders)").first()[0] == manifest["valid_unique_ids"]
+    products = table(spark, lake_home, "curated", "product_performance")
+    assert products.selectExpr("sum(orders)").first()[0] == manifest["valid_unique_ids"]
+    catalog = open_catalog()
+    names = {t.name for t in catalog.list_tables()}
+    assert {"customer_aggregates", "daily_sales", "product_performance"} <= names
+    assert catalog.get_table("daily_sales").partition_keys == ("year", "month", "day")
+    assert len(catalog.list_partitions("daily_sales")) == len(run.partitions_written)
+    assert run.tables["customer_aggregates"] == aggregates.count()
+    # Curating again gives the same rows.
+    before = rows_of(aggregates)
+    run_curate()
+    assert rows_of(table(spark, lake_home, "curated", "customer_aggregates")) == before
+
+
+def test_lake_etl_cli_runs_both_jobs_and_shows_bookmarks(
+    spark: Any, samples: Path, lake_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lakelib.cli import main
+
+    land(samples, range(2), validate=True)
+    assert main(["etl", "--format", "json"]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert [r["job"] for r in runs] == ["sales_clean", "curate"]
+    assert runs[0]["raw_files"] == 2
+    assert main(["etl", "--bookmarks", "--format", "json"]) == 0
+    marks = json.loads(capsys.readouterr().out)
+    assert marks["sales_clean"]["files"] == 2
+    assert main(["etl", "--reset"]) == 0
+    assert "bookmark reset" in capsys.readouterr().out
+    assert read_bookmark("sales_clean", get_settings()).files == 0
+    assert main(["etl", "nope"]) == 1
+    assert "unknown etl job 'nope'" in capsys.readouterr().err
+
+
+def test_job_script_entry_takes_glue_style_arguments(
+    spark: Any, samples: Path, lake_home: Path
+) -> None:
+    from lakelib.etl._entry import main
+
+    land(samples, range(1), validate=True)
+    argv = [
+        "--JOB_NAME",
+        "sales_clean",
+        "--lake_home",
+        str(lake_home),
+        "--job-bookmark-option",
+        "job-bookmark-enable",
+        "--TempDir",
+        "s3://x/tmp/",
+        "--full",
+        "true",
+    ]
+    assert main("sales_clean", argv) == 0
+    assert list_run_records("sales_clean", get_settings())[-1]["mode"] == "full"
