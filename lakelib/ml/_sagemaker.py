@@ -348,14 +348,14 @@ class SageMakerTrainer(_Base):
             role_arn=self.role_arn,
             image_uri=self.image_uri,
             source_uri=source_uri,
-            train_uri=scripts.url(f"{base}/input/train/"),
-            test_uri=scripts.url(f"{base}/input/test/"),
-            output_uri=models.url("training-jobs/"),
+            train_uri=scripts.url(f"{base}/input/train") + "/",
+            test_uri=scripts.url(f"{base}/input/test") + "/",
+            output_uri=models.url("training-jobs") + "/",
             region=self.region,
             hyperparameters=hyperparameters,
             instance_type=self.instance_type,
             spot=self.spot,
-            checkpoint_uri=scripts.url(f"{base}/checkpoints/"),
+            checkpoint_uri=scripts.url(f"{base}/checkpoints") + "/",
         )
         self.sagemaker.create_training_job(**request)
         return request
@@ -466,9 +466,10 @@ class SageMakerDeployer(_Base):
         model: str | None = None,
         version: str | None = None,
         instance_type: str = "ml.m5.large",
+        check_versions: bool = True,
     ) -> str:
         """Start a batch transform job over CSV features in S3; returns the job name."""
-        model_name = self.create_model(model=model, version=version)
+        model_name = self.create_model(model=model, version=version, check_versions=check_versions)
         job = f"{model_name}-transform"
         self.sagemaker.create_transform_job(
             **transform_job_request(

@@ -1,0 +1,172 @@
+"""The SageMaker backend offline.
+
+moto server checks the control-plane request shapes and records state (jobs are "Completed"
+and endpoints "InService" at once; nothing trains or serves there). What moto cannot show —
+the job running in the scikit-learn container, the endpoint answering — is covered by
+running the very bundle the job would get, from its own folder, with the local Python.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import tarfile
+
+import boto3
+import pytest
+from test_ml_support import events_of, generated_sales_clean, write_trained_model
+
+from lakelib.config import load_settings
+from lakelib.errors import MlError
+from lakelib.ml import (
+    ModelRegistry,
+    SageMakerDeployer,
+    SageMakerTrainer,
+    build_source_bundle,
+    pack_model_dir,
+    prepare_training_data,
+)
+from lakelib.ml._sagemaker import endpoint_config_request, sklearn_image_uri
+
+ROLE = "arn:aws:iam::123456789012:role/lake-sagemaker"
+
+
+@pytest.fixture(scope="module")
+def frame(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    return generated_sales_clean(tmp_path_factory.mktemp("samples"), days=55, rows_per_day=60)
+
+
+@pytest.fixture
+def aws_settings(aws: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    for name, value in {
+        "LAKE_SCRIPTS_BUCKET": "lake-scripts",
+        "LAKE_CURATED_BUCKET": "lake-curated",
+        "LAKE_SAGEMAKER_ROLE_ARN": ROLE,
+        "LAKE_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="lake-scripts")
+    return load_settings(profile="aws")
+
+
+def test_training_job_request_uses_spot_and_script_mode(aws_settings, frame, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    data, _plan = prepare_training_data(events_of(frame), tmp_path / "data")
+    trainer = SageMakerTrainer(aws_settings)
+    trainer.start("churn-test-job", data, {"max-iter": 50})
+    job = trainer.sagemaker.describe_training_job(TrainingJobName="churn-test-job")
+    assert job["EnableManagedSpotTraining"] is True
+    assert (
+        job["StoppingCondition"]["MaxWaitTimeInSeconds"]
+        >= job["StoppingCondition"]["MaxRuntimeInSeconds"]
+    )
+    assert job["AlgorithmSpecification"]["TrainingImage"] == sklearn_image_uri("us-east-1")
+    assert job["AlgorithmSpecification"]["TrainingImage"].startswith(
+        "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2"
+    )
+    hps = job["HyperParameters"]
+    assert hps["sagemaker_program"] == '"train.py"' and hps["max-iter"] == "50"
+    source = json.loads(hps["sagemaker_submit_directory"])
+    assert source == "s3://lake-scripts/jobs/ml/churn-test-job/sourcedir.tar.gz"
+    channels = {c["ChannelName"]: c for c in job["InputDataConfig"]}
+    assert set(channels) == {"train", "test"}
+    s3 = boto3.client("s3", region_name="us-east-1")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="lake-scripts")["Contents"]]
+    assert "jobs/ml/churn-test-job/input/train/train.csv" in keys
+    assert "jobs/ml/churn-test-job/sourcedir.tar.gz" in keys
+    assert job["RoleArn"] == ROLE
+
+
+def test_deploy_serverless_and_instance_endpoints(aws_settings, frame, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    metadata = write_trained_model(frame, tmp_path / "model")
+    registry = ModelRegistry(settings=aws_settings)
+    entry = registry.add(pack_model_dir(tmp_path / "model"), metadata)
+    registry.promote(entry.version)
+    assert entry.artifact == "s3://lake-scripts/models/churn/v1/model.tar.gz"
+
+    deployer = SageMakerDeployer(aws_settings)
+    with pytest.raises(MlError, match="trained with scikit-learn"):
+        deployer.deploy()  # pickled by this venv's scikit-learn, not the container's 1.4
+    arn = deployer.deploy(check_versions=False)
+    assert arn.endswith(":endpoint/churn-model")
+    sm = deployer.sagemaker
+    endpoint = sm.describe_endpoint(EndpointName="churn-model")
+    assert endpoint["EndpointStatus"] == "InService"  # moto: at once
+    config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    variant = config["ProductionVariants"][0]
+    assert variant["VariantName"] == "AllTraffic"
+    assert variant["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
+    model = sm.describe_model(ModelName=variant["ModelName"])
+    container = model["PrimaryContainer"]
+    assert container["ModelDataUrl"] == entry.artifact
+    assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+
+    instance = endpoint_config_request(
+        config_name="c", model_name=variant["ModelName"], serverless=False
+    )
+    assert instance["ProductionVariants"][0]["InstanceType"] == "ml.t2.medium"
+    sm.create_endpoint_config(**instance)
+    assert (
+        sm.describe_endpoint_config(EndpointConfigName="c")["ProductionVariants"][0][
+            "InitialInstanceCount"
+        ]
+        == 1
+    )
+
+    job = deployer.transform(
+        input_uri="s3://lake-scripts/features/", output_uri="s3://lake-curated/predictions-raw/",
+        check_versions=False,
+    )  # fmt: skip
+    described = sm.describe_transform_job(TransformJobName=job)
+    assert described["TransformInput"]["SplitType"] == "Line"
+    assert described["BatchStrategy"] == "MultiRecord"
+
+
+def test_bundle_trains_from_its_own_folder(frame, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bundle = tmp_path / "code"
+    with tarfile.open(fileobj=io.BytesIO(build_source_bundle()), mode="r:gz") as archive:
+        archive.extractall(bundle, filter="data")
+    assert (bundle / "train.py").is_file() and (bundle / "inference.py").is_file()
+    data, _ = prepare_training_data(events_of(frame), tmp_path / "data")
+    model_dir, output = tmp_path / "opt" / "model", tmp_path / "opt" / "output"
+    script = (
+        "import runpy, sys\n"
+        f"sys.path.insert(0, {str(bundle)!r})\n"
+        "import lakelib\n"
+        f"assert lakelib.__file__.startswith({str(bundle)!r}), lakelib.__file__\n"
+        "sys.argv = ['train.py', '--max-iter', '20']\n"
+        "try:\n"
+        "    runpy.run_path('train.py', run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "heavy = [m for m in sys.modules if m.startswith(('lakelib.config', 'lakelib.storage',"
+        " 'orjson', 'boto3'))]\n"
+        "assert not heavy, heavy\n"
+        "import inference\n"
+        "model = inference.model_fn(sys.argv[0] and %r)\n"
+        "print(inference.predict_fn(inference.input_fn(open(%r).read(), 'text/csv'), model))\n"
+    ) % (str(model_dir), str(tmp_path / "row.csv"))
+    meta_row = None
+    env = {
+        "SM_MODEL_DIR": str(model_dir),
+        "SM_CHANNEL_TRAIN": str(data.train),
+        "SM_CHANNEL_TEST": str(data.test),
+        "SM_OUTPUT_DATA_DIR": str(output),
+        "PATH": "/usr/bin:/bin",
+    }
+    import pandas as pd
+
+    train_rows = pd.read_csv(data.train / "train.csv", nrows=1)
+    features = [c for c in train_rows.columns if c not in ("customer_id", "cutoff", "label")]
+    meta_row = train_rows[features].to_csv(header=False, index=False)
+    (tmp_path / "row.csv").write_text(meta_row)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=bundle, env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (model_dir / "model.joblib").is_file() and (output / "metrics.json").is_file()
+    assert "metric roc_auc=" in done.stderr
+    assert done.stdout.strip().startswith("[")
