@@ -151,10 +151,12 @@ class AthenaEngine:
             )
             if not ids:
                 continue
-            found = athena.batch_get_query_execution(QueryExecutionIds=ids)
             records += [
-                record_from_execution(e, fallback_sql="", engine=self.name)
-                for e in found.get("QueryExecutions", [])
+                record_from_execution(
+                    athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"],
+                    fallback_sql="", engine=self.name,
+                )
+                for qid in ids[:limit]
             ]
         records.sort(key=lambda r: r.submitted_at, reverse=True)
         return records[:limit]

@@ -545,6 +545,8 @@ class LocalQueries(LocalEngine):
         self._running[query_id] = cursor
         try:
             return self.execute(plan, cursor=cursor)
+        except duckdb.InterruptException as exc:
+            raise _Cancelled("cancelled by request") from exc
         except QueryError as exc:
             if isinstance(exc.__cause__, duckdb.InterruptException):
                 raise _Cancelled("cancelled by request") from exc

@@ -12,6 +12,7 @@ arrays as ``[1, 2]``, maps and rows as ``{k=v, ...}`` (Trino's text form).
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import json
@@ -186,14 +187,28 @@ def textual(table: pa.Table) -> pa.Table:
 
 def render_csv(table: pa.Table, *, quote_all: bool) -> bytes:
     """CSV bytes: a header line, then one line per row."""
-    buffer = io.BytesIO()
     if table.num_columns == 0:
         return b""
-    options = pacsv.WriteOptions(
-        include_header=True, quoting_style="all_valid" if quote_all else "needed"
-    )
-    pacsv.write_csv(textual(table), buffer, write_options=options)
-    return buffer.getvalue()
+    if quote_all:
+        buffer = io.BytesIO()
+        options = pacsv.WriteOptions(include_header=True, quoting_style="all_valid")
+        pacsv.write_csv(textual(table), buffer, write_options=options)
+        return buffer.getvalue()
+    # Plain CSV (the CLI's stdout): quotes only where a value needs them, NULL empty.
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(table.column_names)
+    plain = textual(table)
+    columns = [plain.column(i).to_pylist() for i in range(plain.num_columns)]
+    for row in zip(*columns, strict=True):
+        writer.writerow(["" if v is None else _plain(v) for v in row])
+    return text.getvalue().encode()
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def render_json(table: pa.Table) -> str:

@@ -561,11 +561,14 @@ def _parse(text: str, original: str) -> exp.Expression:
         trees = sqlglot.parse(text, read=READ, error_level=ErrorLevel.RAISE)
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
-        where = f"line {first.get('line', '?')}, column {first.get('col', '?')}"
+        near = first.get("highlight")
+        col = first.get("col")
+        if isinstance(col, int) and near:
+            col = max(1, col - len(near) + 1)  # sqlglot reports the token's last column
+        where = f"line {first.get('line', '?')}, column {col if col is not None else '?'}"
         description = str(first.get("description") or exc).split(". ")[0]
         description = re.sub(r"<Token token_type: TokenType\.\w+, text: ([^,]*),.*?>", r"'\1'",
                              description)
-        near = first.get("highlight")
         detail = f" near {near!r}" if near else ""
         raise QueryError(f"syntax error at {where}{detail}: {description}") from None
     except TokenError as exc:
