@@ -29,6 +29,8 @@ JOBS = ("sales_clean", "curate")
 GLUE_DONE = {"SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR", "EXPIRED"}
 EMR_STEP_DONE = {"COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED"}
 DEFAULT_RELEASE = "emr-7.9.0"
+# DPUs per Glue worker, for runs that report workers but no DPU-seconds.
+WORKER_DPU = {"G.025X": 0.25, "G.1X": 1.0, "G.2X": 2.0, "G.4X": 4.0, "G.8X": 8.0, "Z.2X": 2.0}
 
 OnState = Callable[[str], None]
 
@@ -197,6 +199,9 @@ class GlueEtl:
                 dpu = info.get("DPUSeconds")
                 if dpu is None and run.duration_s is not None:
                     capacity = info.get("MaxCapacity") or info.get("AllocatedCapacity")
+                    if not capacity and info.get("NumberOfWorkers"):
+                        per_worker = WORKER_DPU.get(str(info.get("WorkerType")), 1.0)
+                        capacity = float(info["NumberOfWorkers"]) * per_worker
                     dpu = float(capacity) * run.duration_s if capacity else None
                 run.dpu_seconds = float(dpu) if dpu is not None else None
                 run.error = info.get("ErrorMessage")
