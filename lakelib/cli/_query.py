@@ -28,10 +28,12 @@ def parameter_value(text: str) -> Any:
     upper = value.upper()
     if len(value) >= 2 and value[0] == value[-1] == "'":
         return value[1:-1].replace("''", "'")
-    for prefix, parse in (("DATE ", dt.date.fromisoformat),
-                          ("TIMESTAMP ", dt.datetime.fromisoformat)):
+    for prefix, parse in (
+        ("DATE ", dt.date.fromisoformat),
+        ("TIMESTAMP ", dt.datetime.fromisoformat),
+    ):
         if upper.startswith(prefix):
-            inner = value[len(prefix):].strip()
+            inner = value[len(prefix) :].strip()
             if len(inner) >= 2 and inner[0] == inner[-1] == "'":
                 try:
                     return parse(inner[1:-1])
@@ -66,8 +68,8 @@ def _print_history(limit: int, workgroup: str | None) -> None:
             f"{rec.total_ms:.0f} ms",
             human_bytes(rec.bytes_scanned),
             f"${rec.cost_usd:.6f}",
-            " ".join(rec.sql.split())[:80] + (f"  ({rec.state_reason})" if rec.state_reason
-                                              else ""),
+            " ".join(rec.sql.split())[:80]
+            + (f"  ({rec.state_reason})" if rec.state_reason else ""),
         )
     out.print(table)
 
@@ -75,8 +77,11 @@ def _print_history(limit: int, workgroup: str | None) -> None:
 @app.command("query")
 def query_command(
     sql: Annotated[
-        str | None, typer.Argument(help="Trino (Athena) SQL, e.g. \"SELECT count(*) FROM "
-                                         "sales_clean WHERE day = '05'\".", show_default=False)
+        str | None,
+        typer.Argument(
+            help="Trino (Athena) SQL, e.g. \"SELECT count(*) FROM sales_clean WHERE day = '05'\".",
+            show_default=False,
+        ),
     ] = None,
     workgroup: Annotated[
         str, typer.Option("--workgroup", "-w", help="Athena workgroup (lake.toml [workgroups]).")
@@ -86,22 +91,26 @@ def query_command(
     ] = "table",
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the result here instead of stdout.",
-                     show_default=False),
+        typer.Option(
+            "--output", "-o", help="Write the result here instead of stdout.", show_default=False
+        ),
     ] = None,
     param: Annotated[
         list[str] | None,
-        typer.Option("--param", "-p", help="Value for the next ? placeholder, as an Athena "
-                     "literal: 'text', 5, DATE '2024-01-02'. Repeat in order.",
-                     show_default=False),
+        typer.Option(
+            "--param",
+            "-p",
+            help="Value for the next ? placeholder, as an Athena "
+            "literal: 'text', 5, DATE '2024-01-02'. Repeat in order.",
+            show_default=False,
+        ),
     ] = None,
     database: Annotated[
-        str | None, typer.Option(help="Catalog database (default from settings).",
-                                 show_default=False)
+        str | None,
+        typer.Option(help="Catalog database (default from settings).", show_default=False),
     ] = None,
     explain: Annotated[
-        bool, typer.Option("--explain", help="Show partitions, files, bytes and price; do not "
-                           "run.")
+        bool, typer.Option("--explain", help="Show partitions, files, bytes and price; do not run.")
     ] = False,
     history: Annotated[bool, typer.Option("--history", help="List recent queries.")] = False,
     limit: Annotated[int, typer.Option(min=1, help="How many --history entries.")] = 20,

@@ -20,13 +20,21 @@ class QueryEngine(Protocol):
 
     name: str
 
-    def run(self, sql: str, *, database: str, workgroup: str,
-            params: Sequence[Any] | None = None, query_id: str | None = None) -> QueryResult:
+    def run(
+        self,
+        sql: str,
+        *,
+        database: str,
+        workgroup: str,
+        params: Sequence[Any] | None = None,
+        query_id: str | None = None,
+    ) -> QueryResult:
         """Run a query, write its result and record, and return the rows."""
         ...
 
-    def explain(self, sql: str, *, database: str, workgroup: str,
-                params: Sequence[Any] | None = None) -> Explanation:
+    def explain(
+        self, sql: str, *, database: str, workgroup: str, params: Sequence[Any] | None = None
+    ) -> Explanation:
         """What the query would read and cost, without running it."""
         ...
 
@@ -133,7 +141,8 @@ def explain_query(
 
     Examples
     --------
-    >>> print("\\n".join(explain_query("SELECT count(*) FROM sales_clean").lines()))  # doctest: +SKIP
+    >>> plan = explain_query("SELECT count(*) FROM sales_clean")  # doctest: +SKIP
+    >>> print("\\n".join(plan.lines()))  # doctest: +SKIP
     """
     settings = settings or get_settings()
     return open_engine(settings).explain(

@@ -79,24 +79,36 @@ class AthenaEngine:
         if self._session is None:
             import boto3
 
-            region = self.settings.region or os.environ.get("AWS_REGION") or os.environ.get(
-                "AWS_DEFAULT_REGION") or "us-east-1"
+            region = (
+                self.settings.region
+                or os.environ.get("AWS_REGION")
+                or os.environ.get("AWS_DEFAULT_REGION")
+                or "us-east-1"
+            )
             self._session = boto3.Session(region_name=region)
         return self._session
 
     def output_location(self, workgroup: str) -> str:
         return f"{self.settings.zone_uri(Zone.QUERY_RESULTS).rstrip('/')}/{workgroup}/"
 
-    def explain(self, sql: str, *, database: str, workgroup: str,
-                params: Sequence[Any] | None = None) -> Explanation:
+    def explain(
+        self, sql: str, *, database: str, workgroup: str, params: Sequence[Any] | None = None
+    ) -> Explanation:
         raise QueryError(
             "--explain estimates scans on the local engine only; Athena reports the bytes "
             "scanned after a run (see lake query --history)"
         )
 
-    def run(self, sql: str, *, database: str, workgroup: str,
-            params: Sequence[Any] | None = None, query_id: str | None = None,
-            ctas: bool = False) -> QueryResult:
+    def run(
+        self,
+        sql: str,
+        *,
+        database: str,
+        workgroup: str,
+        params: Sequence[Any] | None = None,
+        query_id: str | None = None,
+        ctas: bool = False,
+    ) -> QueryResult:
         wr = self._wrangler()
         group = self.settings.workgroup(workgroup)
         values = [athena_literal(v) for v in params or []] or None
@@ -104,17 +116,27 @@ class AthenaEngine:
         try:
             if ctas:
                 frame = wr.athena.read_sql_query(
-                    sql, database=database, ctas_approach=True, workgroup=group.name,
-                    s3_output=self.output_location(group.name), params=values,
-                    paramstyle="qmark", boto3_session=self.session,
+                    sql,
+                    database=database,
+                    ctas_approach=True,
+                    workgroup=group.name,
+                    s3_output=self.output_location(group.name),
+                    params=values,
+                    paramstyle="qmark",
+                    boto3_session=self.session,
                 )
                 query_id = frame.query_metadata["QueryExecutionId"]
                 execution = frame.query_metadata
             else:
                 query_id = wr.athena.start_query_execution(
-                    sql, database=database, s3_output=self.output_location(group.name),
-                    workgroup=group.name, params=values, paramstyle="qmark",
-                    boto3_session=self.session, wait=False,
+                    sql,
+                    database=database,
+                    s3_output=self.output_location(group.name),
+                    workgroup=group.name,
+                    params=values,
+                    paramstyle="qmark",
+                    boto3_session=self.session,
+                    wait=False,
                 )
                 execution = wr.athena.wait_query(query_id, boto3_session=self.session)
                 frame = wr.athena.get_query_results(query_id, boto3_session=self.session)
@@ -154,7 +176,8 @@ class AthenaEngine:
             records += [
                 record_from_execution(
                     athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"],
-                    fallback_sql="", engine=self.name,
+                    fallback_sql="",
+                    engine=self.name,
                 )
                 for qid in ids[:limit]
             ]
@@ -162,8 +185,9 @@ class AthenaEngine:
         return records[:limit]
 
 
-def record_from_execution(execution: dict[str, Any], *, fallback_sql: str,
-                          engine: str) -> QueryRecord:
+def record_from_execution(
+    execution: dict[str, Any], *, fallback_sql: str, engine: str
+) -> QueryRecord:
     """Athena's ``QueryExecution`` as a :class:`QueryRecord`."""
     status = execution.get("Status", {})
     stats = execution.get("Statistics", {})

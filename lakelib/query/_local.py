@@ -179,11 +179,13 @@ def _reader(table: Table, paths: list[str], hive: bool) -> str:
         options += ["hive_partitioning=true", f"hive_types={{{types}}}"]
     else:
         options.append("hive_partitioning=false")
-    columns = "{" + ", ".join(
-        f"{_literal(c.name)}: {_literal(duckdb_type(c.type))}" for c in table.columns
-    ) + "}"
+    columns = (
+        "{"
+        + ", ".join(f"{_literal(c.name)}: {_literal(duckdb_type(c.type))}" for c in table.columns)
+        + "}"
+    )
     if table.classification == "parquet":
-        return f"read_parquet({files}, {', '.join(options + ['union_by_name=true'])})"
+        return f"read_parquet({files}, {', '.join([*options, 'union_by_name=true'])})"
     if table.classification == "json":
         options += ["format='newline_delimited'", f"columns={columns}"]
         return f"read_json({files}, {', '.join(options)})"
@@ -203,8 +205,9 @@ def _is_hive_layout(partition: Partition) -> bool:
     return partition.location.rstrip("/").endswith(partition.spec)
 
 
-def source_sql(table: Table, partitions: Sequence[Partition] | None,
-               files: dict[str, list[tuple[str, int]]]) -> str:
+def source_sql(
+    table: Table, partitions: Sequence[Partition] | None, files: dict[str, list[tuple[str, int]]]
+) -> str:
     """The DuckDB ``SELECT`` that reads a table's chosen files, columns in catalog order."""
     columns = [_quote(c.name) for c in table.columns]
     keys = [_quote(k) for k in table.partition_keys]
@@ -373,20 +376,23 @@ class LocalEngine:
             )
         return table
 
-    def _key_filter(self, node: exp.Table, table: Table,
-                    resolved: list[tuple[exp.Table, Table]], params: list[Any]) -> KeyFilter:
+    def _key_filter(
+        self,
+        node: exp.Table,
+        table: Table,
+        resolved: list[tuple[exp.Table, Table]],
+        params: list[Any],
+    ) -> KeyFilter:
         select = _select_of(node)
         if select is None or not table.partition_keys:
             return KeyFilter()
         alias = (node.alias or node.name).lower()
         others = [(n, t) for n, t in resolved if n is not node and _select_of(n) is select]
         sources = _sources_of(select)
-        only_tables = all(isinstance(s, exp.Table) for s in sources) and len(others) == len(
-            sources
-        ) - 1
-        other_columns = {
-            c.name for _, t in others for c in (*t.columns, *t.partition_columns)
-        }
+        only_tables = (
+            all(isinstance(s, exp.Table) for s in sources) and len(others) == len(sources) - 1
+        )
+        other_columns = {c.name for _, t in others for c in (*t.columns, *t.partition_columns)}
 
         def is_key(column: exp.Column) -> str | None:
             name = column.name.lower()
@@ -411,8 +417,11 @@ class LocalEngine:
             relation = cursor.sql(plan.duckdb_sql, params=plan.params or None)
             if relation is None:
                 return pa.table({})
-            hugeint = [n for n, t in zip(relation.columns, relation.types, strict=True)
-                       if str(t) == "HUGEINT"]
+            hugeint = [
+                n
+                for n, t in zip(relation.columns, relation.types, strict=True)
+                if str(t) == "HUGEINT"
+            ]
             result = relation.to_arrow_table()
         except duckdb.Error as exc:
             raise QueryError(_duckdb_message(exc)) from exc
@@ -431,14 +440,22 @@ class LocalEngine:
 def _duckdb_message(exc: Exception) -> str:
     text = str(exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
-    missing = re.search(r"(?:Scalar|Aggregate|Table) Function with name (\w+) does not exist", first)
+    missing = re.search(
+        r"(?:Scalar|Aggregate|Table) Function with name (\w+) does not exist", first
+    )
     if missing:
         return f"function {missing.group(1)} is not supported by the local engine"
-    for prefix in ("Invalid Input Error: ", "Binder Error: ", "Catalog Error: ",
-                   "Conversion Error: ", "Parser Error: ", "Out of Range Error: "):
+    for prefix in (
+        "Invalid Input Error: ",
+        "Binder Error: ",
+        "Catalog Error: ",
+        "Conversion Error: ",
+        "Parser Error: ",
+        "Out of Range Error: ",
+    ):
         if first.startswith(prefix):
             kind = prefix.split(" Error")[0].lower()
-            return f"{first[len(prefix):]} ({kind} error in the local engine)"
+            return f"{first[len(prefix) :]} ({kind} error in the local engine)"
     return first
 
 
@@ -459,8 +476,9 @@ class LocalQueries(LocalEngine):
             self._results = ResultLocation(self.settings)
         return self._results
 
-    def explain(self, sql: str, *, database: str, workgroup: str,
-                params: Sequence[Any] | None = None) -> Explanation:
+    def explain(
+        self, sql: str, *, database: str, workgroup: str, params: Sequence[Any] | None = None
+    ) -> Explanation:
         group = self.settings.workgroup(workgroup)
         plan = self.plan(sql, database=database, params=params)
         return Explanation(
@@ -474,8 +492,15 @@ class LocalQueries(LocalEngine):
             scans=[s.summary() for s in plan.scans],
         )
 
-    def run(self, sql: str, *, database: str, workgroup: str,
-            params: Sequence[Any] | None = None, query_id: str | None = None) -> QueryResult:
+    def run(
+        self,
+        sql: str,
+        *,
+        database: str,
+        workgroup: str,
+        params: Sequence[Any] | None = None,
+        query_id: str | None = None,
+    ) -> QueryResult:
         group = self.settings.workgroup(workgroup)
         record = QueryRecord(
             query_id=query_id or str(uuid.uuid4()),

@@ -76,8 +76,8 @@ MACROS: tuple[str, ...] = (
     "scientific notation (1.25E1); use format() or CAST(CAST(x AS decimal(p, s)) AS varchar)') "
     "ELSE CAST(x AS VARCHAR) END",
     # Trino URL functions (java.net.URI parts); NULL when the part is absent.
-    f"trino_url_extract_protocol(u) AS nullif(regexp_extract(u, '^([a-zA-Z][a-zA-Z0-9+.-]*):', "
-    f"1), '')",
+    "trino_url_extract_protocol(u) AS nullif(regexp_extract(u, '^([a-zA-Z][a-zA-Z0-9+.-]*):', "
+    "1), '')",
     f"trino_url_extract_host(u) AS nullif(regexp_extract(u, '{_URL}(\\[[^\\]]*\\]|[^:/?#]*)', "
     f"1), '')",
     f"trino_url_extract_port(u) AS TRY_CAST(nullif(regexp_extract(u, "

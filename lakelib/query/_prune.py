@@ -13,6 +13,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sqlglot import exp
@@ -26,7 +27,13 @@ _COMPARE: dict[type[exp.Expression], Callable[[Any, Any], bool]] = {
     exp.LT: operator.lt,
     exp.LTE: operator.le,
 }
-_SYMBOL = {exp.EQ: "=", exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<="}
+_SYMBOL: dict[type[exp.Expression], str] = {
+    exp.EQ: "=",
+    exp.GT: ">",
+    exp.GTE: ">=",
+    exp.LT: "<",
+    exp.LTE: "<=",
+}
 _FLIP: dict[type[exp.Expression], type[exp.Expression]] = {
     exp.EQ: exp.EQ,
     exp.GT: exp.LT,
@@ -91,6 +98,14 @@ def _value(node: exp.Expression, params: Sequence[Any], key: str) -> str | None:
     return None
 
 
+def _compare(op: Callable[[Any, Any], bool], value: str, have: str) -> bool:
+    return op(have, value)
+
+
+def _between(low: str, high: str, have: str) -> bool:
+    return low <= have <= high
+
+
 def key_filter(
     where: exp.Expression | None,
     is_key: Callable[[exp.Column], str | None],
@@ -108,9 +123,8 @@ def key_filter(
             value = _value(right, params, key)
             if value is None:
                 continue
-            op = _COMPARE[kind]
             found.conditions.append(
-                (key, lambda have, op=op, v=value: op(have, v), f"{key} {_SYMBOL[kind]} {value!r}")
+                (key, partial(_compare, _COMPARE[kind], value), f"{key} {_SYMBOL[kind]} {value!r}")
             )
         elif isinstance(cond, exp.In) and not cond.args.get("query"):
             if not isinstance(cond.this, exp.Column) or (key := is_key(cond.this)) is None:
@@ -119,9 +133,7 @@ def key_filter(
             if any(v is None for v in values):
                 continue
             allowed = frozenset(v for v in values if v is not None)
-            found.conditions.append(
-                (key, lambda have, a=allowed: have in a, f"{key} in {sorted(allowed)}")
-            )
+            found.conditions.append((key, allowed.__contains__, f"{key} in {sorted(allowed)}"))
         elif isinstance(cond, exp.Between):
             if not isinstance(cond.this, exp.Column) or (key := is_key(cond.this)) is None:
                 continue
@@ -130,7 +142,10 @@ def key_filter(
             if low is None or high is None:
                 continue
             found.conditions.append(
-                (key, lambda have, lo=low, hi=high: lo <= have <= hi,
-                 f"{key} between {low!r} and {high!r}")
+                (
+                    key,
+                    partial(_between, low, high),
+                    f"{key} between {low!r} and {high!r}",
+                )
             )
     return found

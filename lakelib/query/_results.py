@@ -12,6 +12,7 @@ arrays as ``[1, 2]``, maps and rows as ``{k=v, ...}`` (Trino's text form).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -124,10 +125,8 @@ class ResultLocation:
         return self.store.url(key)
 
     def discard_csv(self, workgroup: str, query_id: str) -> None:
-        try:
+        with contextlib.suppress(LakeError):
             self.store.delete(self.csv_key(workgroup, query_id))
-        except LakeError:
-            pass
 
     def records(self, workgroup: str | None = None) -> Iterator[QueryRecord]:
         prefix = f"{workgroup}/" if workgroup else ""
@@ -176,8 +175,12 @@ def textual(table: pa.Table) -> pa.Table:
             column = pa.chunked_array([pa.array(values, pa.string())])
         elif pa.types.is_timestamp(kind):
             column = pa.chunked_array(
-                [pa.array([None if v is None else trino_text(v) for v in column.to_pylist()],
-                          pa.string())]
+                [
+                    pa.array(
+                        [None if v is None else trino_text(v) for v in column.to_pylist()],
+                        pa.string(),
+                    )
+                ]
             )
         elif pa.types.is_decimal(kind):
             column = pc.cast(column, pa.string())
@@ -279,14 +282,18 @@ class Explanation:
                 if scan.get("partitions_total")
                 else ""
             )
-            where = f" where {' and '.join(scan['partition_filter'])}" if scan.get(
-                "partition_filter") else ""
+            where = (
+                f" where {' and '.join(scan['partition_filter'])}"
+                if scan.get("partition_filter")
+                else ""
+            )
             out.append(
                 f"scan {scan['table']} ({scan['format']}): {parts}{scan['files']} files, "
                 f"{scan['bytes']:,} bytes{where}"
             )
         cutoff = (
-            "no cutoff" if self.bytes_scanned_cutoff is None
+            "no cutoff"
+            if self.bytes_scanned_cutoff is None
             else f"cutoff {self.bytes_scanned_cutoff:,} bytes"
             + ("" if self.within_cutoff else f" -- would fail: {CUTOFF_MESSAGE}")
         )

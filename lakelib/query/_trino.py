@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import sqlglot
 from sqlglot import exp
@@ -148,8 +149,9 @@ def _date_diff(node: exp.Expression) -> exp.Expression | None:
 
 def _interval(amount: exp.Expression, unit: str) -> exp.Expression:
     if unit == "quarter":
-        return exp.Interval(this=exp.Mul(this=amount, expression=exp.Literal.number(3)),
-                            unit=exp.var("MONTH"))
+        return exp.Interval(
+            this=exp.Mul(this=amount, expression=exp.Literal.number(3)), unit=exp.var("MONTH")
+        )
     if unit == "millisecond":
         return exp.Interval(this=amount, unit=exp.var("MILLISECOND"))
     return exp.Interval(this=amount, unit=exp.var(unit.upper()))
@@ -158,8 +160,9 @@ def _interval(amount: exp.Expression, unit: str) -> exp.Expression:
 def _date_add(node: exp.Expression) -> exp.Expression | None:
     if isinstance(node, exp.DateAdd):
         amount = node.expression
-        interval = _interval(exp.paren(amount) if not isinstance(amount, exp.Literal) else amount,
-                             _unit(node))
+        interval = _interval(
+            exp.paren(amount) if not isinstance(amount, exp.Literal) else amount, _unit(node)
+        )
         return _fn("trino_plus_interval", node.this, interval)
     return None
 
@@ -274,7 +277,7 @@ def _format(node: exp.Expression) -> exp.Expression | None:
         text = _literal_text(node.this, "format() pattern")
         rest = _PRINTF_SAFE.sub("", text)
         if "%" in rest:
-            bad = rest[rest.index("%"):][:4]
+            bad = rest[rest.index("%") :][:4]
             raise QueryError(f"format() conversion {bad!r} is not supported by the local engine")
         return _fn("printf", node.this, *node.expressions)
     return None
@@ -283,10 +286,12 @@ def _format(node: exp.Expression) -> exp.Expression | None:
 def _array_sort(node: exp.Expression) -> exp.Expression | None:
     if isinstance(node, exp.ArraySort):
         if node.expression is not None:
-            raise QueryError("array_sort with a comparator lambda is not supported by the local "
-                             "engine")
-        return _fn("list_sort", node.this, exp.Literal.string("ASC"),
-                   exp.Literal.string("NULLS LAST"))
+            raise QueryError(
+                "array_sort with a comparator lambda is not supported by the local engine"
+            )
+        return _fn(
+            "list_sort", node.this, exp.Literal.string("ASC"), exp.Literal.string("NULLS LAST")
+        )
     return None
 
 
@@ -333,15 +338,21 @@ def _map_lambdas(node: exp.Expression) -> exp.Expression | None:
     if name == "map_filter":
         return _fn("map_from_entries", _fn("list_filter", entries, _new_lambda(var, body)))
     if name == "transform_values":
-        entry = exp.Struct(expressions=[
-            exp.PropertyEQ(this=exp.to_identifier("key"), expression=_entry_part(var, "key")),
-            exp.PropertyEQ(this=exp.to_identifier("value"), expression=body),
-        ])
+        entry = exp.Struct(
+            expressions=[
+                exp.PropertyEQ(this=exp.to_identifier("key"), expression=_entry_part(var, "key")),
+                exp.PropertyEQ(this=exp.to_identifier("value"), expression=body),
+            ]
+        )
     else:
-        entry = exp.Struct(expressions=[
-            exp.PropertyEQ(this=exp.to_identifier("key"), expression=body),
-            exp.PropertyEQ(this=exp.to_identifier("value"), expression=_entry_part(var, "value")),
-        ])
+        entry = exp.Struct(
+            expressions=[
+                exp.PropertyEQ(this=exp.to_identifier("key"), expression=body),
+                exp.PropertyEQ(
+                    this=exp.to_identifier("value"), expression=_entry_part(var, "value")
+                ),
+            ]
+        )
     return _fn("map_from_entries", _fn("list_transform", entries, _new_lambda(var, entry)))
 
 
@@ -352,10 +363,13 @@ def _zip_with(node: exp.Expression) -> exp.Expression | None:
     lam = _lambda(fn, 2, "zip_with")
     x, y = (i.name for i in lam.expressions)
     var = "__lake_z"
-    body = _substitute(lam.this, {
-        x: _fn("struct_extract", exp.column(var), exp.Literal.number(1)),
-        y: _fn("struct_extract", exp.column(var), exp.Literal.number(2)),
-    })
+    body = _substitute(
+        lam.this,
+        {
+            x: _fn("struct_extract", exp.column(var), exp.Literal.number(1)),
+            y: _fn("struct_extract", exp.column(var), exp.Literal.number(2)),
+        },
+    )
     return _fn("list_transform", _fn("list_zip", left, right), _new_lambda(var, body))
 
 
@@ -374,10 +388,34 @@ def _reduce(node: exp.Expression) -> exp.Expression | None:
 
 # Joda-Time pattern letters (format_datetime / parse_datetime) -> strftime.
 _JODA = {
-    "yyyy": "%Y", "yy": "%y", "xxxx": "%G", "MMMM": "%B", "MMM": "%b", "MM": "%m", "M": "%-m",
-    "dd": "%d", "d": "%-d", "DDD": "%j", "HH": "%H", "H": "%-H", "hh": "%I", "h": "%-I",
-    "mm": "%M", "m": "%-M", "ss": "%S", "s": "%-S", "SSS": "%g", "SSSSSS": "%f", "a": "%p",
-    "EEEE": "%A", "EEE": "%a", "E": "%a", "ZZ": "%z", "Z": "%z", "ww": "%V", "e": "%u",
+    "yyyy": "%Y",
+    "yy": "%y",
+    "xxxx": "%G",
+    "MMMM": "%B",
+    "MMM": "%b",
+    "MM": "%m",
+    "M": "%-m",
+    "dd": "%d",
+    "d": "%-d",
+    "DDD": "%j",
+    "HH": "%H",
+    "H": "%-H",
+    "hh": "%I",
+    "h": "%-I",
+    "mm": "%M",
+    "m": "%-M",
+    "ss": "%S",
+    "s": "%-S",
+    "SSS": "%g",
+    "SSSSSS": "%f",
+    "a": "%p",
+    "EEEE": "%A",
+    "EEE": "%a",
+    "E": "%a",
+    "ZZ": "%z",
+    "Z": "%z",
+    "ww": "%V",
+    "e": "%u",
 }
 _JODA_TOKEN = re.compile(r"'([^']*)'|([A-Za-z])\2*")
 
@@ -386,7 +424,7 @@ def joda_to_strftime(pattern: str) -> str:
     """A Joda-Time pattern as a strftime format; unknown letters raise :class:`QueryError`."""
     out, pos = [], 0
     for match in _JODA_TOKEN.finditer(pattern):
-        out.append(pattern[pos:match.start()].replace("%", "%%"))
+        out.append(pattern[pos : match.start()].replace("%", "%%"))
         pos = match.end()
         if match.group(1) is not None:
             out.append("'" if match.group(1) == "" else match.group(1).replace("%", "%%"))
@@ -419,10 +457,12 @@ def _joda(node: exp.Expression) -> exp.Expression | None:
 def _map_agg(node: exp.Expression) -> exp.Expression | None:
     if isinstance(node, exp.Anonymous) and node.name.lower() == "map_agg":
         key, value = node.expressions
-        entry = exp.Struct(expressions=[
-            exp.PropertyEQ(this=exp.to_identifier("key"), expression=key),
-            exp.PropertyEQ(this=exp.to_identifier("value"), expression=value),
-        ])
+        entry = exp.Struct(
+            expressions=[
+                exp.PropertyEQ(this=exp.to_identifier("key"), expression=key),
+                exp.PropertyEQ(this=exp.to_identifier("value"), expression=value),
+            ]
+        )
         collected = exp.Filter(
             this=_fn("list", entry),
             expression=exp.Where(this=exp.Not(this=exp.Is(this=key.copy(), expression=exp.Null()))),
@@ -442,34 +482,57 @@ def _approx_distinct(node: exp.Expression) -> exp.Expression | None:
 REWRITES: tuple[Rewrite, ...] = (
     Rewrite("integer division", "integer / integer truncates toward zero (-7 / 2 = -3)", _div),
     Rewrite("day of week", "extract(dow ...) is ISO: Monday = 1 ... Sunday = 7", _dow),
-    Rewrite("regexp_replace", "replaces every match; $n / ${name} in the replacement are "
-            "group references", _regexp_replace),
+    Rewrite(
+        "regexp_replace",
+        "replaces every match; $n / ${name} in the replacement are group references",
+        _regexp_replace,
+    ),
     Rewrite("date_diff", "counts whole units elapsed, not boundaries crossed", _date_diff),
-    Rewrite("date_add", "keeps the argument's type: date_add('day', 1, DATE) is a DATE",
-            _date_add),
+    Rewrite("date_add", "keeps the argument's type: date_add('day', 1, DATE) is a DATE", _date_add),
     Rewrite("interval arithmetic", "DATE +/- INTERVAL is a DATE", _interval_arith),
     Rewrite("date_trunc", "keeps the argument's type (DATE stays DATE)", _date_trunc),
-    Rewrite("casts", "CAST(double AS integer) rounds half away from zero; CAST(x AS varchar(n)) "
-            "truncates; CAST(double AS varchar) is scientific notation (refused)", _cast),
+    Rewrite(
+        "casts",
+        "CAST(double AS integer) rounds half away from zero; CAST(x AS varchar(n)) "
+        "truncates; CAST(double AS varchar) is scientific notation (refused)",
+        _cast,
+    ),
     Rewrite("regexp_extract", "NULL when the pattern does not match", _regexp_extract),
     Rewrite("json_extract_scalar", "NULL when the value is an object or array", _json_scalar),
-    Rewrite("split_part", "NULL when the index is past the last field",
-            _node_to_macro(exp.SplitPart, "trino_split_part", "this", "delimiter",
-                           "part_index")),
+    Rewrite(
+        "split_part",
+        "NULL when the index is past the last field",
+        _node_to_macro(exp.SplitPart, "trino_split_part", "this", "delimiter", "part_index"),
+    ),
     Rewrite("substr", "substr(s, 0) is ''", _substr),
     Rewrite("strpos", "strpos(s, t, instance) is refused", _strpos),
     Rewrite("format", "Java format strings (printf-like), not fmt braces", _format),
-    Rewrite("slice", "slice(array, start, length), negative start from the end",
-            _node_to_macro(exp.ArraySlice, "trino_slice", "this", "start", "end")),
+    Rewrite(
+        "slice",
+        "slice(array, start, length), negative start from the end",
+        _node_to_macro(exp.ArraySlice, "trino_slice", "this", "start", "end"),
+    ),
     Rewrite("array_sort", "ascending with NULLs last; comparators refused", _array_sort),
-    Rewrite("array_max", "NULL if the array holds a NULL",
-            _node_to_macro(exp.ArrayMax, "trino_array_max", "this")),
-    Rewrite("array_min", "NULL if the array holds a NULL",
-            _node_to_macro(exp.ArrayMin, "trino_array_min", "this")),
-    Rewrite("array_position", "0 when absent",
-            _node_to_macro(exp.ArrayPosition, "trino_array_position", "this", "expression")),
-    Rewrite("contains", "NULL when absent and the array holds a NULL",
-            _node_to_macro(exp.ArrayContains, "trino_contains", "this", "expression")),
+    Rewrite(
+        "array_max",
+        "NULL if the array holds a NULL",
+        _node_to_macro(exp.ArrayMax, "trino_array_max", "this"),
+    ),
+    Rewrite(
+        "array_min",
+        "NULL if the array holds a NULL",
+        _node_to_macro(exp.ArrayMin, "trino_array_min", "this"),
+    ),
+    Rewrite(
+        "array_position",
+        "0 when absent",
+        _node_to_macro(exp.ArrayPosition, "trino_array_position", "this", "expression"),
+    ),
+    Rewrite(
+        "contains",
+        "NULL when absent and the array holds a NULL",
+        _node_to_macro(exp.ArrayContains, "trino_contains", "this", "expression"),
+    ),
     Rewrite("cardinality", "size of an array or a map", _cardinality),
     Rewrite("every", "every(x) is bool_and(x)", _every),
     Rewrite("any/all/none_match", "three-valued predicates over arrays", _match),
@@ -483,15 +546,21 @@ REWRITES: tuple[Rewrite, ...] = (
     *(
         Rewrite(name, f"Trino's {name}", _simple(name, f"trino_{name}"))
         for name in (
-            "url_extract_protocol", "url_extract_host", "url_extract_port", "url_extract_path",
-            "url_extract_query", "url_extract_fragment", "url_extract_parameter", "url_encode",
+            "url_extract_protocol",
+            "url_extract_host",
+            "url_extract_port",
+            "url_extract_path",
+            "url_extract_query",
+            "url_extract_fragment",
+            "url_extract_parameter",
+            "url_encode",
             "url_decode",
         )
     ),
 )
 
 # Constructs with no faithful translation: node type or function name -> why.
-REFUSED: dict[type[exp.Expression] | str, str] = {
+REFUSED: dict[Any, str] = {
     exp.Typeof: "typeof() (type names differ between engines)",
     exp.TableSample: "TABLESAMPLE (sampling is engine-specific)",
     exp.MatchRecognize: "MATCH_RECOGNIZE",
@@ -543,7 +612,7 @@ def parse_trino(sql: str) -> tuple[exp.Expression, int]:
         # the tokenizer's own positions, so a '?' inside a string or comment is never touched.
         pieces, pos = [], 0
         for n, token in enumerate(marks, 1):
-            pieces.append(text[pos:token.start])
+            pieces.append(text[pos : token.start])
             pieces.append(f":p{n}")
             pos = token.end + 1
         pieces.append(text[pos:])
@@ -567,16 +636,17 @@ def _parse(text: str, original: str) -> exp.Expression:
             col = max(1, col - len(near) + 1)  # sqlglot reports the token's last column
         where = f"line {first.get('line', '?')}, column {col if col is not None else '?'}"
         description = str(first.get("description") or exc).split(". ")[0]
-        description = re.sub(r"<Token token_type: TokenType\.\w+, text: ([^,]*),.*?>", r"'\1'",
-                             description)
+        description = re.sub(
+            r"<Token token_type: TokenType\.\w+, text: ([^,]*),.*?>", r"'\1'", description
+        )
         detail = f" near {near!r}" if near else ""
         raise QueryError(f"syntax error at {where}{detail}: {description}") from None
     except TokenError as exc:
         raise QueryError(f"syntax error: {exc}") from None
-    trees = [t for t in trees if t is not None]
-    if len(trees) != 1:
-        raise QueryError(f"expected one statement, got {len(trees)}")
-    return trees[0]
+    found = [t for t in trees if t is not None]
+    if len(found) != 1:
+        raise QueryError(f"expected one statement, got {len(found)}")
+    return cast(exp.Expression, found[0])
 
 
 def name_columns(tree: exp.Expression) -> None:
@@ -605,7 +675,8 @@ def rewrite(tree: exp.Expression) -> exp.Expression:
     """Apply :data:`REWRITES` bottom-up (arguments before the calls that hold them)."""
     _refuse(tree)
     name_columns(tree)
-    for node in reversed(list(tree.walk(bfs=False))):
+    nodes: list[exp.Expression] = [cast(exp.Expression, n) for n in tree.walk(bfs=False)]
+    for node in reversed(nodes):
         for fix in REWRITES:
             new = fix.apply(node)
             if new is not None and new is not node:

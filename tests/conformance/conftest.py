@@ -37,24 +37,45 @@ SALES = [
 ]
 
 EVENTS = [
-    {"id": 1, "url": "https://shop.example.com:8443/cart/view?item=42&ref=mail#top",
-     "payload": '{"user": {"name": "ann", "tier": 2}, "items": [10, 20, 30]}',
-     "info": {"kind": "click", "score": 5}},
-    {"id": 2, "url": "http://example.org/a%20b?q=x+y",
-     "payload": '{"user": {"name": "bob"}, "items": []}', "info": {"kind": "view", "score": 1}},
-    {"id": 3, "url": "https://example.org/", "payload": '{"user": null, "items": [1]}',
-     "info": {"kind": "click", "score": 3}},
-    {"id": 4, "url": "ftp://files.example.net/pub", "payload": "[1, 2]",
-     "info": {"kind": "view", "score": 7}},
+    {
+        "id": 1,
+        "url": "https://shop.example.com:8443/cart/view?item=42&ref=mail#top",
+        "payload": '{"user": {"name": "ann", "tier": 2}, "items": [10, 20, 30]}',
+        "info": {"kind": "click", "score": 5},
+    },
+    {
+        "id": 2,
+        "url": "http://example.org/a%20b?q=x+y",
+        "payload": '{"user": {"name": "bob"}, "items": []}',
+        "info": {"kind": "view", "score": 1},
+    },
+    {
+        "id": 3,
+        "url": "https://example.org/",
+        "payload": '{"user": null, "items": [1]}',
+        "info": {"kind": "click", "score": 3},
+    },
+    {
+        "id": 4,
+        "url": "ftp://files.example.net/pub",
+        "payload": "[1, 2]",
+        "info": {"kind": "view", "score": 7},
+    },
 ]
 
 
 def _write_sales(home: Path) -> None:
-    schema = pa.schema([
-        ("id", pa.int64()), ("customer", pa.string()), ("amount", pa.float64()),
-        ("qty", pa.int64()), ("sold_at", pa.timestamp("us")), ("channel", pa.string()),
-        ("tags", pa.list_(pa.string())),
-    ])
+    schema = pa.schema(
+        [
+            ("id", pa.int64()),
+            ("customer", pa.string()),
+            ("amount", pa.float64()),
+            ("qty", pa.int64()),
+            ("sold_at", pa.timestamp("us")),
+            ("channel", pa.string()),
+            ("tags", pa.list_(pa.string())),
+        ]
+    )
     for day in ("01", "02", "03"):
         rows = [r for r in SALES if r[7] == day]
         folder = home / "processed" / "sales" / f"year=2024/month=01/day={day}"

@@ -45,298 +45,529 @@ def same(actual: Any, expected: Any) -> bool:
             and all(same(a, e) for a, e in zip(actual, expected, strict=True))
         )
     if isinstance(expected, bool) or expected is None:
-        return actual is expected or actual == expected and type(actual) is bool
+        return actual is expected or (actual == expected and type(actual) is bool)
     if isinstance(expected, float | Decimal) and isinstance(actual, float | int | Decimal):
         return math.isclose(float(actual), float(expected), rel_tol=1e-9, abs_tol=1e-12)
-    return type(actual) is type(expected) and actual == expected or (
+    return (type(actual) is type(expected) and actual == expected) or (
         isinstance(actual, int) and isinstance(expected, int) and actual == expected
     )
 
 
 CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
     # -- dates and times (https://trino.io/docs/current/functions/datetime.html) -----------
-    ("date_add day on DATE is DATE", "SELECT date_add('day', 1, DATE '2024-01-31')",
-     [(D(2024, 2, 1),)]),
-    ("date_add month clamps to month end", "SELECT date_add('month', 1, DATE '2024-01-31')",
-     [(D(2024, 2, 29),)]),
-    ("date_add hour on timestamp",
-     "SELECT date_add('hour', 3, TIMESTAMP '2024-01-01 22:00:00')", [(T(2024, 1, 2, 1, 0),)]),
+    (
+        "date_add day on DATE is DATE",
+        "SELECT date_add('day', 1, DATE '2024-01-31')",
+        [(D(2024, 2, 1),)],
+    ),
+    (
+        "date_add month clamps to month end",
+        "SELECT date_add('month', 1, DATE '2024-01-31')",
+        [(D(2024, 2, 29),)],
+    ),
+    (
+        "date_add hour on timestamp",
+        "SELECT date_add('hour', 3, TIMESTAMP '2024-01-01 22:00:00')",
+        [(T(2024, 1, 2, 1, 0),)],
+    ),
     ("date_diff days", "SELECT date_diff('day', DATE '2024-01-01', DATE '2024-03-01')", [(60,)]),
-    ("date_diff month not complete",
-     "SELECT date_diff('month', DATE '2024-01-15', DATE '2024-02-14')", [(0,)]),
-    ("date_diff month complete",
-     "SELECT date_diff('month', DATE '2024-01-15', DATE '2024-02-15')", [(1,)]),
-    ("date_diff counts whole days on timestamps",
-     "SELECT date_diff('day', TIMESTAMP '2024-01-01 23:00:00', TIMESTAMP '2024-01-02 01:00:00')",
-     [(0,)]),
+    (
+        "date_diff month not complete",
+        "SELECT date_diff('month', DATE '2024-01-15', DATE '2024-02-14')",
+        [(0,)],
+    ),
+    (
+        "date_diff month complete",
+        "SELECT date_diff('month', DATE '2024-01-15', DATE '2024-02-15')",
+        [(1,)],
+    ),
+    (
+        "date_diff counts whole days on timestamps",
+        "SELECT date_diff('day', TIMESTAMP '2024-01-01 23:00:00', TIMESTAMP '2024-01-02 01:00:00')",
+        [(0,)],
+    ),
     ("date_diff years", "SELECT date_diff('year', DATE '2020-06-01', DATE '2024-05-31')", [(3,)]),
-    ("day_of_week is ISO", "SELECT day_of_week(DATE '2024-01-07'), dow(DATE '2024-01-08')",
-     [(7, 1)]),
+    (
+        "day_of_week is ISO",
+        "SELECT day_of_week(DATE '2024-01-07'), dow(DATE '2024-01-08')",
+        [(7, 1)],
+    ),
     ("extract dow is ISO", "SELECT extract(dow FROM DATE '2024-01-06')", [(6,)]),
-    ("doy week quarter",
-     "SELECT day_of_year(DATE '2024-03-01'), week(DATE '2024-01-01'), quarter(DATE '2024-05-01')",
-     [(61, 1, 2)]),
+    (
+        "doy week quarter",
+        "SELECT day_of_year(DATE '2024-03-01'), week(DATE '2024-01-01'), "
+        "quarter(DATE '2024-05-01')",
+        [(61, 1, 2)],
+    ),
     ("date_trunc keeps DATE", "SELECT date_trunc('month', DATE '2024-05-17')", [(D(2024, 5, 1),)]),
-    ("date_trunc timestamp", "SELECT date_trunc('hour', TIMESTAMP '2024-05-17 10:42:07')",
-     [(T(2024, 5, 17, 10),)]),
-    ("DATE + INTERVAL month is DATE", "SELECT DATE '2024-01-31' + INTERVAL '1' MONTH",
-     [(D(2024, 2, 29),)]),
-    ("timestamp - interval", "SELECT TIMESTAMP '2024-01-01 00:00:00' - INTERVAL '1' DAY",
-     [(T(2023, 12, 31),)]),
-    ("date_format MySQL specifiers",
-     "SELECT date_format(TIMESTAMP '2024-01-02 03:04:05', '%Y-%m-%d %H:%i:%s')",
-     [("2024-01-02 03:04:05",)]),
-    ("format_datetime Joda pattern",
-     "SELECT format_datetime(TIMESTAMP '2024-01-02 15:04:05', 'yyyy/MM/dd HH:mm')",
-     [("2024/01/02 15:04",)]),
-    ("date_parse", "SELECT date_parse('2024-02-29 10:11', '%Y-%m-%d %H:%i')",
-     [(T(2024, 2, 29, 10, 11),)]),
+    (
+        "date_trunc timestamp",
+        "SELECT date_trunc('hour', TIMESTAMP '2024-05-17 10:42:07')",
+        [(T(2024, 5, 17, 10),)],
+    ),
+    (
+        "DATE + INTERVAL month is DATE",
+        "SELECT DATE '2024-01-31' + INTERVAL '1' MONTH",
+        [(D(2024, 2, 29),)],
+    ),
+    (
+        "timestamp - interval",
+        "SELECT TIMESTAMP '2024-01-01 00:00:00' - INTERVAL '1' DAY",
+        [(T(2023, 12, 31),)],
+    ),
+    (
+        "date_format MySQL specifiers",
+        "SELECT date_format(TIMESTAMP '2024-01-02 03:04:05', '%Y-%m-%d %H:%i:%s')",
+        [("2024-01-02 03:04:05",)],
+    ),
+    (
+        "format_datetime Joda pattern",
+        "SELECT format_datetime(TIMESTAMP '2024-01-02 15:04:05', 'yyyy/MM/dd HH:mm')",
+        [("2024/01/02 15:04",)],
+    ),
+    (
+        "date_parse",
+        "SELECT date_parse('2024-02-29 10:11', '%Y-%m-%d %H:%i')",
+        [(T(2024, 2, 29, 10, 11),)],
+    ),
     ("last_day_of_month", "SELECT last_day_of_month(DATE '2024-02-10')", [(D(2024, 2, 29),)]),
-    ("fields of a timestamp column",
-     "SELECT year(sold_at), month(sold_at), day(sold_at), hour(sold_at) FROM sales WHERE id = 3",
-     [(2024, 1, 1, 23)]),
+    (
+        "fields of a timestamp column",
+        "SELECT year(sold_at), month(sold_at), day(sold_at), hour(sold_at) FROM sales WHERE id = 3",
+        [(2024, 1, 1, 23)],
+    ),
     ("to_unixtime", "SELECT to_unixtime(TIMESTAMP '1970-01-02 00:00:00')", [(86400.0,)]),
-    ("group by cast to date",
-     "SELECT CAST(sold_at AS date), count(*) FROM sales GROUP BY 1 ORDER BY 1",
-     [(D(2024, 1, 1), 3), (D(2024, 1, 2), 2), (D(2024, 1, 3), 1)]),
+    (
+        "group by cast to date",
+        "SELECT CAST(sold_at AS date), count(*) FROM sales GROUP BY 1 ORDER BY 1",
+        [(D(2024, 1, 1), 3), (D(2024, 1, 2), 2), (D(2024, 1, 3), 1)],
+    ),
     ("from_iso8601_date", "SELECT from_iso8601_date('2024-02-29')", [(D(2024, 2, 29),)]),
     # -- strings (https://trino.io/docs/current/functions/string.html) --------------------
     ("concat with NULL is NULL", "SELECT concat('a', NULL), 'a' || 'b'", [(None, "ab")]),
-    ("length upper lower", "SELECT length('héllo'), upper('abc'), lower('ABC')",
-     [(5, "ABC", "abc")]),
-    ("substr", "SELECT substr('abcdef', 2, 3), substr('abcdef', -2), substr('abcdef', 0)",
-     [("bcd", "ef", "")]),
-    ("split_part past the end is NULL",
-     "SELECT split_part('a,b,c', ',', 2), split_part('a,b,c', ',', 4)", [("b", None)]),
+    (
+        "length upper lower",
+        "SELECT length('héllo'), upper('abc'), lower('ABC')",
+        [(5, "ABC", "abc")],
+    ),
+    (
+        "substr",
+        "SELECT substr('abcdef', 2, 3), substr('abcdef', -2), substr('abcdef', 0)",
+        [("bcd", "ef", "")],
+    ),
+    (
+        "split_part past the end is NULL",
+        "SELECT split_part('a,b,c', ',', 2), split_part('a,b,c', ',', 4)",
+        [("b", None)],
+    ),
     ("split", "SELECT split('a,b,c', ',')", [(["a", "b", "c"],)]),
     ("strpos and position", "SELECT strpos('foobar', 'bar'), position('x' IN 'abc')", [(4, 0)]),
-    ("lpad rpad truncate", "SELECT lpad('7', 3, '0'), rpad('ab', 4, '-'), lpad('abcdef', 3, 'x')",
-     [("007", "ab--", "abc")]),
-    ("replace reverse",
-     "SELECT replace('a-b-c', '-', '+'), replace('a-b-c', '-'), reverse('abc')",
-     [("a+b+c", "abc", "cba")]),
+    (
+        "lpad rpad truncate",
+        "SELECT lpad('7', 3, '0'), rpad('ab', 4, '-'), lpad('abcdef', 3, 'x')",
+        [("007", "ab--", "abc")],
+    ),
+    (
+        "replace reverse",
+        "SELECT replace('a-b-c', '-', '+'), replace('a-b-c', '-'), reverse('abc')",
+        [("a+b+c", "abc", "cba")],
+    ),
     ("trims", "SELECT trim('  x  '), ltrim('  x'), rtrim('x  ')", [("x", "x", "x")]),
-    ("starts_with levenshtein",
-     "SELECT starts_with('lakelib', 'lake'), levenshtein_distance('kitten', 'sitting')",
-     [(True, 3)]),
+    (
+        "starts_with levenshtein",
+        "SELECT starts_with('lakelib', 'lake'), levenshtein_distance('kitten', 'sitting')",
+        [(True, 3)],
+    ),
     ("format Java style", "SELECT format('%s-%03d', 'id', 7)", [("id-007",)]),
     ("chr codepoint", "SELECT chr(65), codepoint('A')", [("A", 65)]),
-    ("concat a column cast",
-     "SELECT customer || ':' || CAST(qty AS varchar) FROM sales WHERE id = 1", [("c1:1",)]),
+    (
+        "concat a column cast",
+        "SELECT customer || ':' || CAST(qty AS varchar) FROM sales WHERE id = 1",
+        [("c1:1",)],
+    ),
     ("cast to varchar(n) truncates", "SELECT CAST('abcdef' AS varchar(3))", [("abc",)]),
     ("concat_ws skips NULL", "SELECT concat_ws('-', 'a', NULL, 'b')", [("a-b",)]),
     # -- regular expressions (https://trino.io/docs/current/functions/regexp.html) ---------
-    ("regexp_like is a partial match", r"SELECT regexp_like('abc123', '\d+'), regexp_like('abc', '^b')",
-     [(True, False)]),
+    (
+        "regexp_like is a partial match",
+        r"SELECT regexp_like('abc123', '\d+'), regexp_like('abc', '^b')",
+        [(True, False)],
+    ),
     ("regexp_extract first match", r"SELECT regexp_extract('abc123def456', '\d+')", [("123",)]),
     ("regexp_extract no match is NULL", r"SELECT regexp_extract('abc', '\d+')", [(None,)]),
     ("regexp_extract group", r"SELECT regexp_extract('key=val', '(\w+)=(\w+)', 2)", [("val",)]),
-    ("regexp_extract_all", r"SELECT regexp_extract_all('a1b22c333', '\d+')",
-     [(["1", "22", "333"],)]),
-    ("regexp_replace $n references",
-     r"SELECT regexp_replace('abc-123', '([a-z]+)-(\d+)', '$2:$1')", [("123:abc",)]),
+    (
+        "regexp_extract_all",
+        r"SELECT regexp_extract_all('a1b22c333', '\d+')",
+        [(["1", "22", "333"],)],
+    ),
+    (
+        "regexp_replace $n references",
+        r"SELECT regexp_replace('abc-123', '([a-z]+)-(\d+)', '$2:$1')",
+        [("123:abc",)],
+    ),
     ("regexp_replace removes every match", r"SELECT regexp_replace('a1b2c3', '\d')", [("abc",)]),
-    ("regexp_replace replaces every match", "SELECT regexp_replace('aaa', 'a', 'b')",
-     [("bbb",)]),
+    ("regexp_replace replaces every match", "SELECT regexp_replace('aaa', 'a', 'b')", [("bbb",)]),
     ("regexp_split", r"SELECT regexp_split('a1b2c', '\d')", [(["a", "b", "c"],)]),
     # -- JSON (https://trino.io/docs/current/functions/json.html) --------------------------
-    ("json_extract_scalar over a column",
-     "SELECT json_extract_scalar(payload, '$.user.name') FROM raw_events ORDER BY id",
-     [("ann",), ("bob",), (None,), (None,)]),
-    ("json_extract_scalar on an object is NULL",
-     """SELECT json_extract_scalar('{"a": {"b": 1}}', '$.a')""", [(None,)]),
-    ("json_extract_scalar array index",
-     """SELECT json_extract_scalar('{"a": [1, 2]}', '$.a[1]')""", [("2",)]),
-    ("json_array_length of json_extract",
-     "SELECT json_array_length(json_extract(payload, '$.items')) FROM raw_events ORDER BY id",
-     [(3,), (0,), (1,), (None,)]),
-    ("json_format of json_parse", """SELECT json_format(json_parse('{"a":1}'))""",
-     [('{"a":1}',)]),
-    ("json scalar cast",
-     "SELECT CAST(json_extract_scalar(payload, '$.user.tier') AS integer) FROM raw_events "
-     "WHERE id = 1", [(2,)]),
-    ("struct fields of a raw JSON table",
-     "SELECT info.kind, info.score FROM raw_events WHERE day = '02' ORDER BY id",
-     [("click", 3), ("view", 7)]),
+    (
+        "json_extract_scalar over a column",
+        "SELECT json_extract_scalar(payload, '$.user.name') FROM raw_events ORDER BY id",
+        [("ann",), ("bob",), (None,), (None,)],
+    ),
+    (
+        "json_extract_scalar on an object is NULL",
+        """SELECT json_extract_scalar('{"a": {"b": 1}}', '$.a')""",
+        [(None,)],
+    ),
+    (
+        "json_extract_scalar array index",
+        """SELECT json_extract_scalar('{"a": [1, 2]}', '$.a[1]')""",
+        [("2",)],
+    ),
+    (
+        "json_array_length of json_extract",
+        "SELECT json_array_length(json_extract(payload, '$.items')) FROM raw_events ORDER BY id",
+        [(3,), (0,), (1,), (None,)],
+    ),
+    ("json_format of json_parse", """SELECT json_format(json_parse('{"a":1}'))""", [('{"a":1}',)]),
+    (
+        "json scalar cast",
+        "SELECT CAST(json_extract_scalar(payload, '$.user.tier') AS integer) FROM raw_events "
+        "WHERE id = 1",
+        [(2,)],
+    ),
+    (
+        "struct fields of a raw JSON table",
+        "SELECT info.kind, info.score FROM raw_events WHERE day = '02' ORDER BY id",
+        [("click", 3), ("view", 7)],
+    ),
     # -- URL functions (https://trino.io/docs/current/functions/url.html) ------------------
-    ("url host port path",
-     "SELECT url_extract_host(url), url_extract_port(url), url_extract_path(url) "
-     "FROM raw_events WHERE id = 1", [("shop.example.com", 8443, "/cart/view")]),
-    ("url query fragment parameter",
-     "SELECT url_extract_query(url), url_extract_fragment(url), "
-     "url_extract_parameter(url, 'ref') FROM raw_events WHERE id = 1",
-     [("item=42&ref=mail", "top", "mail")]),
-    ("url parts absent are NULL",
-     "SELECT url_extract_protocol(url), url_extract_port(url), url_extract_query(url) "
-     "FROM raw_events WHERE id = 4", [("ftp", None, None)]),
-    ("url_encode url_decode", "SELECT url_encode('a b&c'), url_decode('a+b%26c')",
-     [("a+b%26c", "a b&c")]),
+    (
+        "url host port path",
+        "SELECT url_extract_host(url), url_extract_port(url), url_extract_path(url) "
+        "FROM raw_events WHERE id = 1",
+        [("shop.example.com", 8443, "/cart/view")],
+    ),
+    (
+        "url query fragment parameter",
+        "SELECT url_extract_query(url), url_extract_fragment(url), "
+        "url_extract_parameter(url, 'ref') FROM raw_events WHERE id = 1",
+        [("item=42&ref=mail", "top", "mail")],
+    ),
+    (
+        "url parts absent are NULL",
+        "SELECT url_extract_protocol(url), url_extract_port(url), url_extract_query(url) "
+        "FROM raw_events WHERE id = 4",
+        [("ftp", None, None)],
+    ),
+    (
+        "url_encode url_decode",
+        "SELECT url_encode('a b&c'), url_decode('a+b%26c')",
+        [("a+b%26c", "a b&c")],
+    ),
     # -- arrays and lambdas (https://trino.io/docs/current/functions/array.html) -----------
     ("transform", "SELECT transform(ARRAY[1, 2, 3], x -> x * 10)", [([10, 20, 30],)]),
     ("filter", "SELECT filter(ARRAY[1, 5, 2, 7], x -> x > 2)", [([5, 7],)]),
-    ("reduce with output function",
-     "SELECT reduce(ARRAY[1, 2, 3, 4], 0, (s, x) -> s + x, s -> s * 10)", [(100,)]),
-    ("any all none match",
-     "SELECT any_match(ARRAY[1, 2], x -> x > 1), all_match(ARRAY[1, 2], x -> x > 1), "
-     "none_match(ARRAY[1, 2], x -> x > 5)", [(True, False, True)]),
-    ("any_match with NULL and no match is NULL",
-     "SELECT any_match(ARRAY[NULL, 1], x -> x > 1)", [(None,)]),
-    ("zip_with pads with NULL",
-     "SELECT zip_with(ARRAY[1, 2], ARRAY[3, 4, 5], (a, b) -> coalesce(a, 0) + b)",
-     [([4, 6, 5],)]),
-    ("cardinality of an array column",
-     "SELECT cardinality(tags) FROM sales WHERE day = '01' ORDER BY id", [(2,), (1,), (0,)]),
-    ("slice", "SELECT slice(ARRAY[1, 2, 3, 4, 5], 2, 3), slice(ARRAY[1, 2, 3, 4, 5], -2, 2)",
-     [([2, 3, 4], [4, 5])]),
-    ("array_sort puts NULL last", "SELECT array_sort(ARRAY[3, NULL, 1, 2])",
-     [([1, 2, 3, None],)]),
-    ("array_max with NULL is NULL",
-     "SELECT array_max(ARRAY[1, 5, 3]), array_max(ARRAY[1, NULL, 3]), array_min(ARRAY[4, 2])",
-     [(5, None, 2)]),
-    ("array_position absent is 0",
-     "SELECT array_position(ARRAY['a', 'b'], 'b'), array_position(ARRAY['a'], 'z')", [(2, 0)]),
-    ("contains three-valued",
-     "SELECT contains(ARRAY[1, 2], 2), contains(ARRAY[1, NULL], 3), contains(ARRAY[1, 2], 3)",
-     [(True, None, False)]),
+    (
+        "reduce with output function",
+        "SELECT reduce(ARRAY[1, 2, 3, 4], 0, (s, x) -> s + x, s -> s * 10)",
+        [(100,)],
+    ),
+    (
+        "any all none match",
+        "SELECT any_match(ARRAY[1, 2], x -> x > 1), all_match(ARRAY[1, 2], x -> x > 1), "
+        "none_match(ARRAY[1, 2], x -> x > 5)",
+        [(True, False, True)],
+    ),
+    (
+        "any_match with NULL and no match is NULL",
+        "SELECT any_match(ARRAY[NULL, 1], x -> x > 1)",
+        [(None,)],
+    ),
+    (
+        "zip_with pads with NULL",
+        "SELECT zip_with(ARRAY[1, 2], ARRAY[3, 4, 5], (a, b) -> coalesce(a, 0) + b)",
+        [([4, 6, 5],)],
+    ),
+    (
+        "cardinality of an array column",
+        "SELECT cardinality(tags) FROM sales WHERE day = '01' ORDER BY id",
+        [(2,), (1,), (0,)],
+    ),
+    (
+        "slice",
+        "SELECT slice(ARRAY[1, 2, 3, 4, 5], 2, 3), slice(ARRAY[1, 2, 3, 4, 5], -2, 2)",
+        [([2, 3, 4], [4, 5])],
+    ),
+    ("array_sort puts NULL last", "SELECT array_sort(ARRAY[3, NULL, 1, 2])", [([1, 2, 3, None],)]),
+    (
+        "array_max with NULL is NULL",
+        "SELECT array_max(ARRAY[1, 5, 3]), array_max(ARRAY[1, NULL, 3]), array_min(ARRAY[4, 2])",
+        [(5, None, 2)],
+    ),
+    (
+        "array_position absent is 0",
+        "SELECT array_position(ARRAY['a', 'b'], 'b'), array_position(ARRAY['a'], 'z')",
+        [(2, 0)],
+    ),
+    (
+        "contains three-valued",
+        "SELECT contains(ARRAY[1, 2], 2), contains(ARRAY[1, NULL], 3), contains(ARRAY[1, 2], 3)",
+        [(True, None, False)],
+    ),
     ("array_join skips NULL", "SELECT array_join(ARRAY['a', NULL, 'c'], '/')", [("a/c",)]),
     ("sequence with step", "SELECT sequence(1, 9, 4)", [([1, 5, 9],)]),
-    ("element_at", "SELECT element_at(ARRAY[10, 20, 30], -1), element_at(ARRAY[10], 5)",
-     [(30, None)]),
-    ("unnest with ordinality",
-     "SELECT x, n FROM UNNEST(ARRAY['a', 'b']) WITH ORDINALITY AS t(x, n) ORDER BY n",
-     [("a", 1), ("b", 2)]),
-    ("cross join unnest of a column",
-     "SELECT s.id, t.tag FROM sales s CROSS JOIN UNNEST(s.tags) AS t(tag) WHERE s.day = '03' "
-     "ORDER BY t.tag", [(6, "a"), (6, "c")]),
+    (
+        "element_at",
+        "SELECT element_at(ARRAY[10, 20, 30], -1), element_at(ARRAY[10], 5)",
+        [(30, None)],
+    ),
+    (
+        "unnest with ordinality",
+        "SELECT x, n FROM UNNEST(ARRAY['a', 'b']) WITH ORDINALITY AS t(x, n) ORDER BY n",
+        [("a", 1), ("b", 2)],
+    ),
+    (
+        "cross join unnest of a column",
+        "SELECT s.id, t.tag FROM sales s CROSS JOIN UNNEST(s.tags) AS t(tag) WHERE s.day = '03' "
+        "ORDER BY t.tag",
+        [(6, "a"), (6, "c")],
+    ),
     # -- maps (https://trino.io/docs/current/functions/map.html) --------------------------
-    ("map_keys map_values",
-     "SELECT map_keys(MAP(ARRAY['a', 'b'], ARRAY[1, 2])), "
-     "map_values(MAP(ARRAY['a', 'b'], ARRAY[1, 2]))", [(["a", "b"], [1, 2])]),
-    ("element_at on a map",
-     "SELECT element_at(MAP(ARRAY['a'], ARRAY[1]), 'a'), "
-     "element_at(MAP(ARRAY['a'], ARRAY[1]), 'z')", [(1, None)]),
-    ("transform_values",
-     "SELECT transform_values(MAP(ARRAY['a', 'b'], ARRAY[1, 2]), (k, v) -> v * 10)",
-     [({"a": 10, "b": 20},)]),
-    ("map_filter",
-     "SELECT map_filter(MAP(ARRAY['a', 'b', 'c'], ARRAY[1, 2, 3]), (k, v) -> v >= 2)",
-     [({"b": 2, "c": 3},)]),
-    ("transform_keys",
-     "SELECT transform_keys(MAP(ARRAY['a', 'b'], ARRAY[1, 2]), (k, v) -> upper(k))",
-     [({"A": 1, "B": 2},)]),
+    (
+        "map_keys map_values",
+        "SELECT map_keys(MAP(ARRAY['a', 'b'], ARRAY[1, 2])), "
+        "map_values(MAP(ARRAY['a', 'b'], ARRAY[1, 2]))",
+        [(["a", "b"], [1, 2])],
+    ),
+    (
+        "element_at on a map",
+        "SELECT element_at(MAP(ARRAY['a'], ARRAY[1]), 'a'), "
+        "element_at(MAP(ARRAY['a'], ARRAY[1]), 'z')",
+        [(1, None)],
+    ),
+    (
+        "transform_values",
+        "SELECT transform_values(MAP(ARRAY['a', 'b'], ARRAY[1, 2]), (k, v) -> v * 10)",
+        [({"a": 10, "b": 20},)],
+    ),
+    (
+        "map_filter",
+        "SELECT map_filter(MAP(ARRAY['a', 'b', 'c'], ARRAY[1, 2, 3]), (k, v) -> v >= 2)",
+        [({"b": 2, "c": 3},)],
+    ),
+    (
+        "transform_keys",
+        "SELECT transform_keys(MAP(ARRAY['a', 'b'], ARRAY[1, 2]), (k, v) -> upper(k))",
+        [({"A": 1, "B": 2},)],
+    ),
     ("cardinality of a map", "SELECT cardinality(MAP(ARRAY['a', 'b'], ARRAY[1, 2]))", [(2,)]),
-    ("histogram", "SELECT histogram(channel) FROM sales WHERE channel IS NOT NULL",
-     [({"web": 3, "store": 2},)]),
+    (
+        "histogram",
+        "SELECT histogram(channel) FROM sales WHERE channel IS NOT NULL",
+        [({"web": 3, "store": 2},)],
+    ),
     ("map_agg", "SELECT map_agg(customer, qty) FROM sales WHERE id = 2", [({"c2": 2},)]),
     # -- window functions (https://trino.io/docs/current/functions/window.html) -----------
-    ("row_number by partition",
-     "SELECT id, row_number() OVER (PARTITION BY customer ORDER BY id) FROM sales ORDER BY id",
-     [(1, 1), (2, 1), (3, 2), (4, 1), (5, 2), (6, 3)]),
-    ("rank and dense_rank",
-     "SELECT id, rank() OVER (ORDER BY qty), dense_rank() OVER (ORDER BY qty) FROM sales "
-     "ORDER BY id", [(1, 1, 1), (2, 3, 2), (3, 5, 3), (4, 1, 1), (5, 3, 2), (6, 6, 4)]),
-    ("lag and lead",
-     "SELECT id, lag(id) OVER (ORDER BY id), lead(id, 2) OVER (ORDER BY id) FROM sales "
-     "ORDER BY id",
-     [(1, None, 3), (2, 1, 4), (3, 2, 5), (4, 3, 6), (5, 4, None), (6, 5, None)]),
-    ("moving sum with a rows frame",
-     "SELECT id, sum(qty) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) "
-     "FROM sales ORDER BY id", [(1, 1), (2, 3), (3, 5), (4, 4), (5, 3), (6, 7)]),
-    ("first_value per partition",
-     "SELECT customer, id, first_value(id) OVER (PARTITION BY customer ORDER BY id DESC) "
-     "FROM sales ORDER BY id",
-     [("c1", 1, 6), ("c2", 2, 5), ("c1", 3, 6), ("c3", 4, 4), ("c2", 5, 5), ("c1", 6, 6)]),
-    ("ntile", "SELECT id, ntile(2) OVER (ORDER BY id) FROM sales ORDER BY id",
-     [(1, 1), (2, 1), (3, 1), (4, 2), (5, 2), (6, 2)]),
-    ("percent_rank and cume_dist",
-     "SELECT id, percent_rank() OVER (ORDER BY id), cume_dist() OVER (ORDER BY id) FROM sales "
-     "WHERE id <= 3 ORDER BY id", [(1, 0.0, 1 / 3), (2, 0.5, 2 / 3), (3, 1.0, 1.0)]),
-    ("last_value default frame",
-     "SELECT id, last_value(id) OVER (ORDER BY id) FROM sales WHERE id <= 3 ORDER BY id",
-     [(1, 1), (2, 2), (3, 3)]),
+    (
+        "row_number by partition",
+        "SELECT id, row_number() OVER (PARTITION BY customer ORDER BY id) FROM sales ORDER BY id",
+        [(1, 1), (2, 1), (3, 2), (4, 1), (5, 2), (6, 3)],
+    ),
+    (
+        "rank and dense_rank",
+        "SELECT id, rank() OVER (ORDER BY qty), dense_rank() OVER (ORDER BY qty) FROM sales "
+        "ORDER BY id",
+        [(1, 1, 1), (2, 3, 2), (3, 5, 3), (4, 1, 1), (5, 3, 2), (6, 6, 4)],
+    ),
+    (
+        "lag and lead",
+        "SELECT id, lag(id) OVER (ORDER BY id), lead(id, 2) OVER (ORDER BY id) FROM sales "
+        "ORDER BY id",
+        [(1, None, 3), (2, 1, 4), (3, 2, 5), (4, 3, 6), (5, 4, None), (6, 5, None)],
+    ),
+    (
+        "moving sum with a rows frame",
+        "SELECT id, sum(qty) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) "
+        "FROM sales ORDER BY id",
+        [(1, 1), (2, 3), (3, 5), (4, 4), (5, 3), (6, 7)],
+    ),
+    (
+        "first_value per partition",
+        "SELECT customer, id, first_value(id) OVER (PARTITION BY customer ORDER BY id DESC) "
+        "FROM sales ORDER BY id",
+        [("c1", 1, 6), ("c2", 2, 5), ("c1", 3, 6), ("c3", 4, 4), ("c2", 5, 5), ("c1", 6, 6)],
+    ),
+    (
+        "ntile",
+        "SELECT id, ntile(2) OVER (ORDER BY id) FROM sales ORDER BY id",
+        [(1, 1), (2, 1), (3, 1), (4, 2), (5, 2), (6, 2)],
+    ),
+    (
+        "percent_rank and cume_dist",
+        "SELECT id, percent_rank() OVER (ORDER BY id), cume_dist() OVER (ORDER BY id) FROM sales "
+        "WHERE id <= 3 ORDER BY id",
+        [(1, 0.0, 1 / 3), (2, 0.5, 2 / 3), (3, 1.0, 1.0)],
+    ),
+    (
+        "last_value default frame",
+        "SELECT id, last_value(id) OVER (ORDER BY id) FROM sales WHERE id <= 3 ORDER BY id",
+        [(1, 1), (2, 2), (3, 3)],
+    ),
     # -- grouping sets (https://trino.io/docs/current/sql/select.html#group-by-clause) ----
-    ("grouping sets",
-     "SELECT channel, customer, sum(qty) FROM sales WHERE channel IS NOT NULL "
-     "GROUP BY GROUPING SETS ((channel), (customer), ()) "
-     "ORDER BY channel NULLS LAST, customer NULLS LAST",
-     [("store", None, 7), ("web", None, 4), (None, "c1", 6), (None, "c2", 4), (None, "c3", 1),
-      (None, None, 11)]),
-    ("rollup with grouping()",
-     "SELECT customer, grouping(customer), count(*) FROM sales GROUP BY ROLLUP (customer) "
-     "ORDER BY grouping(customer), customer",
-     [("c1", 0, 3), ("c2", 0, 2), ("c3", 0, 1), (None, 1, 6)]),
-    ("cube", "SELECT day, count(*) FROM sales GROUP BY CUBE (day) ORDER BY day NULLS LAST",
-     [("01", 3), ("02", 2), ("03", 1), (None, 6)]),
+    (
+        "grouping sets",
+        "SELECT channel, customer, sum(qty) FROM sales WHERE channel IS NOT NULL "
+        "GROUP BY GROUPING SETS ((channel), (customer), ()) "
+        "ORDER BY channel NULLS LAST, customer NULLS LAST",
+        [
+            ("store", None, 7),
+            ("web", None, 4),
+            (None, "c1", 6),
+            (None, "c2", 4),
+            (None, "c3", 1),
+            (None, None, 11),
+        ],
+    ),
+    (
+        "rollup with grouping()",
+        "SELECT customer, grouping(customer), count(*) FROM sales GROUP BY ROLLUP (customer) "
+        "ORDER BY grouping(customer), customer",
+        [("c1", 0, 3), ("c2", 0, 2), ("c3", 0, 1), (None, 1, 6)],
+    ),
+    (
+        "cube",
+        "SELECT day, count(*) FROM sales GROUP BY CUBE (day) ORDER BY day NULLS LAST",
+        [("01", 3), ("02", 2), ("03", 1), (None, 6)],
+    ),
     # -- aggregates, approximate ones within their documented error ------------------------
     ("approx_distinct", "SELECT approx_distinct(customer) FROM sales", [(Near(3, 0.1),)]),
-    ("approx_percentile median", "SELECT approx_percentile(qty, 0.5) FROM sales",
-     [(Near(2, 0.5),)]),
-    ("approx_percentile extremes", "SELECT approx_percentile(amount, ARRAY[0.0, 1.0]) FROM sales",
-     [([10.0, 60.0],)]),
-    ("conditional and by aggregates",
-     "SELECT count_if(qty > 1), bool_and(qty > 0), every(qty > 1), max_by(id, qty), "
-     "min_by(id, amount) FROM sales", [(4, True, False, 6, 1)]),
+    (
+        "approx_percentile median",
+        "SELECT approx_percentile(qty, 0.5) FROM sales",
+        [(Near(2, 0.5),)],
+    ),
+    (
+        "approx_percentile extremes",
+        "SELECT approx_percentile(amount, ARRAY[0.0, 1.0]) FROM sales",
+        [([10.0, 60.0],)],
+    ),
+    (
+        "conditional and by aggregates",
+        "SELECT count_if(qty > 1), bool_and(qty > 0), every(qty > 1), max_by(id, qty), "
+        "min_by(id, amount) FROM sales",
+        [(4, True, False, 6, 1)],
+    ),
     ("arbitrary", "SELECT arbitrary(customer) FROM sales WHERE id = 2", [("c2",)]),
     ("sum of bigint is bigint", "SELECT sum(qty), sum(qty) * 2 FROM sales", [(14, 28)]),
     # -- casts and arithmetic (https://trino.io/docs/current/functions/conversion.html) ----
-    ("cast double to integer rounds half away from zero",
-     "SELECT CAST(2.5e0 AS integer), CAST(-2.5e0 AS bigint), CAST(3.5 AS integer)",
-     [(3, -3, 4)]),
-    ("casts from text", "SELECT CAST('42' AS bigint), TRY_CAST('x' AS integer), "
-     "CAST(1 AS boolean)", [(42, None, True)]),
-    ("decimal rounding and dates",
-     "SELECT CAST(12.345 AS decimal(4, 2)), CAST('2024-02-29' AS date)",
-     [(Decimal("12.35"), D(2024, 2, 29))]),
+    (
+        "cast double to integer rounds half away from zero",
+        "SELECT CAST(2.5e0 AS integer), CAST(-2.5e0 AS bigint), CAST(3.5 AS integer)",
+        [(3, -3, 4)],
+    ),
+    (
+        "casts from text",
+        "SELECT CAST('42' AS bigint), TRY_CAST('x' AS integer), CAST(1 AS boolean)",
+        [(42, None, True)],
+    ),
+    (
+        "decimal rounding and dates",
+        "SELECT CAST(12.345 AS decimal(4, 2)), CAST('2024-02-29' AS date)",
+        [(Decimal("12.35"), D(2024, 2, 29))],
+    ),
     ("double division", "SELECT CAST(qty AS double) / 4 FROM sales WHERE id = 2", [(0.5,)]),
-    ("integer division truncates", "SELECT 7 / 2, -7 / 2, 7 % 3, -7 % 3, 7.0 / 2",
-     [(3, -3, 1, -1, 3.5)]),
-    ("integer division of a column", "SELECT qty / 2 FROM sales ORDER BY id",
-     [(0,), (1,), (1,), (0,), (1,), (2,)]),
+    (
+        "integer division truncates",
+        "SELECT 7 / 2, -7 / 2, 7 % 3, -7 % 3, 7.0 / 2",
+        [(3, -3, 1, -1, 3.5)],
+    ),
+    (
+        "integer division of a column",
+        "SELECT qty / 2 FROM sales ORDER BY id",
+        [(0,), (1,), (1,), (0,), (1,), (2,)],
+    ),
     ("decimal to varchar", "SELECT CAST(CAST(12.5 AS decimal(5, 2)) AS varchar)", [("12.50",)]),
-    ("date and boolean to varchar",
-     "SELECT CAST(DATE '2024-01-02' AS varchar), CAST(true AS varchar)",
-     [("2024-01-02", "true")]),
-    ("round half away from zero", "SELECT round(2.5e0), round(-2.5e0), round(1.25, 1)",
-     [(3.0, -3.0, Decimal("1.3"))]),
+    (
+        "date and boolean to varchar",
+        "SELECT CAST(DATE '2024-01-02' AS varchar), CAST(true AS varchar)",
+        [("2024-01-02", "true")],
+    ),
+    (
+        "round half away from zero",
+        "SELECT round(2.5e0), round(-2.5e0), round(1.25, 1)",
+        [(3.0, -3.0, Decimal("1.3"))],
+    ),
     # -- NULL handling ----------------------------------------------------------------------
-    ("NULL comparisons",
-     "SELECT NULL = NULL, NULL IS NULL, 1 IS DISTINCT FROM NULL, "
-     "NULL IS NOT DISTINCT FROM NULL", [(None, True, True, True)]),
-    ("coalesce nullif if", "SELECT coalesce(NULL, 2), nullif(1, 1), if(NULL, 'y', 'n')",
-     [(2, None, "n")]),
-    ("aggregates skip NULL",
-     "SELECT count(*), count(amount), count(channel), sum(amount), avg(amount) FROM sales",
-     [(6, 5, 5, 160.0, 32.0)]),
-    ("greatest with NULL is NULL", "SELECT greatest(1, NULL, 3), least(2, 1), greatest(1, 5, 3)",
-     [(None, 1, 5)]),
-    ("NULLs sort last ascending", "SELECT id FROM sales ORDER BY channel, id",
-     [(2,), (6,), (1,), (4,), (5,), (3,)]),
-    ("NULLs sort last descending too", "SELECT id FROM sales ORDER BY channel DESC, id",
-     [(1,), (4,), (5,), (2,), (6,), (3,)]),
+    (
+        "NULL comparisons",
+        "SELECT NULL = NULL, NULL IS NULL, 1 IS DISTINCT FROM NULL, NULL IS NOT DISTINCT FROM NULL",
+        [(None, True, True, True)],
+    ),
+    (
+        "coalesce nullif if",
+        "SELECT coalesce(NULL, 2), nullif(1, 1), if(NULL, 'y', 'n')",
+        [(2, None, "n")],
+    ),
+    (
+        "aggregates skip NULL",
+        "SELECT count(*), count(amount), count(channel), sum(amount), avg(amount) FROM sales",
+        [(6, 5, 5, 160.0, 32.0)],
+    ),
+    (
+        "greatest with NULL is NULL",
+        "SELECT greatest(1, NULL, 3), least(2, 1), greatest(1, 5, 3)",
+        [(None, 1, 5)],
+    ),
+    (
+        "NULLs sort last ascending",
+        "SELECT id FROM sales ORDER BY channel, id",
+        [(2,), (6,), (1,), (4,), (5,), (3,)],
+    ),
+    (
+        "NULLs sort last descending too",
+        "SELECT id FROM sales ORDER BY channel DESC, id",
+        [(1,), (4,), (5,), (2,), (6,), (3,)],
+    ),
     ("sum of nothing is NULL", "SELECT sum(amount) FROM sales WHERE id > 100", [(None,)]),
-    ("IN with NULL", "SELECT NULL IN (1, 2), 1 IN (1, NULL), 3 IN (1, NULL)",
-     [(None, True, None)]),
-    ("NULL is its own group", "SELECT channel, count(*) FROM sales GROUP BY channel ORDER BY 1",
-     [("store", 2), ("web", 3), (None, 1)]),
+    ("IN with NULL", "SELECT NULL IN (1, 2), 1 IN (1, NULL), 3 IN (1, NULL)", [(None, True, None)]),
+    (
+        "NULL is its own group",
+        "SELECT channel, count(*) FROM sales GROUP BY channel ORDER BY 1",
+        [("store", 2), ("web", 3), (None, 1)],
+    ),
     # -- tables, joins, partitions, CTEs ----------------------------------------------------
-    ("join with a CSV table",
-     "SELECT r.region, sum(s.qty) FROM sales s JOIN regions r ON s.customer = r.customer "
-     "GROUP BY r.region ORDER BY 1", [("EU", 10), ("US", 4)]),
-    ("CTE", "WITH t AS (SELECT customer, sum(qty) AS q FROM sales GROUP BY customer) "
-     "SELECT customer FROM t WHERE q > 3 ORDER BY 1", [("c1",), ("c2",)]),
-    ("partition keys are strings",
-     "SELECT count(*) FROM sales WHERE year = '2024' AND month = '01' AND day IN ('01', '03')",
-     [(4,)]),
+    (
+        "join with a CSV table",
+        "SELECT r.region, sum(s.qty) FROM sales s JOIN regions r ON s.customer = r.customer "
+        "GROUP BY r.region ORDER BY 1",
+        [("EU", 10), ("US", 4)],
+    ),
+    (
+        "CTE",
+        "WITH t AS (SELECT customer, sum(qty) AS q FROM sales GROUP BY customer) "
+        "SELECT customer FROM t WHERE q > 3 ORDER BY 1",
+        [("c1",), ("c2",)],
+    ),
+    (
+        "partition keys are strings",
+        "SELECT count(*) FROM sales WHERE year = '2024' AND month = '01' AND day IN ('01', '03')",
+        [(4,)],
+    ),
     ("qualified table name", "SELECT count(*) FROM data_lake_db.raw_events", [(4,)]),
-    ("partition key values",
-     "SELECT DISTINCT year, month, day FROM raw_events ORDER BY day",
-     [("2024", "01", "01"), ("2024", "01", "02")]),
+    (
+        "partition key values",
+        "SELECT DISTINCT year, month, day FROM raw_events ORDER BY day",
+        [("2024", "01", "01"), ("2024", "01", "02")],
+    ),
 ]
 
 
 @pytest.mark.parametrize(("sql", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_trino_semantics(trino: Callable[..., list[tuple[Any, ...]]], sql: str,
-                         expected: list[tuple[Any, ...]]) -> None:
+def test_trino_semantics(
+    trino: Callable[..., list[tuple[Any, ...]]], sql: str, expected: list[tuple[Any, ...]]
+) -> None:
     rows = trino(sql)
     assert same(rows, expected), f"{sql}\n got      {rows!r}\n expected {expected!r}"
 
@@ -365,8 +596,7 @@ UNSUPPORTED = [
 
 
 @pytest.mark.parametrize(("sql", "named"), UNSUPPORTED, ids=[u[1] for u in UNSUPPORTED])
-def test_unsupported_constructs_are_named(trino: Callable[..., Any], sql: str,
-                                          named: str) -> None:
+def test_unsupported_constructs_are_named(trino: Callable[..., Any], sql: str, named: str) -> None:
     with pytest.raises(QueryError, match=None) as caught:
         trino(sql)
     assert named in str(caught.value)

@@ -43,15 +43,21 @@ def lake_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = root / "lake"
     for n in range(DAYS):
         day = _day(n)
-        folder = (home / "processed" / "sales_clean" /
-                  f"year={day.year}/month={day.month:02d}/day={day.day:02d}")
+        folder = (
+            home
+            / "processed"
+            / "sales_clean"
+            / f"year={day.year}/month={day.month:02d}/day={day.day:02d}"
+        )
         folder.mkdir(parents=True)
         ids = list(range(n * ROWS_PER_DAY, (n + 1) * ROWS_PER_DAY))
-        table = pa.table({
-            "id": pa.array(ids, pa.int64()),
-            "amount": pa.array([float(i % 97) for i in ids]),
-            "channel": pa.array(["web" if i % 3 else "store" for i in ids]),
-        })
+        table = pa.table(
+            {
+                "id": pa.array(ids, pa.int64()),
+                "amount": pa.array([float(i % 97) for i in ids]),
+                "channel": pa.array(["web" if i % 3 else "store" for i in ids]),
+            }
+        )
         pq.write_table(table, folder / "part-00000.parquet")
         # Spark's marker and a temp file are not data.
         (folder / "_SUCCESS").write_bytes(b"")
@@ -70,8 +76,13 @@ def settings(lake_dir: Path) -> Settings:
 
 
 def _day_bytes(lake_dir: Path, day: dt.date) -> int:
-    folder = (lake_dir / "lake" / "processed" / "sales_clean" /
-              f"year={day.year}/month={day.month:02d}/day={day.day:02d}")
+    folder = (
+        lake_dir
+        / "lake"
+        / "processed"
+        / "sales_clean"
+        / f"year={day.year}/month={day.month:02d}/day={day.day:02d}"
+    )
     return sum(p.stat().st_size for p in folder.glob("*.parquet"))
 
 
@@ -80,7 +91,8 @@ def test_one_day_of_sixty_reads_only_that_days_files(settings: Settings, lake_di
     result = run_query(
         "SELECT count(*) AS n, sum(amount) AS total FROM sales_clean "
         "WHERE year = '2026' AND month = ? AND day = ?",
-        params=[f"{day.month:02d}", f"{day.day:02d}"], settings=settings,
+        params=[f"{day.month:02d}", f"{day.day:02d}"],
+        settings=settings,
     )
     assert result.table.to_pylist()[0]["n"] == ROWS_PER_DAY
     assert result.bytes_scanned == _day_bytes(lake_dir, day)
@@ -92,23 +104,28 @@ def test_one_day_of_sixty_reads_only_that_days_files(settings: Settings, lake_di
 
 
 def test_result_location_and_metadata(settings: Settings, lake_dir: Path) -> None:
-    result = run_query("SELECT channel, count(*) FROM sales_clean WHERE day = '01' "
-                       "GROUP BY channel ORDER BY channel", workgroup="ml_data", settings=settings)
+    result = run_query(
+        "SELECT channel, count(*) FROM sales_clean WHERE day = '01' "
+        "GROUP BY channel ORDER BY channel",
+        workgroup="ml_data",
+        settings=settings,
+    )
     folder = lake_dir / "lake" / "query-results" / "ml_data"
     csv = folder / f"{result.query_id}.csv"
     assert csv.read_text().splitlines() == ['"channel","_col1"', '"store","50"', '"web","100"']
     meta = json.loads((folder / f"{result.query_id}.metadata.json").read_text())
     assert meta["state"] == "SUCCEEDED" and meta["workgroup"] == "ml_data"
-    assert meta["sql"].startswith("SELECT channel") and "read_parquet" in meta[
-        "translated_sql"].lower()
+    assert (
+        meta["sql"].startswith("SELECT channel")
+        and "read_parquet" in meta["translated_sql"].lower()
+    )
     assert meta["bytes_scanned"] == result.bytes_scanned > 0
     assert meta["cost_usd"] == pytest.approx(10 * 10**6 / 10**12 * 5)  # 10 MB minimum
     assert meta["rows"] == 2 and meta["total_ms"] > 0 and meta["output_location"] == str(csv)
     assert any(r.query_id == result.query_id for r in query_history(5, settings=settings))
 
 
-def test_cutoff_fails_like_athena_and_leaves_no_result(settings: Settings,
-                                                       lake_dir: Path) -> None:
+def test_cutoff_fails_like_athena_and_leaves_no_result(settings: Settings, lake_dir: Path) -> None:
     with pytest.raises(QueryError, match="Query cancelled! : Bytes scanned limit was exceeded"):
         run_query("SELECT count(*) FROM sales_clean", workgroup="analytics", settings=settings)
     record = query_history(1, workgroup="analytics", settings=settings)[0]
@@ -116,14 +133,19 @@ def test_cutoff_fails_like_athena_and_leaves_no_result(settings: Settings,
     folder = lake_dir / "lake" / "query-results" / "analytics"
     assert not (folder / f"{record.query_id}.csv").exists()
     # The same query on one day fits under the cutoff.
-    ok = run_query("SELECT count(*) FROM sales_clean WHERE day = '02' AND month = '01'",
-                   workgroup="analytics", settings=settings)
+    ok = run_query(
+        "SELECT count(*) FROM sales_clean WHERE day = '02' AND month = '01'",
+        workgroup="analytics",
+        settings=settings,
+    )
     assert ok.table.to_pylist() == [{"_col0": ROWS_PER_DAY}]
 
 
 def test_explain_shows_pruning_bytes_and_price(settings: Settings, lake_dir: Path) -> None:
-    plan = explain_query("SELECT * FROM sales_clean WHERE month = '02' AND day BETWEEN '01' AND "
-                         "'07'", settings=settings)
+    plan = explain_query(
+        "SELECT * FROM sales_clean WHERE month = '02' AND day BETWEEN '01' AND '07'",
+        settings=settings,
+    )
     assert plan.scans[0]["partitions_read"] == 7
     assert plan.bytes_scanned == sum(_day_bytes(lake_dir, _day(31 + n)) for n in range(7))
     text = "\n".join(plan.lines())
@@ -133,8 +155,11 @@ def test_explain_shows_pruning_bytes_and_price(settings: Settings, lake_dir: Pat
 def test_bad_input_messages(settings: Settings) -> None:
     with pytest.raises(QueryError, match=r"syntax error at line 2, column 6"):
         run_query("SELECT id\nFROM WHERE id = 1", settings=settings)
-    with pytest.raises(QueryError, match=r"Table 'data_lake_db.sales' does not exist "
-                                         r"\(known tables: sales_clean\)"):
+    with pytest.raises(
+        QueryError,
+        match=r"Table 'data_lake_db.sales' does not exist "
+        r"\(known tables: sales_clean\)",
+    ):
         run_query("SELECT * FROM sales", settings=settings)
     with pytest.raises(QueryError, match="2 parameter"):
         run_query("SELECT ?, ?", params=[1], settings=settings)
@@ -142,16 +167,21 @@ def test_bad_input_messages(settings: Settings) -> None:
     assert failed and all(not r.output_location for r in failed)
 
 
-def test_cancelled_query_leaves_a_cancelled_record_and_no_csv(settings: Settings,
-                                                              lake_dir: Path) -> None:
+def test_cancelled_query_leaves_a_cancelled_record_and_no_csv(
+    settings: Settings, lake_dir: Path
+) -> None:
     engine = LocalQueries(settings)
     errors: list[BaseException] = []
 
     def slow() -> None:
         try:
-            engine.run("SELECT sum(a.id * b.id) FROM sales_clean a CROSS JOIN sales_clean b "
-                       "CROSS JOIN sales_clean c", database="data_lake_db",
-                       workgroup="primary", query_id="cancel-me")
+            engine.run(
+                "SELECT sum(a.id * b.id) FROM sales_clean a CROSS JOIN sales_clean b "
+                "CROSS JOIN sales_clean c",
+                database="data_lake_db",
+                workgroup="primary",
+                query_id="cancel-me",
+            )
         except QueryError as exc:
             errors.append(exc)
 
@@ -176,10 +206,12 @@ def test_catalog_changes_are_seen_by_the_same_engine(tmp_path: Path) -> None:
     (folder / "a.csv").write_text("name,score\nann,1\n")
     crawl("curated", settings=settings)
     assert run_query("SELECT sum(score) FROM scores", settings=settings).table.to_pylist() == [
-        {"_col0": 1}]
+        {"_col0": 1}
+    ]
     (folder / "b.csv").write_text("name,score\nbob,2\n")
     assert run_query("SELECT sum(score) FROM scores", settings=settings).table.to_pylist() == [
-        {"_col0": 3}]
+        {"_col0": 3}
+    ]
 
 
 # -- the CLI, as a user runs it -----------------------------------------------------------
@@ -187,26 +219,42 @@ def test_catalog_changes_are_seen_by_the_same_engine(tmp_path: Path) -> None:
 
 def lake(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAKE_")}
-    return subprocess.run([sys.executable, "-m", "lakelib", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "lakelib", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_cli_csv_json_output_history_and_errors(lake_dir: Path, tmp_path: Path) -> None:
-    sql = "SELECT channel, count(*) AS n FROM sales_clean WHERE day = '01' GROUP BY channel " \
-          "ORDER BY channel"
+    sql = (
+        "SELECT channel, count(*) AS n FROM sales_clean WHERE day = '01' GROUP BY channel "
+        "ORDER BY channel"
+    )
     csv = lake("query", sql, "--format", "csv", cwd=lake_dir)
     assert csv.returncode == 0, csv.stderr
     assert csv.stdout.splitlines() == ["channel,n", "store,50", "web,100"]
-    js = lake("query", "SELECT count(*) AS n FROM sales_clean WHERE day = ?", "--param", "'01'",
-              "--format", "json", "--workgroup", "analytics", cwd=lake_dir)
+    js = lake(
+        "query",
+        "SELECT count(*) AS n FROM sales_clean WHERE day = ?",
+        "--param",
+        "'01'",
+        "--format",
+        "json",
+        "--workgroup",
+        "analytics",
+        cwd=lake_dir,
+    )
     assert js.returncode == 0, js.stderr
     assert json.loads(js.stdout) == [{"n": ROWS_PER_DAY * 3}]  # Jan 1, Feb 1, Mar 1
     out = tmp_path / "r.csv"
     written = lake("query", sql, "--format", "csv", "--output", str(out), cwd=lake_dir)
     assert written.returncode == 0 and written.stdout == ""
     assert out.read_text().startswith("channel,n\n")
-    explain = lake("query", "SELECT * FROM sales_clean WHERE day = '03'", "--explain",
-                   cwd=lake_dir)
+    explain = lake("query", "SELECT * FROM sales_clean WHERE day = '03'", "--explain", cwd=lake_dir)
     assert explain.returncode == 0 and "2/60 partitions" in explain.stdout
     bad = lake("query", "SELECT FROM WHERE", cwd=lake_dir)
     assert bad.returncode == 1
@@ -227,28 +275,53 @@ def test_athena_submission_poll_and_result(aws: str, tmp_path: Path) -> None:
     # The workgroups exist in the account (infra/pulumi creates them).
     client("athena").create_work_group(
         Name="analytics",
-        Configuration={"ResultConfiguration": {"OutputLocation": "s3://lake-results/analytics/"},
-                       "EnforceWorkGroupConfiguration": False},
+        Configuration={
+            "ResultConfiguration": {"OutputLocation": "s3://lake-results/analytics/"},
+            "EnforceWorkGroupConfiguration": False,
+        },
     )
-    settings = load_settings(profile="aws", cwd=tmp_path, env={
-        "LAKE_QUERY_RESULTS_BUCKET": "lake-results", "LAKE_REGION": "us-east-1"})
+    settings = load_settings(
+        profile="aws",
+        cwd=tmp_path,
+        env={"LAKE_QUERY_RESULTS_BUCKET": "lake-results", "LAKE_REGION": "us-east-1"},
+    )
     queued = {
         "account_id": "123456789012",
         "region": "us-east-1",
-        "results": [{
-            "rows": [{"Data": [{"VarCharValue": "n"}]}, {"Data": [{"VarCharValue": "7"}]}],
-            "column_info": [{"CatalogName": "hive", "SchemaName": "", "TableName": "",
-                             "Name": "n", "Label": "n", "Type": "bigint", "Precision": 19,
-                             "Scale": 0, "Nullable": "UNKNOWN", "CaseSensitive": False}],
-        }],
+        "results": [
+            {
+                "rows": [{"Data": [{"VarCharValue": "n"}]}, {"Data": [{"VarCharValue": "7"}]}],
+                "column_info": [
+                    {
+                        "CatalogName": "hive",
+                        "SchemaName": "",
+                        "TableName": "",
+                        "Name": "n",
+                        "Label": "n",
+                        "Type": "bigint",
+                        "Precision": 19,
+                        "Scale": 0,
+                        "Nullable": "UNKNOWN",
+                        "CaseSensitive": False,
+                    }
+                ],
+            }
+        ],
     }
     request = urllib.request.Request(
-        f"{aws}/moto-api/static/athena/query-results", data=json.dumps(queued).encode(),
-        headers={"Content-Type": "application/json"}, method="POST")
+        f"{aws}/moto-api/static/athena/query-results",
+        data=json.dumps(queued).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request).close()
 
-    result = run_query("SELECT count(*) AS n FROM sales_clean WHERE day = ?", params=["05"],
-                       workgroup="analytics", settings=settings)
+    result = run_query(
+        "SELECT count(*) AS n FROM sales_clean WHERE day = ?",
+        params=["05"],
+        workgroup="analytics",
+        settings=settings,
+    )
     assert result.table.column("n").to_pylist() == [7]
     assert result.record.engine == "athena" and result.record.state == "SUCCEEDED"
     assert result.record.output_location.startswith("s3://lake-results/analytics/")
@@ -256,5 +329,7 @@ def test_athena_submission_poll_and_result(aws: str, tmp_path: Path) -> None:
     execution = athena.get_query_execution(QueryExecutionId=result.query_id)["QueryExecution"]
     assert execution["ExecutionParameters"] == ["'05'"]
     assert execution["WorkGroup"] == "analytics"
-    assert any(r.query_id == result.query_id
-               for r in query_history(5, workgroup="analytics", settings=settings))
+    assert any(
+        r.query_id == result.query_id
+        for r in query_history(5, workgroup="analytics", settings=settings)
+    )
