@@ -36,9 +36,18 @@ def test_demo_lands_each_day_and_reruns_idempotently(tmp_path: Path) -> None:
     assert (home / "raw" / "customers").is_dir() and (home / "raw" / "products").is_dir()
     assert (home / "samples" / "manifest.json").is_file()
     raw_files = sorted(p.relative_to(home) for p in (home / "raw").rglob("*.json.gz"))
+    assert "etl" in first.stdout and "curate" in first.stdout
+    assert "sales_clean: 3 new raw files" in first.stdout
+    assert (home / "processed" / "sales_clean").is_dir()
+    assert (home / "curated" / "customer_aggregates").is_dir()
+    clean = sorted(p.relative_to(home) for p in (home / "processed").rglob("*.parquet"))
+    assert clean
 
     second = run_demo(home)
     assert second.returncode == 0, second.stderr
     assert "landed 0," in second.stdout
     assert "(0 created or updated)" in second.stdout
     assert sorted(p.relative_to(home) for p in (home / "raw").rglob("*.json.gz")) == raw_files
+    # Nothing new landed: the ETL's bookmark skips every raw file and the tables stay put.
+    assert "sales_clean: 0 new raw files" in second.stdout
+    assert sorted(p.relative_to(home) for p in (home / "processed").rglob("*.parquet")) == clean
