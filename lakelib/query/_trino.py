@@ -639,6 +639,11 @@ def _parse(text: str, original: str) -> exp.Expression:
         description = re.sub(
             r"<Token token_type: TokenType\.\w+, text: ([^,]*),.*?>", r"'\1'", description
         )
+        missing = re.search(
+            r"Required keyword: '\w+' missing for <class '[\w.]*?(\w+)'>", description
+        )
+        if missing:
+            description = f"incomplete {missing.group(1).upper()} clause"
         detail = f" near {near!r}" if near else ""
         raise QueryError(f"syntax error at {where}{detail}: {description}") from None
     except TokenError as exc:
@@ -701,7 +706,7 @@ def translate(sql: str) -> str:
     """Trino SQL text to DuckDB SQL text (no table resolution); for tests and ``--explain``.
 
     >>> translate("SELECT 7 / 2")
-    'SELECT TRINO_DIV(7, 2)'
+    'SELECT TRINO_DIV(7, 2) AS "_col0"'
     """
     tree, _ = parse_trino(sql)
     return to_duckdb(rewrite(tree))
