@@ -469,6 +469,7 @@ class LocalQueries(LocalEngine):
         super().__init__(settings, catalog)
         self._results: ResultLocation | None = None
         self._running: dict[str, Any] = {}
+        self._cancelled: set[str] = set()
 
     @property
     def results(self) -> ResultLocation:
@@ -569,23 +570,36 @@ class LocalQueries(LocalEngine):
         cursor = self.connection().cursor()
         self._running[query_id] = cursor
         try:
-            return self.execute(plan, cursor=cursor)
+            table = self.execute(plan, cursor=cursor)
         except duckdb.InterruptException as exc:
             raise _Cancelled("cancelled by request") from exc
         except QueryError as exc:
-            if isinstance(exc.__cause__, duckdb.InterruptException):
+            if query_id in self._cancelled or isinstance(
+                exc.__cause__, duckdb.InterruptException
+            ):
                 raise _Cancelled("cancelled by request") from exc
             raise
         finally:
             self._running.pop(query_id, None)
             cursor.close()
+        if query_id in self._cancelled:
+            raise _Cancelled("cancelled by request")
+        return table
 
     def cancel(self, query_id: str) -> bool:
-        """Interrupt a running query of this process; False if it is not running."""
+        """Interrupt a running query of this process; False if it is not running.
+
+        Interrupts until the query has stopped (an interrupt that lands while DuckDB is
+        still binding is otherwise lost); a result that completes anyway is discarded.
+        """
         cursor = self._running.get(query_id)
         if cursor is None:
             return False
-        cursor.interrupt()
+        self._cancelled.add(query_id)
+        deadline = time.monotonic() + 10
+        while query_id in self._running and time.monotonic() < deadline:
+            cursor.interrupt()
+            time.sleep(0.01)
         return True
 
     def history(self, limit: int = 20, workgroup: str | None = None) -> list[QueryRecord]:
