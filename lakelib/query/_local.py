@@ -28,11 +28,9 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import sqlglot
 from sqlglot import exp
 
 from lakelib.catalog import Catalog, Partition, Table, open_catalog
@@ -50,7 +48,7 @@ from lakelib.query._results import (
     scan_cost_usd,
     utc_now,
 )
-from lakelib.query._trino import parse_trino, rewrite, to_duckdb
+from lakelib.query._trino import parse_trino, refuse, rewrite, to_duckdb
 
 log = logging.getLogger(__name__)
 
@@ -157,18 +155,26 @@ def _data_files(folder: str, classification: str) -> list[tuple[str, int]]:
     """Data files under a folder, sorted; hidden (``.``) and marker (``_``) names skipped."""
     suffixes = _SUFFIXES[classification]
     found: list[tuple[str, int]] = []
-    root = Path(folder)
-    if not root.is_dir():
-        return found
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
-        for name in filenames:
-            if name.startswith((".", "_")) or not name.lower().endswith(suffixes):
+    pending = [folder]
+    while pending:
+        try:
+            entries = list(os.scandir(pending.pop()))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.name.startswith((".", "_")):
                 continue
-            path = os.path.join(dirpath, name)
-            found.append((path, os.path.getsize(path)))
+            if entry.is_dir():
+                pending.append(entry.path)
+            elif entry.name.lower().endswith(suffixes):
+                found.append((entry.path, entry.stat().st_size))
     found.sort()
     return found
+
+
+def _spec(partition: Partition) -> str:
+    # Partition.spec re-validates every name; the catalog has validated them already.
+    return "/".join(f"{k}={v}" for k, v in partition.values.items())
 
 
 def _reader(table: Table, paths: list[str], hive: bool) -> str:
@@ -185,7 +191,11 @@ def _reader(table: Table, paths: list[str], hive: bool) -> str:
         + "}"
     )
     if table.classification == "parquet":
-        return f"read_parquet({files}, {', '.join([*options, 'union_by_name=true'])})"
+        # Files written under one schema version share a schema; only a table whose schema
+        # changed needs DuckDB to read every footer and match columns by name.
+        if table.version > 1:
+            options.append("union_by_name=true")
+        return f"read_parquet({files}, {', '.join(options)})"
     if table.classification == "json":
         options += ["format='newline_delimited'", f"columns={columns}"]
         return f"read_json({files}, {', '.join(options)})"
@@ -202,7 +212,7 @@ def _reader(table: Table, paths: list[str], hive: bool) -> str:
 
 
 def _is_hive_layout(partition: Partition) -> bool:
-    return partition.location.rstrip("/").endswith(partition.spec)
+    return partition.location.rstrip("/").endswith(_spec(partition))
 
 
 def source_sql(
@@ -219,14 +229,14 @@ def source_sql(
         return f"SELECT {', '.join(empty)} WHERE false"
     if not table.partition_keys or partitions is None:
         return f"SELECT {select} FROM {_reader(table, every, hive=False)}"
-    chosen = [p for p in partitions if files.get(p.spec)]
+    chosen = [p for p in partitions if files.get(_spec(p))]
     if all(_is_hive_layout(p) for p in chosen):
         return f"SELECT {select} FROM {_reader(table, every, hive=True)}"
     # Partitions registered outside k=v folders: one scan each, keys as constants.
     parts = []
     for p in chosen:
         consts = [f"{_literal(p.values[k])} AS {_quote(k)}" for k in table.partition_keys]
-        paths = [path for path, _ in files[p.spec]]
+        paths = [path for path, _ in files[_spec(p)]]
         parts.append(
             f"SELECT {', '.join(columns + consts)} FROM {_reader(table, paths, hive=False)}"
         )
@@ -303,11 +313,19 @@ class LocalEngine:
             raise QueryError(
                 f"the query has {count} parameter(s) (?) but {len(params)} value(s) were given"
             )
+        refuse(tree)  # before tables are swapped out: TABLESAMPLE hangs off a table node
         ctes = _cte_names(tree)
         resolved: list[tuple[exp.Table, Table]] = []
         for node in list(tree.find_all(exp.Table)):
             if not node.name or (not node.db and node.name.lower() in ctes):
                 continue
+            for arg, what in (
+                ("version", "time travel (FOR VERSION/TIMESTAMP AS OF)"),
+                ("pivots", "PIVOT / UNPIVOT"),
+                ("hints", "table hints"),
+            ):
+                if node.args.get(arg):
+                    raise QueryError(f"not supported by the local engine: {what}")
             resolved.append((node, self._resolve(node, database)))
 
         scans: list[TableScan] = []
@@ -323,7 +341,7 @@ class LocalEngine:
                 total = len(all_parts)
                 partitions = [p for p in all_parts if keys(p.values)] if keys else all_parts
                 for p in partitions:
-                    files[p.spec] = _data_files(p.location, table.classification)
+                    files[_spec(p)] = _data_files(p.location, table.classification)
             else:
                 files[""] = _data_files(table.location, table.classification)
             scan = TableScan(
@@ -338,16 +356,26 @@ class LocalEngine:
             scans.append(scan)
             replacements.append((node, alias, source_sql(table, partitions, files)))
 
-        for node, _, _ in replacements:
-            node.meta["lake_source"] = True
-        tree = rewrite(tree)
-        for node, alias, source in replacements:
-            subquery = exp.Subquery(
-                this=sqlglot.parse_one(source, read="duckdb"),
-                alias=exp.TableAlias(this=exp.to_identifier(alias)),
+        # Each table becomes a marker name, spliced with its scan after generation: the scan
+        # text (file lists of hundreds of paths) never goes through sqlglot, and the marker is
+        # a name no query can contain (it holds a NUL-free random token).
+        token = uuid.uuid4().hex
+        sources: dict[str, str] = {}
+        for n, (node, alias, source) in enumerate(replacements):
+            marker = f"__lake_{token}_{n}"
+            sources[marker] = source
+            node.replace(
+                exp.Table(
+                    this=exp.to_identifier(marker),
+                    alias=exp.TableAlias(this=exp.to_identifier(alias)),
+                )
             )
-            node.replace(subquery)
+        tree = rewrite(tree)
         duck = to_duckdb(tree)
+        for marker, source in sources.items():
+            if duck.count(marker) != 1:
+                raise QueryError("internal error: a table reference was lost in translation")
+            duck = duck.replace(marker, f"({source})")
         bound = {f"p{i}": value for i, value in enumerate(params, 1)}
         elapsed = (time.perf_counter() - started) * 1000
         return LocalPlan(sql, duck, bound, scans, elapsed)
@@ -574,9 +602,7 @@ class LocalQueries(LocalEngine):
         except duckdb.InterruptException as exc:
             raise _Cancelled("cancelled by request") from exc
         except QueryError as exc:
-            if query_id in self._cancelled or isinstance(
-                exc.__cause__, duckdb.InterruptException
-            ):
+            if query_id in self._cancelled or isinstance(exc.__cause__, duckdb.InterruptException):
                 raise _Cancelled("cancelled by request") from exc
             raise
         finally:

@@ -18,6 +18,8 @@ import datetime as dt
 import io
 import json
 import math
+import os
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -28,8 +30,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from lakelib.config import Settings, Zone
-from lakelib.errors import LakeError, NotFoundError
-from lakelib.storage import Store, zone_store
+from lakelib.errors import LakeError, NotFoundError, StorageError
+from lakelib.storage import LocalStore, Store, zone_store
 
 PRICE_PER_TB_USD = 5.0
 _TB = 10**12
@@ -114,14 +116,29 @@ class ResultLocation:
     def metadata_key(self, workgroup: str, query_id: str) -> str:
         return f"{workgroup}/{query_id}.metadata.json"
 
+    def _write(self, key: str, data: bytes) -> None:
+        if isinstance(self.store, LocalStore):
+            # Results and records are derived data: atomic (temp file + rename, readers never
+            # see half a file) but not fsynced, which would cost more than the query itself
+            # on small results. A power cut can lose the last few; the lake is untouched.
+            path = self.store.path(key)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}-{threading.get_ident()}")
+            try:
+                tmp.write_bytes(data)
+                os.replace(tmp, path)
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+            return
+        self.store.write_bytes(key, data)
+
     def write_record(self, record: QueryRecord) -> None:
-        self.store.write_bytes(
-            self.metadata_key(record.workgroup, record.query_id), record.to_json().encode()
-        )
+        self._write(self.metadata_key(record.workgroup, record.query_id), record.to_json().encode())
 
     def write_csv(self, workgroup: str, query_id: str, table: pa.Table) -> str:
         key = self.csv_key(workgroup, query_id)
-        self.store.write_bytes(key, render_csv(table, quote_all=True))
+        self._write(key, render_csv(table, quote_all=True))
         return self.store.url(key)
 
     def discard_csv(self, workgroup: str, query_id: str) -> None:

@@ -581,7 +581,8 @@ REFUSED: dict[Any, str] = {
 }
 
 
-def _refuse(tree: exp.Expression) -> None:
+def refuse(tree: exp.Expression) -> None:
+    """Raise :class:`QueryError` naming the first construct of :data:`REFUSED` in the tree."""
     for node in tree.walk():
         reason = REFUSED.get(type(node))
         if reason is None and isinstance(node, exp.Anonymous):
@@ -678,7 +679,7 @@ def name_columns(tree: exp.Expression) -> None:
 
 def rewrite(tree: exp.Expression) -> exp.Expression:
     """Apply :data:`REWRITES` bottom-up (arguments before the calls that hold them)."""
-    _refuse(tree)
+    refuse(tree)
     name_columns(tree)
     nodes: list[exp.Expression] = [cast(exp.Expression, n) for n in tree.walk(bfs=False)]
     for node in reversed(nodes):

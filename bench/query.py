@@ -1,0 +1,172 @@
+"""Query overhead: ``lakelib.query.run_query`` vs the same DuckDB query written by hand.
+
+Builds a processed ``sales_clean`` table (Parquet + Snappy, ``year=/month=/day=`` folders,
+60 days, 1,000,000 rows by default), crawls it into a fresh SQLite catalog, then in the same
+process, warm (after one untimed run of each), alternating the two:
+
+- the baseline: DuckDB by hand, ``read_parquet('.../*/*/*/*.parquet', hive_partitioning=true)``
+  and the group-by, fetched to Arrow on one connection;
+- lakelib: ``run_query`` with the Trino text (catalog lookup, partition listing, sqlglot
+  translation with the Trino fixes, DuckDB, result CSV + metadata JSON in the workgroup's
+  result location).
+
+Then the cold CLI latency: ``python -m lakelib query ... --format csv`` as a fresh process.
+Prints medians and the ratio; not a pass/fail test. Usage::
+
+    python bench/query.py [--rows N] [--days D] [--repeat K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TRINO_SQL = (
+    "SELECT channel, product_id, count(*) AS n, sum(amount) AS total, avg(quantity) AS avg_qty "
+    "FROM sales_clean GROUP BY channel, product_id ORDER BY channel, product_id"
+)
+HAND_SQL = (
+    "SELECT channel, product_id, count(*) AS n, sum(amount) AS total, avg(quantity) AS avg_qty "
+    "FROM read_parquet('{root}/*/*/*/*.parquet', hive_partitioning = true) "
+    "GROUP BY channel, product_id ORDER BY channel, product_id"
+)
+
+
+def build(home: Path, rows: int, days: int) -> Path:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(7)
+    root = home / "processed" / "sales_clean"
+    per_day = rows // days
+    start = dt.datetime(2026, 1, 1)
+    for n in range(days):
+        day = start + dt.timedelta(days=n)
+        folder = root / f"year={day.year}/month={day.month:02d}/day={day.day:02d}"
+        folder.mkdir(parents=True)
+        seconds = rng.integers(0, 86_400, per_day)
+        table = pa.table(
+            {
+                "id": pa.array(np.arange(n * per_day, (n + 1) * per_day), pa.int64()),
+                "customer_id": pa.array([f"C{c:05d}" for c in rng.integers(0, 5_000, per_day)]),
+                "product_id": pa.array([f"P{p:03d}" for p in rng.integers(0, 50, per_day)]),
+                "channel": pa.array(rng.choice(["web", "store", "app", "phone"], per_day)),
+                "quantity": pa.array(rng.integers(1, 10, per_day), pa.int32()),
+                "amount": pa.array(np.round(rng.gamma(2.0, 30.0, per_day), 2)),
+                "sold_at": pa.array(
+                    [day + dt.timedelta(seconds=int(s)) for s in seconds], pa.timestamp("us")
+                ),
+            }
+        )
+        pq.write_table(table, folder / "part-00000.snappy.parquet", compression="snappy")
+    return root
+
+
+def timed(fn: object, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()  # type: ignore[operator]
+        out.append(time.perf_counter() - started)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=60)
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args()
+
+    import duckdb
+
+    from lakelib.catalog import crawl
+    from lakelib.config import load_settings
+    from lakelib.query import run_query
+
+    work = Path(tempfile.mkdtemp(prefix="bench-query-"))
+    try:
+        home = work / "lake"
+        root = build(home, args.rows, args.days)
+        settings = load_settings(home=home, cwd=work, env={})
+        crawl("processed", settings=settings)
+
+        con = duckdb.connect()
+        hand_sql = HAND_SQL.format(root=root)
+
+        def baseline() -> object:
+            return con.sql(hand_sql).to_arrow_table()
+
+        def lakelib() -> object:
+            return run_query(TRINO_SQL, settings=settings).table
+
+        expected = baseline()
+        got = lakelib()
+        assert got.num_rows == expected.num_rows, (got.num_rows, expected.num_rows)
+        assert got.column("n").to_pylist() == expected.column("n").to_pylist()
+
+        base_times: list[float] = []
+        lake_times: list[float] = []
+        for _ in range(args.repeat):  # alternate, so drift hits both alike
+            base_times += timed(baseline, 1)
+            lake_times += timed(lakelib, 1)
+        base = statistics.median(base_times)
+        lake = statistics.median(lake_times)
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LAKE_")}
+        env["LAKE_HOME"] = str(home)
+        cli_times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-m", "lakelib", "query", TRINO_SQL, "--format", "csv"],
+                cwd=work,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            cli_times.append(time.perf_counter() - started)
+            if done.returncode != 0:
+                raise SystemExit(f"lake query failed: {done.stderr}")
+        imports = []
+        for _ in range(3):
+            started = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-c", "import lakelib.cli"], cwd=work, env=env, check=True
+            )
+            imports.append(time.perf_counter() - started)
+
+        files = sum(1 for _ in root.rglob("*.parquet"))
+        size = sum(p.stat().st_size for p in root.rglob("*.parquet"))
+        print(
+            f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+            f"{platform.python_version()}, duckdb {duckdb.__version__}"
+        )
+        print(
+            f"table: {args.rows:,} rows, {files} files, {size / 1e6:.1f} MB; "
+            f"{expected.num_rows} groups; {args.repeat} warm runs each, medians"
+        )
+        print(f"baseline (DuckDB by hand):  {base * 1000:8.1f} ms")
+        print(f"lakelib run_query:          {lake * 1000:8.1f} ms")
+        print(f"ratio: {lake / base:.2f}x")
+        print(
+            f"cold CLI `lake query --format csv`: median {statistics.median(cli_times):.2f} s "
+            f"(python -c 'import lakelib.cli': {statistics.median(imports):.2f} s)"
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
