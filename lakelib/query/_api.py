@@ -28,6 +28,7 @@ class QueryEngine(Protocol):
         workgroup: str,
         params: Sequence[Any] | None = None,
         query_id: str | None = None,
+        ctas: bool = False,
     ) -> QueryResult:
         """Run a query, write its result and record, and return the rows."""
         ...
@@ -82,6 +83,7 @@ def run_query(
     workgroup: str = "primary",
     params: Sequence[Any] | None = None,
     settings: Settings | None = None,
+    ctas: bool = False,
 ) -> QueryResult:
     """Run Trino (Athena) SQL on the lake and return the rows.
 
@@ -101,6 +103,9 @@ def run_query(
         pasted into the text.
     settings:
         explicit settings (default: the current ones).
+    ctas:
+        Athena only: fetch the result through awswrangler's CTAS approach (a temporary
+        Parquet table; faster for large results). The local engine ignores it.
 
     Returns
     -------
@@ -125,7 +130,11 @@ def run_query(
     settings = settings or get_settings()
     engine = open_engine(settings)
     return engine.run(
-        sql, database=database or settings.database, workgroup=workgroup, params=params
+        sql,
+        database=database or settings.database,
+        workgroup=workgroup,
+        params=params,
+        ctas=ctas,
     )
 
 

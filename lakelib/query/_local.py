@@ -529,7 +529,9 @@ class LocalQueries(LocalEngine):
         workgroup: str,
         params: Sequence[Any] | None = None,
         query_id: str | None = None,
+        ctas: bool = False,
     ) -> QueryResult:
+        del ctas  # results are always read directly on the local engine
         group = self.settings.workgroup(workgroup)
         record = QueryRecord(
             query_id=query_id or str(uuid.uuid4()),
