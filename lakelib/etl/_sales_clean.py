@@ -460,6 +460,15 @@ def run_sales_clean(
     config = SalesCleanConfig.from_settings(settings)
     job = config.table
     contract = load_contract(config.source, settings.section("sources"))
+    missing = [
+        c for c in (config.key, config.event_time, config.amount) if c not in contract.fields
+    ]
+    if missing:
+        where = settings.config_file or "lake.toml (none found)"
+        raise EtlError(
+            f"the [sources.{config.source}] contract in {where} does not declare "
+            f"{', '.join(missing)}: the ETL types and checks records by it"
+        )
     mode = "full" if full else ("rewind" if since else "incremental")
     run = new_run(job, mode)
     started = time.perf_counter()
