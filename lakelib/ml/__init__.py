@@ -55,6 +55,7 @@ from lakelib.ml._inference import (
 from lakelib.ml._registry import ModelRegistry, ModelVersion, model_settings
 from lakelib.ml._sagemaker import SageMakerDeployer, SageMakerTrainer, build_source_bundle
 from lakelib.ml._server import EndpointServer, make_endpoint_server
+from lakelib.ml._stage import run_ml_stage
 from lakelib.ml._train import LocalTrainer, TrainingResult, prepare_training_data, train
 from lakelib.ml._transform import PREDICTIONS_TABLE, TransformResult, batch_transform
 
@@ -96,6 +97,7 @@ __all__ = [
     "predict_fn",
     "prepare_training_data",
     "read_endpoint",
+    "run_ml_stage",
     "serve_endpoint",
     "split_examples",
     "stop_local",

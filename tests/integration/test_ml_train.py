@@ -104,8 +104,13 @@ def test_registry_refuses_a_tampered_artifact(lake: Path) -> None:
     import io
     import tarfile
 
-    result = train()
-    path = Path(result.version.artifact)
+    from lakelib.ml import run_ml_stage
+
+    stages = dict(run_ml_stage())  # what lake demo runs: train, then transform
+    assert stages["train"].startswith("churn v1 (promoted): ROC AUC")
+    assert "customers scored as of 2026-03-02 with v1" in stages["transform"]
+    result = ModelRegistry().get()
+    path = Path(result.artifact)
     members = {}
     with tarfile.open(path, "r:gz") as archive:
         for member in archive.getmembers():
