@@ -11,6 +11,7 @@ from lakelib.report._alerts import (
     evaluate,
     load_rules,
 )
+from lakelib.report._data import last_event_day, load_report_data, quality_by_day
 from lakelib.report._kpis import Kpi, compute_kpis, kpi_metrics
 from lakelib.report._render import ReportData, ReportFiles, render_html, write_report
 
@@ -28,7 +29,10 @@ __all__ = [
     "compute_kpis",
     "evaluate",
     "kpi_metrics",
+    "last_event_day",
+    "load_report_data",
     "load_rules",
+    "quality_by_day",
     "render_html",
     "write_report",
 ]

@@ -1,0 +1,90 @@
+"""The report's numbers, queried from a small lake, equal the same sums done by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from lakelib.catalog import crawl
+from lakelib.report import write_report
+from lakelib.report._data import load_report_data
+from lakelib.storage import LocalStore
+
+START = dt.date(2026, 1, 1)
+
+
+def sales_clean(lake: Path) -> pd.DataFrame:
+    rows = []
+    for offset in range(20):
+        day = START + dt.timedelta(days=offset)
+        for n in range(offset % 4 + 1):
+            rows.append(
+                {
+                    "id": f"S{offset:02d}{n}",
+                    "event_date": day,
+                    "amount": 10.0 * (n + 1) + offset,
+                    "customer_id": f"C{(offset + n) % 7}",
+                    "product_id": f"P{n % 3}",
+                    "region": ["north", "south"][n % 2],
+                    "category": ["books", "toys", "games"][n % 3],
+                }
+            )
+    frame = pd.DataFrame(rows)
+    for day, part in frame.groupby("event_date"):
+        folder = (
+            lake
+            / "processed"
+            / "sales_clean"
+            / f"year={day:%Y}"
+            / f"month={day:%m}"
+            / f"day={day:%d}"
+        )
+        folder.mkdir(parents=True)
+        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), folder / "part-0.parquet")
+    return frame
+
+
+def test_report_numbers_match_hand_computed_ones(lake_home: Path) -> None:
+    frame = sales_clean(lake_home)
+    crawl("processed")
+    as_of = START + dt.timedelta(days=19)
+    data = load_report_data(settings=None, window_days=7)
+    assert data.as_of == as_of  # the last day with sales
+
+    daily = frame.groupby("event_date").agg(revenue=("amount", "sum"), orders=("id", "count"))
+    assert list(data.daily["revenue"]) == pytest.approx(list(daily["revenue"]))
+    assert list(data.daily["orders"]) == list(daily["orders"])
+
+    window = frame[frame["event_date"] > as_of - dt.timedelta(days=7)]
+    by_segment = window.groupby(["region", "category"])["amount"].sum()
+    got = data.segments.set_index(["region", "category"])["revenue"]
+    assert got.sort_index().to_dict() == pytest.approx(by_segment.sort_index().to_dict())
+    top = window.groupby("product_id")["amount"].sum().sort_values(ascending=False)
+    assert list(data.products["product_id"]) == list(top.index)
+
+    def active(anchor: dt.date) -> int:
+        recent = frame[
+            (frame["event_date"] > anchor - dt.timedelta(days=30)) & (frame["event_date"] <= anchor)
+        ]
+        return recent["customer_id"].nunique()
+
+    assert data.active_customers == {
+        as_of: active(as_of),
+        as_of - dt.timedelta(days=1): active(as_of - dt.timedelta(days=1)),
+        as_of - dt.timedelta(days=7): active(as_of - dt.timedelta(days=7)),
+    }
+    kpis = {k.name: k for k in data.kpis()}
+    assert kpis["revenue"].value == pytest.approx(daily.loc[as_of, "revenue"])
+    assert kpis["revenue"].previous_day == pytest.approx(
+        daily.loc[as_of - dt.timedelta(days=1), "revenue"]
+    )
+    assert data.model is None  # no model trained in this lake
+
+    files = write_report(data, LocalStore(lake_home / "runs"), as_of.isoformat())
+    html = (lake_home / "runs" / files.html).read_text()
+    assert f"{daily.loc[as_of, 'revenue']:,.2f}" in html
