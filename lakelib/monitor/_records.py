@@ -1,12 +1,14 @@
 """Run records: what each pipeline run and each of its stages did, kept in the lake.
 
-Locally a record is a JSON document in the ``runs`` zone (``pipeline/<date>/run.json``),
+Locally a record is a JSON document in the ``runs`` zone (``<date>/<pipeline>.run.json``,
+beside that date's report and executed notebooks),
 rewritten atomically after every stage, so ``lake status`` and a resumed run see exactly
 which stages finished. On AWS the same documents go to the scripts bucket's ``runs/``.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +25,7 @@ PENDING, RUNNING, SUCCEEDED, FAILED, SKIPPED = (
     "failed",
     "skipped",
 )
+_RUN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def utc_now() -> str:
@@ -82,7 +85,7 @@ class RunRecord:
 
 
 def record_key(pipeline: str, run_date: str) -> str:
-    return f"{pipeline}/{run_date}/run.json"
+    return f"{run_date}/{pipeline}.run.json"
 
 
 def load_run(store: Store, pipeline: str, run_date: str) -> RunRecord | None:
@@ -98,14 +101,18 @@ def load_run(store: Store, pipeline: str, run_date: str) -> RunRecord | None:
 
 def recent_runs(store: Store, pipeline: str, limit: int = 10) -> list[RunRecord]:
     """The latest ``limit`` runs of a pipeline, newest date first."""
+    name = f"{pipeline}.run.json"
     keys = sorted(
-        (info.key for info in store.list(f"{pipeline}/") if info.key.endswith("/run.json")),
+        (
+            info.key
+            for info in store.list()
+            if _RUN_DATE.fullmatch(info.key.split("/")[0]) and info.key.endswith(f"/{name}")
+        ),
         reverse=True,
     )
     runs = []
     for key in keys[:limit]:
-        run_date = key.split("/")[-2]
-        record = load_run(store, pipeline, run_date)
+        record = load_run(store, pipeline, key.split("/")[0])
         if record is not None:
             runs.append(record)
     return runs

@@ -1,6 +1,6 @@
 """Running a pipeline: stages in order, retries, a record per run, resume, alerts.
 
-A run for a date keeps one record in the lake (``runs/<pipeline>/<date>/run.json``). A
+A run for a date keeps one record in the lake (``runs/<date>/<pipeline>.run.json``). A
 rerun of the same date resumes: stages that succeeded are not run again, the failed one and
 those after it are. A run that fails stops at the failing stage with a one-line reason,
 records it, and fires the ``failed_stages`` alert.
@@ -41,6 +41,11 @@ NOT_RETRIED: tuple[type[Exception], ...] = (ConfigError, ValidationError)
 
 class PipelineError(LakeError):
     """A stage failed after its retries; the run record says which and why."""
+
+
+class SkipStage(Exception):
+    """Raised by a stage that finds nothing to do (too little data, no model): recorded as
+    skipped with the reason, and the run goes on."""
 
 
 @dataclass
@@ -180,6 +185,11 @@ def run_pipeline(
             started = time.perf_counter()
             try:
                 metrics = dict(stage.run(context) or {})
+            except SkipStage as skip:
+                error = None
+                stage_record.duration_s = round(time.perf_counter() - started, 3)
+                stage_record.status, stage_record.error = SKIPPED, str(skip)
+                break
             except Exception as exc:
                 error = _one_line(exc)
                 log.debug("stage %s failed", stage.name, exc_info=True)
@@ -196,6 +206,10 @@ def run_pipeline(
                 context.results[stage.name] = metrics
                 break
         stage_record.finished_at = utc_now()
+        if stage_record.status == SKIPPED:
+            record.save(runs)
+            notify(stage.name, f"skipped: {stage_record.error}")
+            continue
         dimensions = {"Pipeline": pipeline.name, "Stage": stage.name}
         failures = 0 if error is None else 1
         metrics_sink.emit(

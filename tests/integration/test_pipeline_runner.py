@@ -207,3 +207,22 @@ def test_state_machine_export_is_a_closed_graph() -> None:
         for s in states.values()
         if s["Type"] == "Task" and s is not states["notify_failure"]
     )
+
+
+def test_a_stage_with_nothing_to_do_is_skipped_with_its_reason(settings: Any) -> None:
+    from lakelib.pipeline._runner import SkipStage
+
+    def no_model(ctx: StageContext) -> None:
+        raise SkipStage("no promoted model yet")
+
+    script = Script()
+    pipeline = Pipeline("p", (Stage("transform", no_model), script.stage("report", {})))
+    record = run_pipeline(pipeline, DAY, settings=settings)
+    assert record.status == SUCCEEDED
+    assert (record.stage("transform").status, record.stage("transform").error) == (
+        SKIPPED,
+        "no promoted model yet",
+    )
+    assert script.calls["report"] == 1
+    runs = zone_store(Zone.RUNS, settings)
+    assert [info.key for info in runs.list("2026-03-01/")] == ["2026-03-01/p.run.json"]
