@@ -12,7 +12,17 @@ import sys
 import typer
 
 # Importing a command module registers its commands on ``app``.
-from lakelib.cli import _catalog, _demo, _etl, _generate, _ingest, _ml, _query, _status  # noqa: F401
+from lakelib.cli import (  # noqa: F401
+    _catalog,
+    _demo,
+    _etl,
+    _generate,
+    _ingest,
+    _ml,
+    _query,
+    _run,
+    _status,
+)
 from lakelib.cli._app import app
 from lakelib.errors import LakeError
 

@@ -57,7 +57,12 @@ from lakelib.ml._sagemaker import SageMakerDeployer, SageMakerTrainer, build_sou
 from lakelib.ml._server import EndpointServer, make_endpoint_server
 from lakelib.ml._stage import run_ml_stage
 from lakelib.ml._train import LocalTrainer, TrainingResult, prepare_training_data, train
-from lakelib.ml._transform import PREDICTIONS_TABLE, TransformResult, batch_transform
+from lakelib.ml._transform import (
+    PREDICTIONS_TABLE,
+    TransformResult,
+    batch_transform,
+    feature_payload,
+)
 
 __all__ = [
     "PREDICTIONS_TABLE",
@@ -83,6 +88,7 @@ __all__ = [
     "default_endpoint_name",
     "deploy_local",
     "feature_columns",
+    "feature_payload",
     "input_fn",
     "labelled_examples",
     "list_endpoints",

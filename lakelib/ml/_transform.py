@@ -164,3 +164,24 @@ def batch_transform(
         partition=values,
         positive_share=float(out["predicted_label"].mean()),
     )
+
+
+def feature_payload(
+    limit: int = 5,
+    *,
+    as_of: dt.date | None = None,
+    model: str | None = None,
+    settings: Settings | None = None,
+) -> bytes:
+    """CSV rows (no header) of real customers' features in the promoted model's column order:
+    a request body to smoke-test an endpoint with (``lake predict --data``)."""
+    settings = settings or get_settings()
+    loaded = ModelRegistry(model, settings=settings).load()
+    events = load_events(settings)
+    if events.empty:
+        raise MlError("no sales events to build features from")
+    as_of = as_of or events["ts"].max().date() + dt.timedelta(days=1)
+    shares = list(loaded.metadata.get("category_shares", []))
+    features = customer_features(events, as_of, categories=shares).head(limit)
+    frame = features.reindex(columns=loaded.features, fill_value=0.0)
+    return frame.to_csv(header=False, index=False).encode()

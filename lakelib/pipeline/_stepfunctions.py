@@ -1,6 +1,7 @@
 """The same pipeline definition as an AWS Step Functions state machine (Amazon States Language).
 
-Each stage becomes a ``Task`` state with the stage's ``aws_task`` fields, its retries as a
+The execution input is ``{"run_date": "YYYY-MM-DD..."}`` (the execution's start time when
+absent). Each stage becomes a ``Task`` state with the stage's ``aws_task`` fields, its retries as a
 ``Retry`` policy (exponential backoff) and a ``Catch`` that publishes the error to the alerts
 topic and fails the execution. Names of platform resources are ``${name}`` placeholders that
 the Pulumi program fills (``${ingest_function_arn}``, ``${crawler_raw}``, ``${job_<job>}``,
@@ -116,10 +117,23 @@ def to_state_machine(pipeline: Pipeline, *, comment: str | None = None) -> dict[
         "Next": FAILED,
     }
     states[FAILED] = {"Type": "Fail", "Error": "PipelineFailed", "Cause": "a stage failed"}
+    # Scheduled executions may start without input: the run date is then the start time.
+    start = {
+        "check_run_date": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.run_date", "IsPresent": True, "Next": names[0]}],
+            "Default": "default_run_date",
+        },
+        "default_run_date": {
+            "Type": "Pass",
+            "Parameters": {"run_date.$": "$$.Execution.StartTime"},
+            "Next": names[0],
+        },
+    }
     return {
         "Comment": comment or pipeline.description or f"lakelib pipeline {pipeline.name}",
-        "StartAt": names[0],
-        "States": states,
+        "StartAt": "check_run_date",
+        "States": {**start, **states},
     }
 
 

@@ -20,6 +20,7 @@ query; the catalog is read on every query, so bindings always reflect the curren
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -291,7 +292,10 @@ class LocalEngine:
 
                 con = duckdb.connect(config={"enable_external_access": True})
                 con.execute("SET TimeZone = 'UTC'")
-                con.execute("SET enable_progress_bar = false")
+                # Inside Jupyter without ipywidgets DuckDB refuses to touch the setting; the
+                # bar is not drawn there anyway.
+                with contextlib.suppress(duckdb.InvalidInputException):
+                    con.execute("SET enable_progress_bar = false")
                 install_macros(con)
                 self._con = con
             return self._con

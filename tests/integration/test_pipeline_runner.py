@@ -189,7 +189,8 @@ def test_state_machine_export_is_a_closed_graph() -> None:
     )
     machine = to_state_machine(pipeline)
     states = machine["States"]
-    assert machine["StartAt"] == "ingest"
+    assert machine["StartAt"] == "check_run_date"
+    assert states["default_run_date"]["Next"] == "ingest"
     targets = (
         {s.get("Next") for s in states.values()}
         | {c["Next"] for s in states.values() for c in s.get("Choices", []) + s.get("Catch", [])}

@@ -1,0 +1,258 @@
+"""The daily run, defined once: ingest -> crawl -> ETL -> curate -> train (when due) ->
+transform -> report -> notebooks.
+
+Locally each stage calls the library in this process; on AWS the same definition is exported
+as a Step Functions state machine whose tasks run the Lambda, the crawlers and the Glue jobs
+(stages without a native AWS service run as the ``pipeline_stage`` Glue Python-shell job,
+``jobs/pipeline_stage.py``, which calls :func:`run_stage`).
+
+Configuration (``lake.toml``)::
+
+    [pipeline]
+    train_weekday = "Mon"                 # retrain weekly; also whenever no model is live
+    notebooks = ["01_explore", "02_train", "03_deploy", "04_report"]
+
+    [pipeline.ingest.sales]               # what the ingest stage lands for a run date
+    from = "{home}/samples/sales/sales_{date:%Y%m%d}.jsonl"
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from lakelib.config import Settings, Zone, get_settings
+from lakelib.errors import ConfigError, LakeError
+from lakelib.pipeline._runner import Pipeline, SkipStage, Stage, StageContext
+from lakelib.pipeline._stepfunctions import crawler_task, glue_job_task, lambda_task
+from lakelib.storage import validate_name, zone_store
+
+log = logging.getLogger(__name__)
+
+PIPELINE = "daily"
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+DEFAULT_NOTEBOOKS = ("01_explore", "02_train", "03_deploy", "04_report")
+STAGE_JOB = "${job_pipeline_stage}"
+
+
+def pipeline_settings(settings: Settings) -> Mapping[str, Any]:
+    return settings.section("pipeline")
+
+
+def ingest_locations(settings: Settings, run_date: dt.date) -> dict[str, str]:
+    """``{source: location}`` for a run date, from ``[pipeline.ingest.<source>] from``."""
+    table = pipeline_settings(settings).get("ingest", {})
+    locations = {}
+    for source, spec in table.items():
+        validate_name(source, "source")
+        if not isinstance(spec, Mapping) or "from" not in spec:
+            raise ConfigError(f"[pipeline.ingest.{source}] needs a 'from' location")
+        try:
+            locations[source] = str(spec["from"]).format(
+                date=run_date, home=settings.home, root=settings.project_root
+            )
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigError(f"[pipeline.ingest.{source}] from: bad template ({exc})") from None
+    return locations
+
+
+# -- the stages, locally ------------------------------------------------------------------
+
+
+def _ingest(ctx: StageContext) -> dict[str, Any]:
+    from lakelib.ingest import ingest
+
+    locations = ingest_locations(ctx.settings, ctx.run_date)
+    if not locations:
+        raise SkipStage("no [pipeline.ingest] sources configured")
+    when = dt.datetime.combine(ctx.run_date, dt.time(2, 0), tzinfo=dt.UTC)
+    totals = {"read": 0, "landed": 0, "quarantined": 0, "files": 0, "bytes": 0}
+    for source, location in locations.items():
+        summary = ingest(source, location, run_date=when, settings=ctx.settings)
+        totals["read"] += summary.read
+        totals["landed"] += summary.landed
+        totals["quarantined"] += summary.quarantined
+        totals["files"] += len(summary.files) + len(summary.quarantine_files)
+        totals["bytes"] += summary.bytes_written
+    rate = totals["quarantined"] / totals["read"] if totals["read"] else 0.0
+    return {**totals, "quarantine_rate": round(rate, 6)}
+
+
+def _crawl(ctx: StageContext) -> dict[str, Any]:
+    from lakelib.catalog import crawl
+
+    report = crawl(settings=ctx.settings)
+    return {
+        "tables": len(report.tables),
+        "partitions_added": sum(len(t.partitions_added) for t in report.tables),
+        "problems": len(report.problems),
+    }
+
+
+def _etl(job: str) -> Any:
+    def run(ctx: StageContext) -> dict[str, Any]:
+        from lakelib.etl import run_etl
+
+        (result,) = run_etl(job, settings=ctx.settings)
+        if job == "curate":
+            return {
+                "duration_s": result.duration_s,
+                **{f"rows_{k}": v for k, v in result.tables.items()},
+            }
+        return {
+            "rows_in": result.rows_in,
+            "rows_out": result.rows_out,
+            "rows_quarantined": result.rows_quarantined,
+            "duplicates_removed": result.duplicates_removed,
+            "files": result.files_written,
+            "unknown_customers": result.unknown_customers,
+        }
+
+    return run
+
+
+def _train_due(ctx: StageContext) -> bool:
+    from lakelib.ml import ModelRegistry
+
+    if ModelRegistry(settings=ctx.settings).promoted_version() is None:
+        return True
+    weekday = str(pipeline_settings(ctx.settings).get("train_weekday", "Mon"))
+    if weekday not in WEEKDAYS:
+        raise ConfigError(f"[pipeline] train_weekday must be one of {', '.join(WEEKDAYS)}")
+    return WEEKDAYS[ctx.run_date.weekday()] == weekday
+
+
+def _train(ctx: StageContext) -> dict[str, Any]:
+    from lakelib.ml import load_events, plan_cutoffs, train
+
+    events = load_events(ctx.settings)
+    if events.empty:
+        raise SkipStage("sales_clean is empty")
+    first, last = events["ts"].min().date(), events["ts"].max().date()
+    try:
+        plan_cutoffs(first, last)
+    except ValueError as exc:
+        raise SkipStage(str(exc)) from None
+    result = train(events=events, settings=ctx.settings)
+    metrics = {k: v for k, v in result.metrics.items() if isinstance(v, int | float)}
+    return {**metrics, "promoted": int(result.promoted), "version": result.version.number}
+
+
+def _transform(ctx: StageContext) -> dict[str, Any]:
+    from lakelib.ml import ModelRegistry, batch_transform
+
+    if ModelRegistry(settings=ctx.settings).promoted_version() is None:
+        raise SkipStage("no promoted model to score with")
+    result = batch_transform(as_of=ctx.run_date + dt.timedelta(days=1), settings=ctx.settings)
+    return {"rows": result.rows, "positive_share": round(result.positive_share, 4)}
+
+
+def _report(ctx: StageContext) -> dict[str, Any]:
+    from lakelib.report import kpi_metrics, load_report_data, write_report
+
+    data = load_report_data(ctx.run_date, settings=ctx.settings)
+    files = write_report(data, zone_store(Zone.RUNS, ctx.settings), ctx.run_date.isoformat())
+    log.info("report written to %s", files.html)
+    return {**kpi_metrics(data.kpis()), "report": 1}
+
+
+def _notebooks(ctx: StageContext) -> dict[str, Any]:
+    from lakelib.pipeline._notebooks import run_notebooks
+
+    names = pipeline_settings(ctx.settings).get("notebooks", list(DEFAULT_NOTEBOOKS))
+    # The train stage has already trained (when due): the notebook shows the registry.
+    executed = run_notebooks(
+        list(names), ctx.run_date, settings=ctx.settings, parameters={"retrain": False}
+    )
+    return {"notebooks": len(executed)}
+
+
+def daily_pipeline() -> Pipeline:
+    """The daily run of the reference architecture (schedule: 02:00 UTC)."""
+
+    def stage_job(name: str) -> dict[str, Any]:
+        return glue_job_task(STAGE_JOB, {"--stage": name, "--run_date.$": "$.run_date"})
+
+    return Pipeline(
+        PIPELINE,
+        (
+            Stage(
+                "ingest",
+                _ingest,
+                retries=2,
+                aws_task=lambda_task("${ingest_function_arn}", {"time.$": "$.run_date"}),
+                description="land the day's source data in the raw zone",
+            ),
+            Stage(
+                "crawl",
+                _crawl,
+                aws_task=crawler_task("${crawler_raw}"),
+                description="catalog new raw partitions",
+            ),
+            Stage(
+                "etl",
+                _etl("sales_clean"),
+                retries=1,
+                aws_task=glue_job_task("${job_sales_clean}"),
+                description="clean, deduplicate, enrich into processed/sales_clean",
+            ),
+            Stage(
+                "curate",
+                _etl("curate"),
+                retries=1,
+                aws_task=glue_job_task("${job_curate}"),
+                description="analytics tables in the curated zone",
+            ),
+            Stage(
+                "train",
+                _train,
+                retries=0,
+                due=_train_due,
+                aws_task=stage_job("train"),
+                description="retrain the churn model when due",
+            ),
+            Stage(
+                "transform",
+                _transform,
+                aws_task=stage_job("transform"),
+                description="score customers into curated/predictions",
+            ),
+            Stage(
+                "report",
+                _report,
+                aws_task=stage_job("report"),
+                description="KPIs, charts and alerts",
+            ),
+            Stage(
+                "notebooks",
+                _notebooks,
+                retries=0,
+                aws_task=stage_job("notebooks"),
+                description="run the notebooks with papermill into runs/<date>/",
+            ),
+        ),
+        description="lakelib daily pipeline: ingest, crawl, ETL, curate, train, transform, report",
+    )
+
+
+def run_stage(name: str, run_date: dt.date, *, settings: Settings | None = None) -> dict[str, Any]:
+    """Run one stage of the daily pipeline outside the runner (the AWS stage job's entry)."""
+    settings = settings or get_settings()
+    for stage in daily_pipeline().stages:
+        if stage.name == name:
+            context = StageContext(settings, run_date, f"{run_date}-{name}")
+            if stage.due is not None and not stage.due(context):
+                return {"skipped": "not due"}
+            try:
+                return dict(stage.run(context) or {})
+            except SkipStage as skip:
+                return {"skipped": str(skip)}
+    known = ", ".join(s.name for s in daily_pipeline().stages)
+    raise LakeError(f"no stage {name!r} in the daily pipeline (stages: {known})")
+
+
+def report_path(settings: Settings, run_date: dt.date) -> str:
+    """Where the report of a run date is (a local path or an s3:// URL)."""
+    return zone_store(Zone.RUNS, settings).url(f"{run_date.isoformat()}/report.html")
