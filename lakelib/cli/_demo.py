@@ -44,15 +44,19 @@ def demo(
         )
     table = Table(title="demo: what ran", title_justify="left")
     table.add_column("stage")
+    table.add_column("seconds", justify="right")
     table.add_column("result", overflow="fold")
     sales = report.generated.get("sales", {})
     table.add_row(
         "generate",
+        "",
         f"{report.spec.days} days from {report.spec.start}: {sales.get('lines', 0):,} sales lines "
         f"({sales.get('rejected', 0):,} bad, {sales.get('duplicate_lines', 0):,} duplicates) "
         f"in {report.samples}",
     )
     for stage, result in report.stages:
-        table.add_row(stage, result)
+        seconds = report.timings.get(stage)
+        table.add_row(stage, "" if seconds is None else f"{seconds:.1f}", result)
     out.print(table)
     status()
+    out.print(f"report: {report.report_path}")

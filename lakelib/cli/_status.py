@@ -39,7 +39,7 @@ def status() -> None:
     pipeline_runs = recent_runs(runs, PIPELINE, limit=5)
     if pipeline_runs:
         table = Table(title="pipeline runs", title_justify="left")
-        for column in ("date", "status", "stages", "attempts", "problem"):
+        for column in ("date", "status", "stages", "attempts", "notes"):
             table.add_column(column, overflow="fold")
         for run in pipeline_runs:
             stages = ", ".join(f"{s.name} {s.status}" for s in run.stages)

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 PIPELINE = "daily"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 DEFAULT_NOTEBOOKS = ("01_explore", "02_train", "03_deploy", "04_report")
+NEEDS_MODEL = ("03_deploy",)
 STAGE_JOB = "${job_pipeline_stage}"
 
 
@@ -159,12 +160,16 @@ def _report(ctx: StageContext) -> dict[str, Any]:
 
 
 def _notebooks(ctx: StageContext) -> dict[str, Any]:
+    from lakelib.ml import ModelRegistry
     from lakelib.pipeline._notebooks import run_notebooks
 
-    names = pipeline_settings(ctx.settings).get("notebooks", list(DEFAULT_NOTEBOOKS))
+    names = list(pipeline_settings(ctx.settings).get("notebooks", DEFAULT_NOTEBOOKS))
+    if ModelRegistry(settings=ctx.settings).promoted_version() is None:
+        # Deploying needs a model: with too little data for one, that notebook waits.
+        names = [name for name in names if name not in NEEDS_MODEL]
     # The train stage has already trained (when due): the notebook shows the registry.
     executed = run_notebooks(
-        list(names), ctx.run_date, settings=ctx.settings, parameters={"retrain": False}
+        names, ctx.run_date, settings=ctx.settings, parameters={"retrain": False}
     )
     return {"notebooks": len(executed)}
 

@@ -1,7 +1,5 @@
-"""The demo: sample sources landed day by day, then every stage that exists, on the local lake.
-
-Stages: generate -> ingest (one run per arrival day) -> crawl -> ETL (``sales_clean``,
-incremental, then ``curate``).
+"""The demo: sample sources for a period, landed as a backfill, then the daily run for the
+last day (every stage, notebooks included) on the local lake.
 """
 
 from __future__ import annotations
@@ -9,11 +7,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from lakelib.catalog import crawl
 from lakelib.config import Settings, get_settings
 from lakelib.ingest import IngestSummary, ingest
 from lakelib.samples import GeneratorSpec, generate_all
@@ -33,6 +31,7 @@ class DemoReport:
     ingests: list[IngestSummary] = field(default_factory=list)
     stages: list[tuple[str, str]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    report_path: str = ""
 
     def ingest_totals(self) -> dict[str, int]:
         totals = {"runs": 0, "read": 0, "landed": 0, "quarantined": 0, "skipped": 0}
@@ -54,9 +53,10 @@ def run_demo(
 ) -> DemoReport:
     """Generate sample data into ``<lake home>/samples`` and run the pipeline on it.
 
-    Sales arrive as one file a day and are ingested as the daily scheduled run would, each
-    under its own arrival date; reference data (customers, products) is ingested first.
-    A second run with the same settings lands nothing twice (ingestion is idempotent).
+    Sales arrive as one file a day: all days but the last are ingested as a backfill, each
+    under its own arrival date (reference data first); then the daily pipeline runs for the
+    last day: ingest, crawl, ETL, curate, train, transform, report, notebooks. A second demo
+    lands nothing twice (ingestion and ETL are incremental) and rebuilds the same report.
     """
     settings = settings or get_settings()
     step = on_step or (lambda message: log.info("%s", message))
@@ -77,54 +77,58 @@ def run_demo(
         report.ingests.append(
             ingest(reference, str(samples / reference), run_date=spec.start, settings=settings)
         )
-    for day in range(spec.days):
+    last_day = spec.start + dt.timedelta(days=spec.days - 1)
+    for day in range(spec.days - 1):
         arrival = spec.start + dt.timedelta(days=day)
         path = samples / "sales" / f"sales_{arrival:%Y%m%d}.jsonl"
         if not path.exists() or path.stat().st_size == 0:
             continue
-        step(f"ingesting sales for {arrival}")
+        step(f"backfill: ingesting sales for {arrival}")
         run_at = dt.datetime.combine(arrival, dt.time(2, 0), tzinfo=dt.UTC)
         report.ingests.append(ingest("sales", str(path), run_date=run_at, settings=settings))
     totals = report.ingest_totals()
     report.stages.append(
         (
-            "ingest",
-            f"{totals['runs']} runs: read {totals['read']:,}, landed {totals['landed']:,}, "
-            f"quarantined {totals['quarantined']:,}, inputs already landed {totals['skipped']:,}",
+            "backfill",
+            f"{totals['runs']} ingest runs up to the day before {last_day}: read "
+            f"{totals['read']:,}, landed {totals['landed']:,}, quarantined "
+            f"{totals['quarantined']:,}, inputs already landed {totals['skipped']:,}",
         )
     )
 
-    step("crawling the lake into the catalog")
-    crawled = crawl(settings=settings)
-    changed = sum(1 for table in crawled.tables if table.action in ("created", "updated"))
-    report.stages.append(
-        (
-            "crawl",
-            f"{len(crawled.tables)} tables in {settings.database} ({changed} created or updated), "
-            f"{sum(len(t.partitions_added) for t in crawled.tables):,} partitions added, "
-            f"{len(crawled.problems)} problems",
-        )
-    )
+    from lakelib.pipeline._daily import daily_pipeline, report_path
+    from lakelib.pipeline._runner import run_pipeline
 
-    step("starting Spark for the ETL")
-    from lakelib.etl import run_etl
-
+    step(f"daily run for {last_day}")
     started = time.perf_counter()
-    etl_runs = run_etl(settings=settings, on_step=step)
-    report.timings["etl"] = round(time.perf_counter() - started, 1)
-    for run in etl_runs:
-        if run.job == "sales_clean":
-            report.stages.append(
-                (
-                    "etl",
-                    f"sales_clean: {run.raw_files:,} new raw files, rows in {run.rows_in:,}, "
-                    f"out {run.rows_out:,}, quarantined {run.rows_quarantined:,}, "
-                    f"duplicates removed {run.duplicates_removed:,}, "
-                    f"unknown customers {run.unknown_customers:,}, "
-                    f"{len(run.partitions_written):,} partitions ({run.duration_s:.1f} s)",
-                )
-            )
-        else:
-            tables = ", ".join(f"{name} {rows:,}" for name, rows in run.tables.items())
-            report.stages.append(("curate", f"{tables} rows ({run.duration_s:.1f} s)"))
+    record = run_pipeline(
+        daily_pipeline(),
+        last_day,
+        settings=settings,
+        force=True,
+        on_stage=lambda stage, state: step(f"daily run {last_day}: {stage} {state}"),
+    )
+    report.timings["daily_run"] = round(time.perf_counter() - started, 1)
+    for stage in record.stages:
+        report.stages.append((stage.name, describe_stage(stage.status, stage.metrics, stage.error)))
+        report.timings[stage.name] = stage.duration_s
+    report.report_path = report_path(settings, last_day)
     return report
+
+
+def describe_stage(status: str, metrics: Mapping[str, Any], note: str | None) -> str:
+    """One line for a stage of the demo's daily run."""
+    if note:
+        return f"{status}: {note}"
+
+    def shown(value: float) -> str:
+        if isinstance(value, int):
+            return f"{value:,}"
+        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.2f}"
+
+    parts = [
+        f"{name.replace('_', ' ')} {shown(value)}"
+        for name, value in metrics.items()
+        if isinstance(value, int | float) and not isinstance(value, bool) and name != "duration_s"
+    ]
+    return f"{status}: {', '.join(parts)}" if parts else status

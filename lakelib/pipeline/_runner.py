@@ -171,9 +171,9 @@ def run_pipeline(
             notify(stage.name, f"done earlier ({stage_record.status})")
             continue
         if stage.due is not None and not stage.due(context):
-            stage_record.status, stage_record.error = SKIPPED, None
+            stage_record.status, stage_record.error = SKIPPED, "not due"
             record.save(runs)
-            notify(stage.name, "skipped (not due)")
+            notify(stage.name, "skipped: not due")
             continue
         error: str | None = None
         for attempt in range(1, stage.retries + 2):

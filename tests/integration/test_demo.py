@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -23,31 +24,35 @@ def run_demo(home: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_demo_lands_each_day_and_reruns_idempotently(tmp_path: Path) -> None:
+def test_demo_backfills_runs_the_daily_pipeline_and_reruns_idempotently(tmp_path: Path) -> None:
     home = tmp_path / "lake"
     first = run_demo(home)
     assert first.returncode == 0, first.stderr
-    assert "generate" in first.stdout and "ingest" in first.stdout
-    assert "4 tables in data_lake_db (4 created or updated)" in first.stdout
-    assert (home / "catalog.sqlite").is_file()
-    assert "recent ingests" in first.stdout  # lake status after the demo
+    manifest = json.loads((home / "samples" / "manifest.json").read_text())["sales"]
+    lines = first.stdout.splitlines()
+    # The last line says where the report is, and it is there.
+    assert lines[-1] == f"report: {home / 'runs' / '2026-01-03' / 'report.html'}"
+    assert (home / "runs" / "2026-01-03" / "report.html").is_file()
+    stages = {
+        line.split()[1]: line for line in lines if line.startswith("│ ") and len(line.split()) > 2
+    }
+    for stage in ("backfill", "ingest", "crawl", "etl", "curate", "train", "transform", "report"):
+        assert stage in stages, stage
+    assert f"rows out {manifest['valid_unique_ids']:,}" in stages["etl"]
+    assert "too few to train" in stages["train"] and "no promoted model" in stages["transform"]
     days = sorted(p.name for p in (home / "raw" / "sales" / "year=2026" / "month=01").iterdir())
     assert days == ["day=01", "day=02", "day=03"]
-    assert (home / "raw" / "customers").is_dir() and (home / "raw" / "products").is_dir()
-    assert (home / "samples" / "manifest.json").is_file()
+    executed = sorted(p.name for p in (home / "runs" / "2026-01-03").glob("*.ipynb"))
+    assert executed == ["01_explore.ipynb", "02_train.ipynb", "04_report.ipynb"]  # no model
+    assert "recent ingests" in first.stdout and "pipeline runs" in first.stdout
     raw_files = sorted(p.relative_to(home) for p in (home / "raw").rglob("*.json.gz"))
-    assert "etl" in first.stdout and "curate" in first.stdout
-    assert "sales_clean: 3 new raw files" in first.stdout
-    assert (home / "processed" / "sales_clean").is_dir()
-    assert (home / "curated" / "customer_aggregates").is_dir()
     clean = sorted(p.relative_to(home) for p in (home / "processed").rglob("*.parquet"))
-    assert clean
+    report = (home / "runs" / "2026-01-03" / "report.html").read_bytes()
 
     second = run_demo(home)
     assert second.returncode == 0, second.stderr
-    assert "landed 0," in second.stdout
-    assert "(0 created or updated)" in second.stdout
+    assert "inputs already landed 4" in second.stdout
+    assert "rows in 0, rows out 0" in second.stdout
     assert sorted(p.relative_to(home) for p in (home / "raw").rglob("*.json.gz")) == raw_files
-    # Nothing new landed: the ETL's bookmark skips every raw file and the tables stay put.
-    assert "sales_clean: 0 new raw files" in second.stdout
     assert sorted(p.relative_to(home) for p in (home / "processed").rglob("*.parquet")) == clean
+    assert (home / "runs" / "2026-01-03" / "report.html").read_bytes() == report
