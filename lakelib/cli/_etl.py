@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -15,7 +15,7 @@ from lakelib.config import get_settings
 from lakelib.errors import ConfigError
 
 
-def _print_runs(runs: list) -> None:  # type: ignore[type-arg]
+def _print_runs(runs: list[Any]) -> None:
     table = Table(title="etl runs", title_justify="left")
     for column in ("job", "rows in", "rows out", "quarantined", "duplicates", "files", "seconds"):
         table.add_column(column, justify="right" if column != "job" else "left")
@@ -61,9 +61,10 @@ def _print_bookmarks(as_json: bool) -> None:
 
     settings = get_settings()
     mark = read_bookmark("sales_clean", settings)
-    last = {
-        job: (list_run_records(job, settings) or [None])[-1] for job in ("sales_clean", "curate")
-    }
+    last: dict[str, dict[str, Any] | None] = {}
+    for job in ("sales_clean", "curate"):
+        records = list_run_records(job, settings)
+        last[job] = records[-1] if records else None
     if as_json:
         data = {"sales_clean": mark.as_dict(), "last_runs": last}
         out.print_json(json.dumps(data, default=str))
