@@ -140,8 +140,8 @@ def stack_config(tmp: Path) -> dict[str, Any]:
     """Stack config for the test stack: every optional layer on, a job and a wheel present."""
     jobs = tmp / "jobs"
     jobs.mkdir()
-    (jobs / "etl_sales.py").write_text("print('etl')\n")
-    (jobs / "curate_customers.py").write_text("print('curate')\n")
+    (jobs / "sales_clean.py").write_text("print('etl')\n")
+    (jobs / "curate.py").write_text("print('curate')\n")
     dist = tmp / "dist"
     dist.mkdir()
     (dist / "lakelib-0.1.0-py3-none-any.whl").write_bytes(b"PK")
@@ -168,8 +168,8 @@ def stack_config(tmp: Path) -> dict[str, Any]:
     return {
         "aws:region": REGION,
         "glueJobs": [
-            "etl_sales",
-            {"name": "curate_customers", "maxWorkers": 6},
+            "sales_clean",
+            {"name": "curate", "maxWorkers": 6},
             "missing_job",
         ],
         "jobsDir": str(jobs),

@@ -35,7 +35,7 @@ def test_crawlers_cover_raw_processed_quarantine_and_curated(platform: Platform)
 
 def test_glue_jobs_have_the_design_settings(platform: Platform) -> None:
     jobs = {j.name: j.inputs for j in platform.of_type(JOB)}
-    assert set(jobs) == {"catalog-etl_sales", "catalog-curate_customers"}
+    assert set(jobs) == {"catalog-sales_clean", "catalog-curate"}
     for inputs in jobs.values():
         assert glue_version_ok(inputs["glueVersion"])
         assert float(inputs["glueVersion"]) >= 4.0
@@ -47,19 +47,19 @@ def test_glue_jobs_have_the_design_settings(platform: Platform) -> None:
         assert args["--database"] == "data_lake_db"
         assert inputs["command"]["name"] == "glueetl"
         assert inputs["securityConfiguration"]
-    assert jobs["catalog-curate_customers"]["numberOfWorkers"] == 6
+    assert jobs["catalog-curate"]["numberOfWorkers"] == 6
 
 
 def test_scripts_and_wheel_are_uploaded_under_jobs(platform: Platform) -> None:
     scripts = platform.outputs["scripts_bucket"]
     keys = {o.inputs["key"] for o in platform.of_type(OBJECT)}
     assert keys == {
-        "jobs/etl_sales.py",
-        "jobs/curate_customers.py",
+        "jobs/sales_clean.py",
+        "jobs/curate.py",
         "jobs/lib/lakelib-0.1.0-py3-none-any.whl",
     }
-    (job,) = [j for j in platform.of_type(JOB) if j.name == "catalog-etl_sales"]
-    assert job.inputs["command"]["scriptLocation"] == f"s3://{scripts}/jobs/etl_sales.py"
+    (job,) = [j for j in platform.of_type(JOB) if j.name == "catalog-sales_clean"]
+    assert job.inputs["command"]["scriptLocation"] == f"s3://{scripts}/jobs/sales_clean.py"
     assert (
         job.inputs["defaultArguments"]["--additional-python-modules"]
         == f"s3://{scripts}/jobs/lib/lakelib-0.1.0-py3-none-any.whl"

@@ -34,7 +34,7 @@ def test_lambda_error_rate_above_five_percent(platform: Platform) -> None:
 
 
 def test_glue_job_failure_alarms_and_events(platform: Platform) -> None:
-    for job in ("etl_sales", "curate_customers"):
+    for job in ("sales_clean", "curate"):
         alarm = _alarm(platform, f"{job}-failed-tasks")
         assert alarm["metricName"] == "glue.driver.aggregate.numFailedTasks"
         assert alarm["threshold"] == 0

@@ -122,7 +122,7 @@ def test_example_stack_config_is_valid() -> None:
     }
     s = _load(**config)
     assert s.name_prefix == "lake-dev"
-    assert [job.name for job in s.glue_jobs] == ["etl_sales", "curate_customers"]
+    assert [job.name for job in s.glue_jobs] == ["sales_clean", "curate"]
     assert s.replication is not None and s.replication.region == "us-west-2"
 
 

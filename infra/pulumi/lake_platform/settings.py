@@ -271,7 +271,7 @@ def _snake(spec: Any) -> dict[str, Any]:
 
 
 def _glue_jobs(raw: Any) -> tuple[GlueJobSpec, ...]:
-    """``["etl_sales"]`` or ``[{"name": "etl_sales", "maxWorkers": 6, ...}]``."""
+    """``["sales_clean"]`` or ``[{"name": "sales_clean", "maxWorkers": 6, ...}]``."""
     jobs = []
     for item in raw or []:
         spec = {"name": item} if isinstance(item, str) else _snake(item)
