@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -142,7 +143,7 @@ class LocalCatalog:
 
     def _create_schema(self, conn: sqlite3.Connection) -> None:
         try:
-            conn.execute("PRAGMA journal_mode = WAL")
+            self._use_wal(conn)
             # executescript runs outside Python's transaction handling: BEGIN/COMMIT are ours.
             conn.executescript(
                 f"BEGIN IMMEDIATE; {SCHEMA} INSERT OR IGNORE INTO meta VALUES "
@@ -156,6 +157,26 @@ class LocalCatalog:
             conn.close()
             raise CatalogError(f"{self.path} was written by a newer lakelib (schema {row[0]})")
         self._ready = True
+
+    def _use_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch the file to WAL once (the mode is stored in the file).
+
+        Changing the journal mode needs an exclusive lock and SQLite does not wait on
+        ``busy_timeout`` for it, so a second process creating the catalog at the same moment
+        retries here instead of failing with "database is locked".
+        """
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+                if str(mode).lower() == "wal":
+                    return
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
