@@ -2,7 +2,8 @@
 
 Everything else in :mod:`lakelib.ml` takes and returns DataFrames. The events come from the
 cataloged ``sales_clean`` table (Parquet, partitioned ``year/month/day``), read with DuckDB
-straight from the table's location on the local profile.
+straight from the table's location on the local profile, and through Athena (workgroup
+``ml_data``) on the aws profile.
 """
 
 from __future__ import annotations
@@ -60,11 +61,7 @@ def load_events(settings: Settings | None = None, *, table: str = SALES_TABLE) -
     settings = settings or get_settings()
     location = table_location(table, settings)
     if location.startswith("s3://"):
-        # The aws profile reads through Athena (workgroup ml_data) once lakelib.query is in.
-        raise MlError(
-            f"reading {table} from S3 for training runs as a SageMaker job; locally the "
-            "ML stage reads the local lake"
-        )
+        return _events_from_athena(table, settings)
     import duckdb
 
     pattern = f"{location.rstrip('/')}/**/*.parquet"
@@ -105,4 +102,30 @@ def load_events(settings: Settings | None = None, *, table: str = SALES_TABLE) -
     finally:
         con.close()
     log.info("read %d events from %s", len(frame), table)
+    return frame
+
+
+def _events_from_athena(table: str, settings: Settings) -> pd.DataFrame:
+    """On the aws profile: the same events through Athena, workgroup ``ml_data``."""
+    from lakelib.catalog import open_catalog
+    from lakelib.query import run_query
+
+    available = {c.name for c in open_catalog(settings).get_table(table).columns}
+    missing = [c for c in REQUIRED_SOURCE_COLUMNS if c not in available]
+    if missing:
+        raise MlError(f"{table} lacks column(s) {', '.join(missing)}")
+    casts = {"ts": "timestamp", "amount": "double", "signup_date": "date"}
+    select = [
+        f'CAST("{source}" AS {casts.get(target, "varchar")}) AS {target}'
+        if source in available
+        else f"CAST(NULL AS varchar) AS {target}"
+        for source, target in EVENT_SOURCE_COLUMNS.items()
+        if source in available or target != "signup_date"
+    ]
+    sql = (
+        f"SELECT {', '.join(select)} FROM {table} "
+        "WHERE customer_id IS NOT NULL AND date IS NOT NULL ORDER BY ts"
+    )
+    frame = run_query(sql, workgroup="ml_data", settings=settings).to_pandas()
+    log.info("read %d events from %s through Athena", len(frame), table)
     return frame
