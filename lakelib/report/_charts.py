@@ -92,11 +92,23 @@ def quality_trend(quality: pd.DataFrame) -> str:
 
 
 def model_metrics(metrics: dict[str, float]) -> str:
-    names = [
-        k for k in ("roc_auc", "pr_auc", "baseline_roc_auc", "baseline_pr_auc") if k in metrics
+    """ROC AUC and PR AUC of the model next to its baselines' (any ``*roc_auc`` / ``*pr_auc``)."""
+    names = sorted(
+        (k for k in metrics if k.endswith(("roc_auc", "pr_auc"))),
+        key=lambda k: (not k.endswith("roc_auc"), k.startswith("baseline"), k),
+    )
+    labels = [
+        k.replace("baseline_", "")
+        .replace("_roc_auc", " ROC")
+        .replace("_pr_auc", " PR")
+        .replace("roc_auc", "model ROC")
+        .replace("pr_auc", "model PR")
+        for k in names
     ]
-    fig, ax = _figure(width=5, height=2.6)
-    ax.bar(names, [metrics[k] for k in names], color=PALETTE[4])
+    fig, ax = _figure(width=6, height=2.8)
+    colors = [PALETTE[6] if k.startswith("baseline") else PALETTE[4] for k in names]
+    ax.bar(labels, [metrics[k] for k in names], color=colors)
     ax.set_ylim(0, 1)
-    ax.set_title("Model metrics (test period)")
+    ax.set_title("Model metrics on the test cutoff (grey: baselines)")
+    ax.tick_params(axis="x", labelsize=8)
     return _data_uri(fig)

@@ -84,7 +84,7 @@ def report_data() -> ReportData:
         model={
             "name": "churn",
             "version": 3,
-            "metrics": {"roc_auc": 0.81, "baseline_roc_auc": 0.7},
+            "metrics": {"roc_auc": 0.81, "pr_auc": 0.9, "baseline_prior_roc_auc": 0.5},
         },
         alerts=[alert],
     )
@@ -97,7 +97,7 @@ def test_report_files_are_self_contained(tmp_path: Path) -> None:
     assert html.count('src="data:image/png;base64,') == 6
     assert "750.00" in html and "-50.0%" in html and "+25.0%" in html
     assert "revenue_drop: revenue changed -50%" in html
-    assert "ROC AUC 0.810 (baseline 0.700)" in html
+    assert "ROC AUC 0.810; prior baseline 0.500." in html
     assert "In [" not in html and "def " not in html  # no code cells
     extracts = sorted(Path(k).name for k in files.extracts)
     assert extracts == ["daily.csv", "kpis.csv", "products.csv", "quality.csv", "segments.csv"]
