@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
 from rich.table import Table
 
 from lakelib.cli._app import app
 from lakelib.cli._console import err, out
+from lakelib.cli._options import RowsPerDay, SampleDays
 from lakelib.cli._status import status
 from lakelib.config import get_settings
 from lakelib.errors import ConfigError
@@ -17,22 +15,8 @@ from lakelib.pipeline import run_demo
 
 @app.command()
 def demo(
-    days: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            help="Days of sample sales (default: lake.toml generate.days).",
-            show_default=False,
-        ),
-    ] = None,
-    rows_per_day: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            help="Mean sales a day (default: lake.toml generate.rows_per_day).",
-            show_default=False,
-        ),
-    ] = None,
+    days: SampleDays = None,
+    rows_per_day: RowsPerDay = None,
 ) -> None:
     """Generate sample data and run the whole pipeline on the local lake."""
     settings = get_settings()

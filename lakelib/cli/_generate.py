@@ -11,6 +11,7 @@ from rich.table import Table
 
 from lakelib.cli._app import app
 from lakelib.cli._console import err, out
+from lakelib.cli._options import RowsPerDay, SampleDays
 from lakelib.config import get_settings
 from lakelib.errors import ValidationError
 from lakelib.samples import SOURCES, DirtRates, GeneratorSpec, generate_all
@@ -31,22 +32,8 @@ def generate(
             show_default=False,
         ),
     ] = None,
-    days: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            help="Days of sales, one file each (default: lake.toml generate.days).",
-            show_default=False,
-        ),
-    ] = None,
-    rows_per_day: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            help="Mean sales a day (default: lake.toml generate.rows_per_day).",
-            show_default=False,
-        ),
-    ] = None,
+    days: SampleDays = None,
+    rows_per_day: RowsPerDay = None,
     start: Annotated[
         dt.datetime | None,
         typer.Option(
