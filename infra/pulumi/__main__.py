@@ -46,6 +46,7 @@ security = Security(
         bucket_names=storage.bucket_names,
         data_key_arn=keys.data_key.arn,
         logs_bucket_policy=storage.logs_policy,
+        alerts_key_arn=keys.alerts_key.arn,
     ),
 )
 catalog = Catalog(
@@ -55,6 +56,9 @@ catalog = Catalog(
         bucket_names=storage.bucket_names,
         glue_role_arn=security.glue_role.arn,
         data_key_arn=keys.data_key.arn,
+        pipeline_stage_role_arn=(
+            security.pipeline_stage_role.arn if security.pipeline_stage_role else None
+        ),
     ),
 )
 analytics = Analytics(
@@ -84,6 +88,10 @@ if settings.emr.enabled:
     )
 crawler_names = {zone: crawler.name for zone, crawler in catalog.crawlers.items()}
 job_names = {job: glue_job.name for job, glue_job in catalog.jobs.items()}
+# Started by the state machine only (as ${job_pipeline_stage}), never by the S3-event workflow.
+pipeline_job_names = (
+    {"pipeline_stage": catalog.pipeline_stage_job.name} if catalog.pipeline_stage_job else {}
+)
 ingestion = Ingestion(
     "ingestion",
     IngestionArgs(
@@ -93,7 +101,9 @@ ingestion = Ingestion(
         data_key_arn=keys.data_key.arn,
         crawler_names=crawler_names,
         job_names=job_names,
+        pipeline_job_names=pipeline_job_names,
         alerts_topic_arn=settings.alerts_topic_arn,
+        alerts_key_arn=keys.alerts_key.arn,
         definition_values={
             **{f"{zone.replace('-', '_')}_bucket": n for zone, n in storage.bucket_names.items()},
             "database": settings.database,
@@ -158,6 +168,10 @@ if emr is not None:
     pulumi.export("emr_cluster_id", emr.cluster.id)
 if ingestion.state_machine is not None:
     pulumi.export("state_machine_arn", ingestion.state_machine.arn)
+if catalog.pipeline_stage_job is not None:
+    pulumi.export("pipeline_stage_job", catalog.pipeline_stage_job.name)
+if security.pipeline_stage_role is not None:
+    pulumi.export("pipeline_stage_role_arn", security.pipeline_stage_role.arn)
 if ingestion.webhook_url is not None:
     pulumi.export("webhook_url", ingestion.webhook_url)
 if ml.notebook is not None:

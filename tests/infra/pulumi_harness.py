@@ -142,6 +142,7 @@ def stack_config(tmp: Path) -> dict[str, Any]:
     jobs.mkdir()
     (jobs / "sales_clean.py").write_text("print('etl')\n")
     (jobs / "curate.py").write_text("print('curate')\n")
+    (jobs / "pipeline_stage.py").write_text("print('stage')\n")
     dist = tmp / "dist"
     dist.mkdir()
     (dist / "lakelib-0.1.0-py3-none-any.whl").write_bytes(b"PK")

@@ -35,6 +35,8 @@ def test_crawlers_cover_raw_processed_quarantine_and_curated(platform: Platform)
 
 def test_glue_jobs_have_the_design_settings(platform: Platform) -> None:
     jobs = {j.name: j.inputs for j in platform.of_type(JOB)}
+    # The pipeline's stage job is not ETL (tests/infra/test_pulumi_pipeline_stage.py).
+    assert jobs.pop("catalog-pipeline_stage")
     assert set(jobs) == {"catalog-sales_clean", "catalog-curate"}
     for inputs in jobs.values():
         assert glue_version_ok(inputs["glueVersion"])
@@ -56,6 +58,7 @@ def test_scripts_and_wheel_are_uploaded_under_jobs(platform: Platform) -> None:
     assert keys == {
         "jobs/sales_clean.py",
         "jobs/curate.py",
+        "jobs/pipeline_stage.py",
         "jobs/lib/lakelib-0.1.0-py3-none-any.whl",
     }
     (job,) = [j for j in platform.of_type(JOB) if j.name == "catalog-sales_clean"]

@@ -3,6 +3,9 @@
 Job scripts and the lakelib wheel are uploaded to the scripts bucket under ``jobs/`` (the
 ``scripts`` zone of lakelib's AWS layout); a job whose script does not exist yet is skipped
 with a warning rather than created pointing at nothing.
+
+With the Step Functions pipeline deployed, the ``pipeline_stage`` job runs the stages that
+have no AWS service of their own (``jobs/pipeline_stage.py --stage train ...``).
 """
 
 from __future__ import annotations
@@ -72,6 +75,8 @@ class CatalogArgs:
     bucket_names: Mapping[str, pulumi.Input[str]]
     glue_role_arn: pulumi.Input[str]
     data_key_arn: pulumi.Input[str]
+    # The role of the pipeline's stage job; no role, no job.
+    pipeline_stage_role_arn: pulumi.Input[str] | None = None
 
 
 class Catalog(pulumi.ComponentResource):
@@ -84,6 +89,7 @@ class Catalog(pulumi.ComponentResource):
             raise ValueError(f"glueVersion must be 4.0 or newer, got {s.glue_version!r}")
         child = ResourceOptions(parent=self)
         buckets = args.bucket_names
+        self._jobs_dir = s.jobs_dir
 
         self.database = pulumi_aws.glue.CatalogDatabase(
             f"{name}-database",
@@ -152,14 +158,7 @@ class Catalog(pulumi.ComponentResource):
                     resource=self,
                 )
                 continue
-            script_object = pulumi_aws.s3.BucketObjectv2(
-                f"{name}-{job.name}-script",
-                bucket=buckets["scripts"],
-                key=f"jobs/{job.script}",
-                source=pulumi.FileAsset(str(script)),
-                content_type="text/x-python",
-                opts=child,
-            )
+            script_location = self._upload_script(name, job.name, job.script, buckets["scripts"])
             arguments = {
                 # Bookmarks: each run reads only what arrived since the last successful one.
                 "--job-bookmark-option": "job-bookmark-enable",
@@ -188,9 +187,7 @@ class Catalog(pulumi.ComponentResource):
                 command={
                     "name": "glueetl",
                     "python_version": "3",
-                    "script_location": pulumi.Output.concat(
-                        "s3://", script_object.bucket, "/", script_object.key
-                    ),
+                    "script_location": script_location,
                 },
                 worker_type=job.worker_type,
                 # With auto scaling on, Glue runs between 2 workers and this many.
@@ -204,12 +201,104 @@ class Catalog(pulumi.ComponentResource):
                 opts=child,
             )
 
+        self.pipeline_stage_job: pulumi_aws.glue.Job | None = None
+        if args.pipeline_stage_role_arn is not None:
+            self.pipeline_stage_job = self._pipeline_stage_job(
+                name, s, buckets, args.pipeline_stage_role_arn, wheel_uri
+            )
+
         self.register_outputs(
             {
                 "database": self.database.name,
                 "crawlers": {zone: c.name for zone, c in self.crawlers.items()},
                 "jobs": {job: j.name for job, j in self.jobs.items()},
+                "pipeline_stage_job": self.pipeline_stage_job.name
+                if self.pipeline_stage_job
+                else None,
             }
+        )
+
+    def _upload_script(
+        self, name: str, job: str, script: str, scripts_bucket: pulumi.Input[str]
+    ) -> pulumi.Output[str]:
+        """Upload ``<jobs_dir>/<script>`` to ``jobs/<script>`` of the scripts bucket."""
+        obj = pulumi_aws.s3.BucketObjectv2(
+            f"{name}-{job}-script",
+            bucket=scripts_bucket,
+            key=f"jobs/{script}",
+            source=pulumi.FileAsset(str(self._jobs_dir / script)),
+            content_type="text/x-python",
+            opts=ResourceOptions(parent=self),
+        )
+        return pulumi.Output.concat("s3://", obj.bucket, "/", obj.key)
+
+    def _pipeline_stage_job(
+        self,
+        name: str,
+        s: PlatformSettings,
+        buckets: Mapping[str, pulumi.Input[str]],
+        role_arn: pulumi.Input[str],
+        wheel_uri: pulumi.Output[str] | None,
+    ) -> pulumi_aws.glue.Job | None:
+        """``pipeline_stage``: one pipeline stage per run, started by the state machine.
+
+        Not a Python shell job: those run Python 3.9 (Glue 3.0) and lakelib needs 3.11, so
+        it is the smallest Glue 5.0 job (two G.1X workers, no auto scaling) whose script
+        never starts Spark. No retries and no bookmarks: the state machine's Retry decides,
+        and a stage is not incremental.
+        """
+        spec = s.pipeline_stage
+        script = s.jobs_dir / spec.script
+        if not script.is_file():
+            pulumi.log.warn(
+                f"pipeline stage job: {script} does not exist; job not created and the "
+                "state machine's ${job_pipeline_stage} stays unfilled",
+                resource=self,
+            )
+            return None
+        modules = [*([wheel_uri] if wheel_uri is not None else []), *spec.extra_modules]
+        arguments: dict[str, pulumi.Input[str]] = {
+            "--job-bookmark-option": "job-bookmark-disable",
+            "--enable-metrics": "true",
+            "--enable-continuous-cloudwatch-log": "true",
+            "--TempDir": pulumi.Output.concat("s3://", buckets["scripts"], "/glue-temp/"),
+            # The names lakelib's aws profile reads, as `--<stack output> value`.
+            "--profile": "aws",
+            "--region": s.region,
+            "--database": s.database,
+            "--raw_bucket": buckets["raw"],
+            "--processed_bucket": buckets["processed"],
+            "--curated_bucket": buckets["curated"],
+            "--scripts_bucket": buckets["scripts"],
+            "--query_results_bucket": buckets["query-results"],
+            "--alerts_topic_arn": s.alerts_topic_arn,
+            **spec.arguments,
+        }
+        if modules:
+            arguments["--additional-python-modules"] = pulumi.Output.all(*modules).apply(",".join)
+        return pulumi_aws.glue.Job(
+            f"{name}-pipeline_stage",
+            name=s.resource_name("pipeline-stage"),
+            description="lakelib daily pipeline: one stage (train, transform, report, notebooks)",
+            role_arn=role_arn,
+            glue_version=s.glue_version,
+            command={
+                "name": "glueetl",
+                "python_version": "3",
+                "script_location": self._upload_script(
+                    name, "pipeline_stage", spec.script, buckets["scripts"]
+                ),
+            },
+            worker_type=spec.worker_type,
+            number_of_workers=spec.workers,
+            max_retries=0,
+            timeout=spec.timeout_minutes,
+            # Stages of two overlapping executions would race on the model registry.
+            execution_property={"max_concurrent_runs": 1},
+            default_arguments=arguments,
+            security_configuration=self.security_configuration.name,
+            tags=dict(s.tags),
+            opts=ResourceOptions(parent=self),
         )
 
     def _upload_wheel(
@@ -217,7 +306,7 @@ class Catalog(pulumi.ComponentResource):
     ) -> pulumi.Output[str] | None:
         wheel = find_wheel(s.lakelib_wheel)
         if wheel is None:
-            if s.glue_jobs:
+            if s.glue_jobs or s.deploys_state_machine:
                 pulumi.log.warn(
                     "no lakelib wheel found (config lakelibWheel, e.g. ../../dist after "
                     "`python -m build`): Glue jobs will run without lakelib installed",

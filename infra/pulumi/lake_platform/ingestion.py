@@ -52,6 +52,11 @@ class IngestionArgs:
     alerts_topic_arn: pulumi.Input[str]
     # Names the state machine definition may refer to as ``${name}`` placeholders.
     definition_values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # Glue jobs only the state machine starts (not the S3-event workflow), by placeholder
+    # suffix: ``{"pipeline_stage": name}`` fills ``${job_pipeline_stage}``.
+    pipeline_job_names: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # The alerts topic's key: the state machine's failure step publishes to the topic.
+    alerts_key_arn: pulumi.Input[str] | None = None
 
 
 class Ingestion(pulumi.ComponentResource):
@@ -392,13 +397,22 @@ class Ingestion(pulumi.ComponentResource):
             "alerts_topic_arn": args.alerts_topic_arn,
             **{f"crawler_{zone}": crawler for zone, crawler in args.crawler_names.items()},
             **{f"job_{job}": glue_job for job, glue_job in args.job_names.items()},
+            **{f"job_{job}": glue_job for job, glue_job in args.pipeline_job_names.items()},
         }
         keys = list(values)
-        definition = pulumi.Output.all(*values.values()).apply(
-            lambda resolved: _validated_definition(
-                fill_placeholders(template, dict(zip(keys, resolved, strict=True))), path
-            )
-        )
+
+        def render(resolved: list[Any]) -> str:
+            text = fill_placeholders(template, dict(zip(keys, resolved, strict=True)))
+            left = unfilled_placeholders(text)
+            if left:
+                pulumi.log.warn(
+                    f"{path}: no value for {', '.join(left)}; those states will fail when "
+                    f"they run (declare the jobs in glueJobs; known: {', '.join(sorted(keys))})",
+                    resource=self,
+                )
+            return _validated_definition(text, path)
+
+        definition = pulumi.Output.all(*values.values()).apply(render)
         child = ResourceOptions(parent=self)
         glue_base = f"arn:aws:glue:{s.region}:{s.account_id}"
         sfn_role = pulumi_aws.iam.Role(
@@ -410,7 +424,12 @@ class Ingestion(pulumi.ComponentResource):
             tags=dict(s.tags),
             opts=child,
         )
-        job_arns = [f"{glue_base}:job/{s.resource_name(job.name)}" for job in s.glue_jobs]
+        job_arns: list[Any] = [
+            f"{glue_base}:job/{s.resource_name(job.name)}" for job in s.glue_jobs
+        ] + [
+            pulumi.Output.concat(f"{glue_base}:job/", job)
+            for job in args.pipeline_job_names.values()
+        ]
         crawler_arns = [
             pulumi.Output.concat(f"{glue_base}:crawler/", crawler)
             for crawler in args.crawler_names.values()
@@ -436,7 +455,9 @@ class Ingestion(pulumi.ComponentResource):
             iam.statement(
                 ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"], sid="Tracing"
             ),
-            iam.kms_use([args.data_key_arn]),
+            iam.kms_use(
+                [args.data_key_arn, *([args.alerts_key_arn] if args.alerts_key_arn else [])]
+            ),
         ]
         if job_arns:
             statements.insert(
@@ -499,6 +520,11 @@ def fill_placeholders(text: str, values: Mapping[str, Any]) -> str:
     Step Functions into ``$.Execution.Id``. Unknown names stay as they are.
     """
     return _PLACEHOLDER.sub(lambda m: str(values[m[1]]) if m[1] in values else m[0], text)
+
+
+def unfilled_placeholders(text: str) -> list[str]:
+    """The ``${name}`` placeholders still in a definition, sorted, each once."""
+    return sorted({f"${{{m[1]}}}" for m in _PLACEHOLDER.finditer(text)})
 
 
 def _validated_definition(text: str, path: Any) -> str:

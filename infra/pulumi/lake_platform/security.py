@@ -180,6 +180,8 @@ class SecurityArgs:
     data_key_arn: pulumi.Input[str]
     # CloudTrail and flow logs check at creation that they may write to the logs bucket.
     logs_bucket_policy: pulumi.Resource
+    # The alerts topic is SSE-KMS: whoever publishes to it must use this key.
+    alerts_key_arn: pulumi.Input[str] | None = None
 
 
 class Security(pulumi.ComponentResource):
@@ -200,6 +202,16 @@ class Security(pulumi.ComponentResource):
         self._trail(args)
         self.lambda_role = self._role("ingest", "lambda.amazonaws.com", self._lambda_statements())
         self.glue_role = self._role("glue", "glue.amazonaws.com", self._glue_statements())
+        # The pipeline's stage job (train, transform, report, notebooks) is not ETL: it reads
+        # the lake through Athena, writes models, runs and predictions, and publishes alerts,
+        # so it gets its own role instead of widening the Glue ETL role.
+        self.pipeline_stage_role: pulumi_aws.iam.Role | None = None
+        if self._s.deploys_state_machine:
+            self.pipeline_stage_role = self._role(
+                "pipeline-stage",
+                "glue.amazonaws.com",
+                self._pipeline_stage_statements(args.alerts_key_arn),
+            )
         self.emr_ec2_role = self._role("emr-ec2", "ec2.amazonaws.com", self._emr_ec2_statements())
         self.emr_instance_profile = pulumi_aws.iam.InstanceProfile(
             f"{name}-emr-ec2",
@@ -501,6 +513,65 @@ class Security(pulumi.ComponentResource):
             ),
             self._metrics("Glue"),
             iam.kms_use([self._key]),
+        ]
+
+    def _pipeline_stage_statements(
+        self, alerts_key_arn: pulumi.Input[str] | None
+    ) -> list[dict[str, Any]]:
+        """What ``lakelib.pipeline.run_stage`` touches on the aws profile, and nothing else."""
+        s, a = self._s, self._arns
+        workgroups = [w for w in ("ml_data", "analytics") if w in s.workgroups]
+        athena = f"arn:aws:athena:{s.region}:{s.account_id}:workgroup"
+        keys: list[Any] = [self._key, *([alerts_key_arn] if alerts_key_arn else [])]
+        return [
+            iam.statement(
+                ["s3:ListBucket", "s3:GetBucketLocation"],
+                [a["processed"], a["curated"], a["scripts"], a["query-results"]],
+                sid="ListLakeBuckets",
+            ),
+            iam.statement(
+                ["s3:GetObject"],
+                [
+                    iam.bucket_objects(a["processed"]),
+                    iam.bucket_objects(a["curated"]),
+                    iam.bucket_objects(a["scripts"], "jobs/"),
+                ],
+                sid="ReadLakeAndScripts",
+            ),
+            iam.statement(
+                ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                [
+                    iam.bucket_objects(a["scripts"], "models/"),
+                    iam.bucket_objects(a["scripts"], "runs/"),
+                    iam.bucket_objects(a["scripts"], "glue-temp/"),
+                    iam.bucket_objects(a["curated"], "predictions/"),
+                    *(iam.bucket_objects(a["query-results"], f"{w}/") for w in workgroups),
+                ],
+                sid="ModelsRunsPredictionsQueryResults",
+            ),
+            iam.statement(
+                list(iam.ATHENA_QUERY_ACTIONS),
+                [f"{athena}/{w}" for w in workgroups],
+                sid="QueryThroughAthena",
+            ),
+            iam.statement(
+                list(iam.GLUE_READ_ACTIONS),
+                iam.glue_catalog_arns(s.region, s.account_id, s.database),
+                sid="ReadCatalog",
+            ),
+            iam.statement(["sns:Publish"], [s.alerts_topic_arn], sid="PublishAlerts"),
+            iam.statement(
+                ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                self._log_group_arns("/aws-glue/*"),
+                sid="GlueLogs",
+            ),
+            iam.statement(
+                ["logs:AssociateKmsKey"],
+                self._log_group_arns("/aws-glue/*")[:1],
+                sid="EncryptGlueLogs",
+            ),
+            self._metrics("Glue"),
+            iam.kms_use(keys),
         ]
 
     def _emr_ec2_statements(self) -> list[dict[str, Any]]:

@@ -1,0 +1,91 @@
+"""Glue job ``pipeline_stage``: one stage of the daily pipeline; the work is in lakelib.
+
+The Step Functions export of the daily pipeline (``lake run --export-step-functions``) runs
+the stages without an AWS service of their own (train, transform, report, notebooks) as::
+
+    pipeline_stage.py --stage <train|transform|report|notebooks> --run_date 2026-03-01[T02:00:00Z]
+        [--profile aws] [--config lake.toml|s3://.../lake.toml]
+        [--raw_bucket B --processed_bucket B --curated_bucket B --scripts_bucket B
+         --query_results_bucket B --database D --alerts_topic_arn ARN --region R]
+
+``--run_date`` may be a timestamp (the execution's ``$$.Execution.StartTime``): its first 10
+characters are the date. The names (``--raw_bucket`` ...) become the ``LAKE_*`` variables
+the ``aws`` profile reads; Glue's own arguments (``--JOB_NAME``, ``--job-bookmark-option``,
+``--TempDir`` ...) are ignored. Prints the stage's metrics as one JSON line; exits 1 with a
+one-line message when lakelib refuses (a ``LakeError``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from lakelib.config._settings import AWS_OUTPUT_ENV
+
+log = logging.getLogger("pipeline_stage")
+
+
+def run_date(text: str) -> dt.date:
+    """``2026-03-01`` or ``2026-03-01T02:00:00Z`` (any ISO timestamp) -> the date."""
+    try:
+        return dt.date.fromisoformat(text.strip()[:10])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date or timestamp: {text!r}") from None
+
+
+def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, dict[str, str]]:
+    """The stage, its run date, profile and config; plus the ``LAKE_*`` variables to set."""
+    parser = argparse.ArgumentParser(prog="pipeline_stage", allow_abbrev=False)
+    parser.add_argument("--stage", required=True)
+    parser.add_argument("--run_date", required=True, type=run_date)
+    parser.add_argument("--profile", default=None)
+    parser.add_argument("--config", default=None)
+    for name in AWS_OUTPUT_ENV:
+        parser.add_argument(f"--{name}", default=None)
+    args, unknown = parser.parse_known_args(list(argv))
+    if unknown:
+        log.info("ignoring job arguments %s", " ".join(unknown))
+    env = {
+        names[0]: getattr(args, name)
+        for name, names in AWS_OUTPUT_ENV.items()
+        if getattr(args, name)
+    }
+    return args, env
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    args, env = parse_args(sys.argv[1:] if argv is None else argv)
+    os.environ.update(env)
+    if args.profile:
+        os.environ["LAKE_PROFILE"] = args.profile
+    os.environ.setdefault("LAKE_PROFILE", "aws")
+
+    from lakelib.errors import LakeError
+    from lakelib.pipeline import run_stage
+
+    try:
+        if args.config:
+            from lakelib.etl._entry import _fetch_config
+
+            os.environ["LAKE_CONFIG"] = _fetch_config(args.config)
+        metrics: dict[str, Any] = run_stage(args.stage, args.run_date)
+    except LakeError as exc:
+        message = " ".join(str(exc).split())
+        print(f"pipeline_stage {args.stage} {args.run_date}: {message}", file=sys.stderr)
+        return 1
+    record = {"stage": args.stage, "run_date": args.run_date.isoformat(), "metrics": metrics}
+    print(json.dumps(record, default=str, sort_keys=True), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
