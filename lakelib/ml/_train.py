@@ -223,9 +223,13 @@ def train(
     job_name = f"{registry.name}-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
     runs = Path(settings.home) / Zone.RUNS.value / "training"
     if backend is None:
-        if not settings.is_local:
-            raise MlError("pass a SageMakerTrainer as backend to train on the aws profile")
-        backend = LocalTrainer(runs)
+        if settings.is_local:
+            backend = LocalTrainer(runs)
+        else:
+            # The same entry script as a SageMaker training job (spot): the aws profile's way.
+            from lakelib.ml._sagemaker import SageMakerTrainer
+
+            backend = SageMakerTrainer(settings)
     if events is None:
         events = load_events(settings)
     data, plan = prepare_training_data(

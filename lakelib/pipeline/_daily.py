@@ -163,6 +163,10 @@ def _notebooks(ctx: StageContext) -> dict[str, Any]:
     from lakelib.ml import ModelRegistry
     from lakelib.pipeline._notebooks import run_notebooks
 
+    if not ctx.settings.is_local:
+        # Notebooks run where their kernel is (SageMaker Studio, JupyterLab); the stage job
+        # on AWS carries neither the notebooks nor a kernel.
+        raise SkipStage("notebooks run locally or in SageMaker Studio, not in the stage job")
     names = list(pipeline_settings(ctx.settings).get("notebooks", DEFAULT_NOTEBOOKS))
     if ModelRegistry(settings=ctx.settings).promoted_version() is None:
         # Deploying needs a model: with too little data for one, that notebook waits.

@@ -170,3 +170,26 @@ def test_bundle_trains_from_its_own_folder(frame, tmp_path) -> None:  # type: ig
     assert (model_dir / "model.joblib").is_file() and (output / "metrics.json").is_file()
     assert "metric roc_auc=" in done.stderr
     assert done.stdout.strip().startswith("[")
+
+
+def test_train_on_the_aws_profile_submits_a_sagemaker_job(aws_settings, frame) -> None:  # type: ignore[no-untyped-def]
+    from lakelib.ml import train
+
+    # moto completes the job at once but produces no model: the submission is what we check.
+    with pytest.raises(MlError, match="model artifact"):
+        train(events=events_of(frame), settings=aws_settings)
+    (summary,) = boto3.client("sagemaker", region_name="us-east-1").list_training_jobs()[
+        "TrainingJobSummaries"
+    ]
+    assert summary["TrainingJobName"].startswith("churn-")
+
+
+def test_the_notebooks_stage_is_skipped_on_aws(aws_settings) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from lakelib.pipeline import run_stage
+
+    result = run_stage("notebooks", dt.date(2026, 3, 1), settings=aws_settings)
+    assert result == {
+        "skipped": "notebooks run locally or in SageMaker Studio, not in the stage job"
+    }
