@@ -25,7 +25,7 @@ from typing import Any
 from lakelib.config import Settings, Zone, get_settings
 from lakelib.errors import ConfigError, MlError
 from lakelib.ml._registry import ModelRegistry, model_settings
-from lakelib.storage import open_store, split_s3_uri, zone_store
+from lakelib.storage import open_store, zone_store
 
 log = logging.getLogger(__name__)
 
@@ -378,10 +378,9 @@ class SageMakerTrainer(_Base):
         uri = job.get("ModelArtifacts", {}).get("S3ModelArtifacts")
         if not uri:
             raise MlError(f"training job {job_name} reports no model artifact")
-        bucket, key = split_s3_uri(uri)
-        folder, _, name = key.rpartition("/")
+        folder, _, name = uri.rpartition("/")
         try:
-            return open_store(f"s3://{bucket}/{folder}").read_bytes(name), None
+            return open_store(folder).read_bytes(name), None
         except MlError:
             raise
         except Exception as exc:

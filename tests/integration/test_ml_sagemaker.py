@@ -175,8 +175,12 @@ def test_bundle_trains_from_its_own_folder(frame, tmp_path) -> None:  # type: ig
 def test_train_on_the_aws_profile_submits_a_sagemaker_job(aws_settings, frame) -> None:  # type: ignore[no-untyped-def]
     from lakelib.ml import train
 
-    # moto completes the job at once but produces no model: the submission is what we check.
-    with pytest.raises(MlError, match="model artifact"):
+    # moto completes the job at once but writes no model: the submission is what we check,
+    # and that the artifact is looked for where SageMaker says it is.
+    with pytest.raises(
+        MlError,
+        match=r"cannot read the model artifact s3://.*/output/model\.tar\.gz: no such object",
+    ):
         train(events=events_of(frame), settings=aws_settings)
     (summary,) = boto3.client("sagemaker", region_name="us-east-1").list_training_jobs()[
         "TrainingJobSummaries"
