@@ -20,6 +20,7 @@ from lakelib.cli import (  # noqa: F401
     _ingest,
     _ml,
     _query,
+    _report,
     _run,
     _status,
 )

@@ -64,4 +64,4 @@ def status() -> None:
     if alerts:
         out.print("recent alerts:")
         for alert in alerts:
-            out.print(f"  {alert.line()}")
+            out.print(f"  {alert.line()}", markup=False)

@@ -88,3 +88,26 @@ def test_report_numbers_match_hand_computed_ones(lake_home: Path) -> None:
     files = write_report(data, LocalStore(lake_home / "runs"), as_of.isoformat())
     html = (lake_home / "runs" / files.html).read_text()
     assert f"{daily.loc[as_of, 'revenue']:,.2f}" in html
+
+
+def test_lake_report_writes_the_page_and_fires_alerts(
+    lake_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lakelib.cli import main
+
+    frame = sales_clean(lake_home)
+    crawl("processed")
+    monkeypatch.setenv("COLUMNS", "200")
+    day = dt.date(2026, 1, 17)  # revenue falls from 160 (4 sales) to 26 (1 sale): -84 %
+    daily = frame.groupby("event_date")["amount"].sum()
+    change = daily[day] / daily[day - dt.timedelta(days=1)] - 1
+    assert change < -0.2
+    assert main(["report", "--date", day.isoformat()]) == 0
+    printed = capsys.readouterr().out
+    assert f"{change:+.1%}" in printed
+    assert "alert [warning] revenue_drop:" in printed
+    assert f"report: {lake_home / 'runs' / '2026-01-17' / 'report.html'}" in printed
+    html = (lake_home / "runs" / "2026-01-17" / "report.html").read_text()
+    assert "revenue_drop" in html
+    alerts = list((lake_home / "runs" / "alerts" / "2026-01-17").glob("*-revenue_drop.json"))
+    assert len(alerts) == 1
