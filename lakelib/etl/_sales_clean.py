@@ -255,6 +255,7 @@ class _Batch:
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         from pyspark import StorageLevel
+        from pyspark.sql import Observation
         from pyspark.sql import functions as F
 
         merge = not (self.full and self.run.batches == 0)
@@ -265,37 +266,73 @@ class _Batch:
         if self.since is not None:
             arrived = F.to_date(F.concat_ws("-", *[F.col(c) for c in ARRIVAL_KEYS]))
             frame = frame.where(arrived >= F.lit(self.since))
-        checked = check_contract(frame, self.contract).persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            self._process(checked, batch_id, merge)
-        finally:
-            checked.unpersist()
-
-    def _process(self, checked: DataFrame, batch_id: int, merge: bool) -> None:
-        from pyspark.sql import functions as F
-
-        spark = checked.sparkSession
-        self.step(f"sales_clean: checking batch {batch_id} against the contract")
-        reasons = (
-            checked.groupBy(F.split(F.col(REASON), ":").getItem(0).alias("code")).count().collect()
+        checked = check_contract(frame, self.contract)
+        # Parsing and checking the JSON is most of a pass; caching every checked row cost
+        # more than parsing twice. One pass caches only the rejected rows (few) and observes
+        # what the merge needs up front (rows in, event-date partitions touched); the
+        # clean rows are parsed again by the write.
+        seen = Observation("checked")
+        dated = conform(
+            checked,
+            event_column=self.config.event_time,
+            amount_column=self.config.amount,
+            amount_bands=self.config.amount_bands,
         )
-        rows_in = sum(int(r["count"]) for r in reasons)
-        by_code = {str(r["code"]): int(r["count"]) for r in reasons if r["code"] is not None}
-        if rows_in == 0:
-            return
-
-        # -- quarantine: merge by raw file, so a retried batch never doubles a reject -------
-        rejected = rejected_rows(checked, self.contract)
+        spec = F.concat_ws("/", *[F.concat(F.lit(f"{k}="), F.col(k)) for k in DATE_KEYS])
+        observed = dated.observe(
+            seen,
+            F.count(F.lit(1)).alias("rows_in"),
+            F.concat_ws(
+                ",", F.array_sort(F.collect_set(F.when(F.col(REASON).isNull(), spec)))
+            ).alias("touched"),
+        )
+        rejected = rejected_rows(observed, self.contract)
         for key, arrival in zip(DATE_KEYS, ARRIVAL_KEYS, strict=True):
             rejected = rejected.withColumnRenamed(arrival, key)
         rejected = rejected.select(REASON, "original", *ENVELOPE, FILE, *DATE_KEYS).withColumn(
             "_ingested_at", F.col("_ingested_at").cast("timestamp")
         )
+        rejected = rejected.persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            self.step(f"sales_clean: checking batch {batch_id} against the contract")
+            code = F.split(F.col(REASON), ":").getItem(0).alias("code")
+            groups = rejected.groupBy(code, *DATE_KEYS).count().collect()
+            metrics = seen.get
+            touched = [t for t in str(metrics.get("touched") or "").split(",") if t]
+            self._process(
+                checked,
+                rejected,
+                groups,
+                int(metrics.get("rows_in") or 0),
+                touched,
+                batch_id,
+                merge,
+            )
+        finally:
+            rejected.unpersist()
+
+    def _process(
+        self,
+        checked: DataFrame,
+        rejected: DataFrame,
+        groups: list[Any],
+        rows_in: int,
+        touched: list[str],
+        batch_id: int,
+        merge: bool,
+    ) -> None:
+        from pyspark.sql import functions as F
+
+        spark = checked.sparkSession
+        by_code: dict[str, int] = {}
+        for r in groups:
+            by_code[str(r["code"])] = by_code.get(str(r["code"]), 0) + int(r["count"])
+        if rows_in == 0:
+            return
+
+        # -- quarantine: merge by raw file, so a retried batch never doubles a reject -------
         self.quarantine_schema = rejected.schema
-        arrival_specs = [
-            "/".join(f"{k}={r[k]}" for k in DATE_KEYS)
-            for r in rejected.select(*DATE_KEYS).distinct().collect()
-        ]
+        arrival_specs = sorted({"/".join(f"{k}={r[k]}" for k in DATE_KEYS) for r in groups})
         quarantined = 0
         if arrival_specs:
             table = self.config.table
@@ -337,10 +374,6 @@ class _Batch:
             amount_bands=self.config.amount_bands,
         )
         self.step(f"sales_clean: merging batch {batch_id} into {self.config.table}")
-        touched = [
-            "/".join(f"{k}={r[k]}" for k in DATE_KEYS)
-            for r in new_rows.select(*DATE_KEYS).distinct().collect()
-        ]
         base = new_rows.withColumn("_old", F.lit(False))
         self.schema = new_rows.schema
         existing_rows = (
