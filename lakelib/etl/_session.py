@@ -51,6 +51,9 @@ LOCAL_CONF: Mapping[str, str] = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
     "spark.sql.adaptive.advisoryPartitionSizeInBytes": "64m",
+    # Listing a local raw zone (one folder per arrival day) on the driver takes
+    # milliseconds; past 32 folders Spark would start a listing job (~1 s per read).
+    "spark.sql.sources.parallelPartitionDiscovery.threshold": "100000",
 }
 
 _CLOUD_ENV = ("PYSPARK_GATEWAY_PORT", "GLUE_VERSION", "GLUE_PYTHON_VERSION", "EMR_RELEASE_LABEL")
