@@ -257,14 +257,23 @@ def conform(
     return rows.withColumns(
         {
             "event_date": date,
-            "year": F.date_format(date, "yyyy"),
-            "month": F.date_format(date, "MM"),
-            "day": F.date_format(date, "dd"),
+            **date_partition(date),
             "weekday": F.date_format(date, "E"),
             "hour": F.hour(when),
             "amount_band": F.when(amount.isNull(), F.lit(None)).otherwise(label),
         }
     )
+
+
+def date_partition(date: Column) -> dict[str, Column]:
+    """``year``, ``month``, ``day`` of a date as the zero-padded strings partitions use."""
+    from pyspark.sql import functions as F
+
+    return {
+        "year": F.date_format(date, "yyyy"),
+        "month": F.date_format(date, "MM"),
+        "day": F.date_format(date, "dd"),
+    }
 
 
 def _num(value: float) -> str:
