@@ -12,7 +12,6 @@ from rich.table import Table
 from lakelib.cli._app import app
 from lakelib.cli._console import out
 from lakelib.config import Zone, get_settings
-from lakelib.report import alert_sinks, evaluate, kpi_metrics, load_report_data, load_rules
 from lakelib.storage import zone_store
 
 
@@ -31,7 +30,14 @@ def report(
     ] = 30,
 ) -> None:
     """Render the report (HTML + CSV extracts under runs/<date>/) and evaluate alerts."""
-    from lakelib.report import write_report
+    from lakelib.report import (
+        alert_sinks,
+        evaluate,
+        kpi_metrics,
+        load_report_data,
+        load_rules,
+        write_report,
+    )
 
     settings = get_settings()
     data = load_report_data(

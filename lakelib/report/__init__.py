@@ -1,4 +1,13 @@
-"""Reports and alerts: KPIs, charts, the HTML report with CSV extracts, threshold alerts."""
+"""Reports and alerts: KPIs, charts, the HTML report with CSV extracts, threshold alerts.
+
+The alert rules load eagerly (the pipeline runner and ``lake status`` use them); the report
+parts need pandas and matplotlib and load on first use, so the CLI starts quickly.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from lakelib.report._alerts import (
     SEVERITIES,
@@ -11,9 +20,33 @@ from lakelib.report._alerts import (
     evaluate,
     load_rules,
 )
-from lakelib.report._data import last_event_day, load_report_data, quality_by_day
-from lakelib.report._kpis import Kpi, compute_kpis, kpi_metrics
-from lakelib.report._render import ReportData, ReportFiles, render_html, write_report
+
+if TYPE_CHECKING:
+    from lakelib.report._data import last_event_day, load_report_data, quality_by_day
+    from lakelib.report._kpis import Kpi, compute_kpis, kpi_metrics
+    from lakelib.report._render import ReportData, ReportFiles, render_html, write_report
+
+_LAZY = {
+    "last_event_day": "_data",
+    "load_report_data": "_data",
+    "quality_by_day": "_data",
+    "Kpi": "_kpis",
+    "compute_kpis": "_kpis",
+    "kpi_metrics": "_kpis",
+    "ReportData": "_render",
+    "ReportFiles": "_render",
+    "render_html": "_render",
+    "write_report": "_render",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "SEVERITIES",
