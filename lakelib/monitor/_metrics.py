@@ -67,7 +67,7 @@ class MetricsSink(Protocol):
 
 
 class LocalMetrics:
-    """Appends nothing in place: one JSON document per emission under ``metrics/<date>/``."""
+    """One JSON document per emission under ``metrics/<date>/`` (never an append in place)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
