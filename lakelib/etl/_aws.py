@@ -114,22 +114,10 @@ def glue_job_name(job: str, settings: Settings) -> str:
     return _stack_output_mapping(settings, "glue_jobs").get(job, job)
 
 
-class GlueEtl:
-    """Start Glue job runs and follow them: state, duration, DPU-seconds, error message.
+class _Follower:
+    """What the Glue and EMR backends share: a lazily made client, injectable polling."""
 
-    Parameters
-    ----------
-    settings:
-        aws-profile settings (job names come from ``[etl.glue_jobs]`` or the stack outputs).
-    client:
-        a Glue client (default ``lakelib.aws.client("glue")``).
-    poll_interval:
-        seconds between ``get_job_run`` calls.
-    timeout:
-        give up following after this many seconds (the run keeps going in Glue).
-    """
-
-    engine = "glue"
+    engine = ""
 
     def __init__(
         self,
@@ -153,8 +141,38 @@ class GlueEtl:
         if self._client is None:
             from lakelib.aws import client
 
-            self._client = client("glue", region=self.settings.region)
+            self._client = client(self.engine, region=self.settings.region)
         return self._client
+
+    @staticmethod
+    def _note_state(run: RemoteRun, state: str, on_state: OnState | None, label: str) -> None:
+        """Record a state change once, and tell the caller."""
+        if not run.states or run.states[-1] != state:
+            run.states.append(state)
+            if on_state is not None:
+                on_state(f"{label}: {state}")
+        run.state = state
+
+    def _timed_out(self, began: float) -> bool:
+        return self.timeout is not None and self.clock() - began > self.timeout
+
+
+class GlueEtl(_Follower):
+    """Start Glue job runs and follow them: state, duration, DPU-seconds, error message.
+
+    Parameters
+    ----------
+    settings:
+        aws-profile settings (job names come from ``[etl.glue_jobs]`` or the stack outputs).
+    client:
+        a Glue client (default ``lakelib.aws.client("glue")``).
+    poll_interval:
+        seconds between ``get_job_run`` calls.
+    timeout:
+        give up following after this many seconds (the run keeps going in Glue).
+    """
+
+    engine = "glue"
 
     def start(self, job: str, arguments: Mapping[str, str]) -> tuple[str, str]:
         """Start one run; returns ``(glue job name, run id)``."""
@@ -189,11 +207,7 @@ class GlueEtl:
             except (ClientError, BotoCoreError) as exc:
                 raise EtlError(f"cannot follow Glue job run {name}/{run_id}: {exc}") from exc
             state = str(info.get("JobRunState", "UNKNOWN"))
-            if not run.states or run.states[-1] != state:
-                run.states.append(state)
-                if on_state is not None:
-                    on_state(f"glue {name} {run_id[:12]}: {state}")
-            run.state = state
+            self._note_state(run, state, on_state, f"glue {name} {run_id[:12]}")
             if state in GLUE_DONE:
                 run.duration_s = float(info.get("ExecutionTime") or 0)
                 dpu = info.get("DPUSeconds")
@@ -206,7 +220,7 @@ class GlueEtl:
                 run.dpu_seconds = float(dpu) if dpu is not None else None
                 run.error = info.get("ErrorMessage")
                 return run
-            if self.timeout is not None and self.clock() - began > self.timeout:
+            if self._timed_out(began):
                 run.error = f"still {state} after {self.timeout:g} s (the run goes on in Glue)"
                 return run
             self.sleep(self.poll_interval)
@@ -242,7 +256,7 @@ def lake_arguments(settings: Settings, job: str) -> list[str]:
     return args
 
 
-class EmrEtl:
+class EmrEtl(_Follower):
     """Run the jobs as EMR steps: on a running cluster, or on a transient one.
 
     Parameters
@@ -271,22 +285,16 @@ class EmrEtl:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.settings = settings
+        super().__init__(
+            settings,
+            client=client,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            sleep=sleep,
+            clock=clock,
+        )
         self.cluster_id = cluster_id or settings.outputs.get("emr_cluster_id")
         self.transient = transient
-        self._client = client
-        self.poll_interval = poll_interval
-        self.timeout = timeout
-        self.sleep = sleep
-        self.clock = clock
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from lakelib.aws import client
-
-            self._client = client("emr", region=self.settings.region)
-        return self._client
 
     def step(self, job: str, *, full: bool = False, since: date | None = None) -> dict[str, Any]:
         """The ``spark-submit`` step of one job, the very script Glue runs."""
@@ -412,11 +420,7 @@ class EmrEtl:
             except (ClientError, BotoCoreError) as exc:
                 raise EtlError(f"cannot follow EMR step {cluster}/{step_id}: {exc}") from exc
             state = str(status.get("State", "UNKNOWN"))
-            if not run.states or run.states[-1] != state:
-                run.states.append(state)
-                if on_state is not None:
-                    on_state(f"emr {cluster} {job}: {state}")
-            run.state = state
+            self._note_state(run, state, on_state, f"emr {cluster} {job}")
             if state in EMR_STEP_DONE:
                 timeline = status.get("Timeline", {})
                 start, end = timeline.get("StartDateTime"), timeline.get("EndDateTime")
@@ -425,7 +429,7 @@ class EmrEtl:
                 failure = status.get("FailureDetails") or {}
                 run.error = failure.get("Message") or failure.get("Reason")
                 return run
-            if self.timeout is not None and self.clock() - began > self.timeout:
+            if self._timed_out(began):
                 run.error = f"still {state} after {self.timeout:g} s (the step goes on in EMR)"
                 return run
             self.sleep(self.poll_interval)
