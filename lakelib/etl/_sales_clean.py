@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from lakelib.config import Settings, Zone, get_settings
-from lakelib.errors import EtlError
+from lakelib.errors import EtlError, ValidationError
 from lakelib.etl._session import get_spark, size_shuffle
 from lakelib.etl._state import (
     checkpoint_uri,
@@ -66,7 +66,7 @@ from lakelib.etl._write import (
     write_partitioned,
 )
 from lakelib.ingest import Contract, load_contract
-from lakelib.storage import Store, zone_store
+from lakelib.storage import RawKey, Store, zone_store
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, Observation, SparkSession
@@ -205,21 +205,38 @@ def pending_raw_files(
 def reference_snapshot(
     spark: SparkSession, settings: Settings, source: str, key: str
 ) -> tuple[DataFrame | None, str | None]:
-    """The latest snapshot of a reference source in raw, typed by its contract; or ``None``."""
+    """The latest snapshot of a reference source in raw, typed by its contract; or ``None``.
+
+    Every ``lake ingest customers`` lands a whole snapshot, so only the files of the latest
+    run are read (their names carry the landing time, which is the rows' ``_ingested_at``):
+    the cost follows one snapshot, not every snapshot ever landed. Returns the snapshot and
+    its ``_ingested_at``.
+    """
     raw = zone_store(Zone.RAW, settings)
-    files = [info for info in raw.list(f"{source}/") if info.key.endswith(".json.gz")]
-    if not files:
+    landed: dict[str, datetime | None] = {}
+    for info in raw.list(f"{source}/"):
+        if info.key.endswith(".json.gz"):
+            try:
+                landed[info.key] = RawKey.parse(info.key).landed_at
+            except ValidationError:  # not named by ingestion: read it, judge by content
+                landed[info.key] = None
+    if not landed:
         log.warning("no %s in the raw zone yet: rows are enriched as unknown", source)
         return None, None
+    stamps = [at for at in landed.values() if at is not None]
+    newest = max(stamps) if stamps else None
+    keys = sorted(k for k, at in landed.items() if at is None or at == newest)
     contract = load_contract(source, settings.section("sources"))
+    from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
 
     names = list(dict.fromkeys([*contract.field_names, key, *ENVELOPE]))
     schema = StructType([StructField(n, StringType()) for n in names])
-    frame = spark.read.schema(schema).json(raw.url(source))
+    frame = spark.read.schema(schema).json([raw.url(k) for k in keys])
     snapshot = typed_reference(latest_snapshot(frame, key), contract)
-    snapshot = snapshot.cache()
-    latest = snapshot.agg({"_ingested_at": "max"}).first()
+    if newest is not None and len(stamps) == len(landed):
+        return snapshot, newest.strftime("%Y-%m-%dT%H:%M:%SZ")
+    latest = snapshot.agg(F.max("_ingested_at")).first()
     return snapshot, (str(latest[0]) if latest else None)
 
 
@@ -555,9 +572,6 @@ def run_sales_clean(
                 step=step,
             )
             _stream(spark, raw.url(config.source), contract, batch, checkpoint_uri(job, settings))
-            for frame in references.values():
-                if frame is not None:
-                    frame.unpersist()
             processed = zone_store(Zone.PROCESSED, settings)
             quarantine = zone_store(Zone.QUARANTINE, settings)
             if full:

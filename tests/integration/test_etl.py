@@ -167,6 +167,33 @@ def test_missing_reference_data_marks_rows_unknown(
     assert run.references == {"customers": None, "products": None}
 
 
+def test_the_latest_reference_snapshot_wins(
+    spark: Any, samples: Path, lake_home: Path, tmp_path: Path
+) -> None:
+    land(samples, range(1), validate=True)
+    sold = spark.read.json(str(lake_home / "raw" / "sales")).where("customer_id like 'C%'")
+    sold = sold.select("customer_id").first()["customer_id"]
+    # A second snapshot a day later moves that customer to another region and drops the
+    # rest: the ETL must see only it (the older snapshot's rows are not merged in).
+    lines = (samples / "customers" / "customers.csv").read_text().splitlines()
+    header, row = lines[0], next(x for x in lines[1:] if x.startswith(sold + ","))
+    _, region, segment, signup = row.split(",")
+    moved = "north" if region != "north" else "south"
+    newer = tmp_path / "customers.csv"
+    newer.write_text(f"{header}\n{sold},{moved},{segment},{signup}\n")
+    at = dt.datetime.combine(START + dt.timedelta(days=1), dt.time(5, 0), tzinfo=dt.UTC)
+    ingest("customers", str(newer), run_date=at, settings=get_settings())
+
+    run = run_sales_clean()
+    clean = table(spark, lake_home, "processed", "sales_clean")
+    regions = {r["region"] for r in clean.where(f"customer_id = '{sold}'").collect()}
+    assert regions == {moved}
+    others = clean.where(f"customer_id != '{sold}'")
+    assert others.where("customer_known").count() == 0
+    assert run.unknown_customers == others.count() > 0
+    assert run.references["customers"] == "2026-01-02T05:00:00Z"
+
+
 def test_a_second_run_cannot_take_the_lock(lake_home: Path) -> None:
     lock = lake_home / "runs/etl/lock.json"
     lock.parent.mkdir(parents=True)
