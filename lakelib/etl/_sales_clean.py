@@ -20,6 +20,7 @@ retried batch gives the same rows.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -632,12 +633,26 @@ def run_sales_clean(
 
 
 def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    # A batch error comes wrapped by the streaming query: keep the innermost message.
-    for marker in ("EtlError: ", "Exception: "):
-        if marker in text:
-            text = text.rsplit(marker, 1)[-1]
-    return text[:400]
+    """One line for a failed run: the innermost message, without the JVM's stack frames,
+    naming the raw file Spark could not read when that was the cause."""
+    text = str(exc)
+    if "EtlError: " in text:  # our own error, raised inside the batch function
+        return _first_line(text.rsplit("EtlError: ", 1)[-1])
+    message = ""
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("at ") or ("Exception: " not in line and "Error: " not in line):
+            continue
+        message = re.split(r"(?:Exception|Error): ", line)[-1]
+    message = message or _first_line(text)
+    reading = re.search(r"reading file (\S+?)\.?(?:\s|$)", text)
+    if reading and reading[1] not in message:
+        message = f"cannot read {_path_key(reading[1])}: {message}"
+    return message[:400]
+
+
+def _first_line(text: str) -> str:
+    return " ".join(text.strip().splitlines()[0].split()) if text.strip() else ""
 
 
 def _stream(
@@ -652,15 +667,23 @@ def _stream(
         .option("maxFileAge", "3650d")
         .json(raw_uri)
     )
-    query = (
-        stream.writeStream.foreachBatch(batch)
-        .option("checkpointLocation", checkpoint)
-        .trigger(availableNow=True)
-        .queryName(f"lakelib_{batch.config.table}")
-        .start()
-    )
+    # py4j logs the batch function's exception with its traceback on its way back to the
+    # JVM; the same error is raised here as one EtlError, so that log only repeats it.
+    proxy_log = logging.getLogger("py4j.clientserver")
+    level = proxy_log.level
+    if not log.isEnabledFor(logging.DEBUG):
+        proxy_log.setLevel(logging.CRITICAL)
     try:
+        query = (
+            stream.writeStream.foreachBatch(batch)
+            .option("checkpointLocation", checkpoint)
+            .trigger(availableNow=True)
+            .queryName(f"lakelib_{batch.config.table}")
+            .start()
+        )
         query.awaitTermination()
     except Exception as exc:
         inner = getattr(batch, "error", None)
         raise EtlError(f"{batch.config.table}: {_short(exc)}") from (inner or exc)
+    finally:
+        proxy_log.setLevel(level)

@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -56,6 +57,9 @@ LOCAL_CONF: Mapping[str, str] = {
     "spark.sql.sources.parallelPartitionDiscovery.threshold": "100000",
 }
 
+# The JVM's console logging for local sessions (see the file): silent unless debugging.
+_LOG4J2 = "-Dlog4j2.configurationFile=" + Path(__file__).with_name("log4j2.properties").as_uri()
+
 _CLOUD_ENV = ("PYSPARK_GATEWAY_PORT", "GLUE_VERSION", "GLUE_PYTHON_VERSION", "EMR_RELEASE_LABEL")
 
 
@@ -76,7 +80,9 @@ def get_spark(
     a notebook that made its own, or the test suite's), with lakelib's job settings applied.
     Otherwise starts a local session tuned for a laptop: ``local[*]`` (or ``master``),
     adaptive execution, no UI, 2 GiB driver memory, small shuffles (each run resizes them
-    to its input), serial GC.
+    to its input), small raw files split four per core, and a JVM that logs nothing to the
+    console (``WARN`` and up when the ``lakelib`` logger is at ``DEBUG``, as ``lake --debug``
+    sets it): Spark's failures reach the caller as exceptions.
 
     Parameters
     ----------
@@ -114,11 +120,15 @@ def get_spark(
     # packs them into ~128 MB splits, often one short split after the full ones, which
     # leaves a core idle at the end of every scan. Four splits per core keep both busy.
     sizing = {"spark.sql.files.minPartitionNum": str(4 * _local_cores(chosen))}
-    for key, value in {**LOCAL_CONF, **sizing, **JOB_SQL_CONF, **dict(config or {})}.items():
+    settings = {**LOCAL_CONF, **sizing, **JOB_SQL_CONF, **dict(config or {})}
+    java_options = str(settings.get("spark.driver.extraJavaOptions", ""))
+    if "log4j2.configurationFile" not in java_options:
+        settings["spark.driver.extraJavaOptions"] = f"{java_options} {_LOG4J2}".strip()
+    for key, value in settings.items():
         builder = builder.config(key, str(value))
     log.info("starting a local Spark session (%s)", chosen)
     session = builder.getOrCreate()
-    session.sparkContext.setLogLevel("ERROR")
+    session.sparkContext.setLogLevel("WARN" if log.isEnabledFor(logging.DEBUG) else "OFF")
     return session
 
 

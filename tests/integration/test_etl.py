@@ -279,6 +279,41 @@ def test_lake_etl_cli_runs_both_jobs_and_shows_bookmarks(
     assert "unknown etl job 'nope'" in capsys.readouterr().err
 
 
+def test_lake_etl_speaks_in_one_line_and_the_jvm_stays_quiet(
+    samples: Path, lake_home: Path
+) -> None:
+    """As a user runs it (its own JVM): a good run writes nothing to stderr; a raw file
+    that is not gzip fails the run with one line naming the file, exit 1."""
+    import subprocess
+    import sys
+
+    land(samples, range(1), validate=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKE_")}
+    env["LAKE_HOME"] = str(lake_home)
+
+    def lake(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "lakelib", "etl", "sales_clean", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    good = lake()
+    assert (good.returncode, good.stderr) == (0, "")
+    assert "sales_clean" in good.stdout
+
+    broken = lake_home / "raw" / "sales" / "year=2026" / "month=01" / "day=09"
+    broken.mkdir(parents=True)
+    (broken / "sales_20260109_020000.json.gz").write_bytes(b"not gzip at all\n" * 50)
+    bad = lake()
+    assert bad.returncode == 1
+    assert bad.stderr.count("\n") == 1, bad.stderr
+    assert bad.stderr.startswith("lake: error: sales_clean: cannot read ")
+    assert bad.stderr.rstrip().endswith("sales_20260109_020000.json.gz: not a gzip file")
+
+
 def test_job_script_entry_takes_glue_style_arguments(
     spark: Any, samples: Path, lake_home: Path
 ) -> None:
