@@ -65,6 +65,9 @@ def run_notebooks(
                     cwd=str(folder),
                     progress_bar=False,
                     log_output=False,
+                    # The kernel's start-up notices (e.g. "running over TCP without
+                    # encryption": it listens on 127.0.0.1 only) are not the run's news.
+                    extra_arguments=["--log-level=ERROR"],
                 )
             except PapermillExecutionError as exc:
                 if output.exists():
