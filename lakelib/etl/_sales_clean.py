@@ -291,7 +291,7 @@ class _Batch:
         try:
             self._process(staged, batch_id, merge)
         finally:
-            staged.unpersist()
+            _release(staged)
 
     def _staged(self, frame: DataFrame) -> DataFrame:
         """Every row checked (``reason``), typed and conformed; the original text only for
@@ -474,6 +474,17 @@ class _Batch:
         )
         kept = ranked.where(F.col("_version") == 1).drop("_version", "_old")
         return kept, [before, after]
+
+
+def _release(checkpointed: DataFrame) -> None:
+    """Free a local checkpoint's blocks now. ``DataFrame.unpersist`` does not reach them
+    (they belong to the RDD under the plan), and a long-lived session (a notebook, the
+    pipeline) would otherwise keep every run's rows until the JVM collects that RDD."""
+    plan = checkpointed._jdf.queryExecution().analyzed()
+    if plan.getClass().getSimpleName() == "LogicalRDD":
+        plan.rdd().unpersist(False)
+    else:  # not expected: the plan of a checkpointed frame is its RDD
+        log.debug("not a local checkpoint: %s", plan.getClass().getName())
 
 
 def run_sales_clean(

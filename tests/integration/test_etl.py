@@ -194,6 +194,19 @@ def test_the_latest_reference_snapshot_wins(
     assert run.references["customers"] == "2026-01-02T05:00:00Z"
 
 
+def test_a_run_leaves_nothing_cached_in_the_session(
+    spark: Any, samples: Path, lake_home: Path
+) -> None:
+    def cached() -> set[int]:
+        return {info.id() for info in spark.sparkContext._jsc.sc().getRDDStorageInfo()}
+
+    land(samples, range(2), validate=False)
+    before = cached()
+    run = run_sales_clean()
+    assert run.rows_out > 0 and run.rows_quarantined > 0
+    assert cached() - before == set()
+
+
 def test_a_second_run_cannot_take_the_lock(lake_home: Path) -> None:
     lock = lake_home / "runs/etl/lock.json"
     lock.parent.mkdir(parents=True)
