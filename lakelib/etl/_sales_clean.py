@@ -283,11 +283,9 @@ class _Batch:
             arrived = F.to_date(F.concat_ws("-", *[F.col(c) for c in ARRIVAL_KEYS]))
             frame = frame.where(arrived >= F.lit(self.since))
         self.step(f"sales_clean: checking batch {batch_id} against the contract")
-        # The raw JSON is parsed, checked and conformed once; the checked rows are kept in
-        # Spark's block store (memory, spilling to disk) for the two writes that follow.
-        # Parsing again for each write cost ~4 s per million rows; Spark's columnar cache
-        # costs more to build than that; a local checkpoint stores the rows as they are.
-        staged = self._staged(frame).localCheckpoint(eager=True)
+        # The raw JSON is parsed, checked and conformed once; the checked rows are kept for
+        # the two writes that follow (parsing again for each cost ~4 s per million rows).
+        staged = _keep(self._staged(frame))
         try:
             self._process(staged, batch_id, merge)
         finally:
@@ -476,11 +474,36 @@ class _Batch:
         return kept, [before, after]
 
 
-def _release(checkpointed: DataFrame) -> None:
-    """Free a local checkpoint's blocks now. ``DataFrame.unpersist`` does not reach them
-    (they belong to the RDD under the plan), and a long-lived session (a notebook, the
-    pipeline) would otherwise keep every run's rows until the JVM collects that RDD."""
-    plan = checkpointed._jdf.queryExecution().analyzed()
+def _keep(frame: DataFrame) -> DataFrame:
+    """``frame`` computed once and kept for the actions that follow.
+
+    On a local session: a local checkpoint, the rows stored as they are in the block store
+    (memory, spilling to disk); Spark's columnar cache costs more to build than parsing the
+    JSON again. On a cluster (Glue, EMR) an executor can be lost, and with it a local
+    checkpoint's blocks: there the rows are cached (memory and disk), which Spark recomputes
+    from the raw files when blocks go missing.
+    """
+    if _single_jvm(frame.sparkSession):
+        return frame.localCheckpoint(eager=True)
+    from pyspark import StorageLevel
+
+    return frame.persist(StorageLevel.MEMORY_AND_DISK)
+
+
+def _single_jvm(spark: SparkSession) -> bool:
+    """Whether the session runs in this one JVM (``local`` master): no executor to lose."""
+    return (spark.sparkContext.master or "").startswith("local")
+
+
+def _release(kept: DataFrame) -> None:
+    """Free what :func:`_keep` holds now. ``DataFrame.unpersist`` does not reach a local
+    checkpoint's blocks (they belong to the RDD under the plan), and a long-lived session
+    (a notebook, the pipeline) would otherwise keep every run's rows until the JVM collects
+    that RDD."""
+    if kept.is_cached:
+        kept.unpersist()
+        return
+    plan = kept._jdf.queryExecution().analyzed()
     if plan.getClass().getSimpleName() == "LogicalRDD":
         plan.rdd().unpersist(False)
     else:  # not expected: the plan of a checkpointed frame is its RDD

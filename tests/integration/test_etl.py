@@ -194,16 +194,31 @@ def test_the_latest_reference_snapshot_wins(
     assert run.references["customers"] == "2026-01-02T05:00:00Z"
 
 
+@pytest.mark.parametrize("single_jvm", [True, False], ids=["local-checkpoint", "cluster-cache"])
 def test_a_run_leaves_nothing_cached_in_the_session(
-    spark: Any, samples: Path, lake_home: Path
+    spark: Any, samples: Path, lake_home: Path, monkeypatch: pytest.MonkeyPatch, single_jvm: bool
 ) -> None:
+    """Both ways of keeping the checked rows (a local checkpoint in one JVM; a cache that
+    Spark can recompute on a cluster, where an executor can be lost) give the manifest's
+    rows and leave nothing behind in the session."""
+    from lakelib.etl import _sales_clean
+
+    monkeypatch.setattr(_sales_clean, "_single_jvm", lambda _spark: single_jvm)
+
     def cached() -> set[int]:
         return {info.id() for info in spark.sparkContext._jsc.sc().getRDDStorageInfo()}
 
-    land(samples, range(2), validate=False)
+    manifest = read_manifest(samples)["sales"]
+    land(samples, range(4), validate=False)
     before = cached()
     run = run_sales_clean()
-    assert run.rows_out > 0 and run.rows_quarantined > 0
+    assert run.rows_out == manifest["valid_unique_ids"]
+    assert run.rows_quarantined == manifest["rejected"] - manifest["dirt"]["malformed_json"]
+    assert run.duplicates_removed == manifest["duplicate_lines"]
+    clean = table(spark, lake_home, "processed", "sales_clean")
+    assert clean.select("id").distinct().count() == clean.count() == run.rows_out
+    total = clean.selectExpr("sum(cast(amount as decimal(20,2)))").first()[0]
+    assert total == Decimal(manifest["valid_amount_total"])
     assert cached() - before == set()
 
 
