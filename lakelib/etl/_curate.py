@@ -8,8 +8,53 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from lakelib.etl._transforms import date_partition
+
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import Column, DataFrame
+
+
+# The columns of sales_clean the curated tables read.
+INPUT_COLUMNS = (
+    "customer_id",
+    "product_id",
+    "event_date",
+    "amount",
+    "channel",
+    "category",
+    "unit_price",
+    "product_known",
+    "region",
+    "segment",
+    "signup_date",
+    "customer_known",
+)
+
+
+def _distinct(column: str) -> Column:
+    """How many distinct non-null values of ``column`` a group has.
+
+    ``size(collect_set(...))`` rather than ``countDistinct``: beside other aggregates, each
+    ``countDistinct`` makes Spark copy every input row once more (an ``Expand``) before the
+    shuffle; a group here holds at most a few thousand values.
+    """
+    from pyspark.sql import functions as F
+
+    return F.size(F.collect_set(column)).cast("bigint")
+
+
+def _money(total: str, column: str = "amount") -> Column:
+    """``sum`` or ``avg`` of an amount, rounded to cents, as a double.
+
+    Summed as decimals: exact, so the result does not depend on the order Spark happens to
+    add the rows in (a double sum of 72.055 could round to 72.05 in one plan and 72.06 in
+    another); halves round up.
+    """
+    from pyspark.sql import functions as F
+
+    exact = F.col(column).cast("decimal(38,6)")
+    value = F.sum(exact) if total == "sum" else F.avg(exact)
+    return F.round(value, 2).cast("double")
 
 
 def _as_of(sales: DataFrame) -> DataFrame:
@@ -61,11 +106,11 @@ def customer_aggregates(sales: DataFrame) -> DataFrame:
         F.min("event_date").alias("first_purchase"),
         F.max("event_date").alias("last_purchase"),
         F.count(F.lit(1)).alias("frequency"),
-        F.countDistinct("event_date").alias("active_days"),
-        F.round(F.sum("amount"), 2).alias("monetary"),
-        F.round(F.avg("amount"), 2).alias("avg_order_value"),
+        _distinct("event_date").alias("active_days"),
+        _money("sum").alias("monetary"),
+        _money("avg").alias("avg_order_value"),
         F.max("amount").alias("max_order_value"),
-        F.countDistinct("product_id").alias("distinct_products"),
+        _distinct("product_id").alias("distinct_products"),
     )
     out = (
         base.crossJoin(F.broadcast(_as_of(sales)))
@@ -110,20 +155,14 @@ def daily_sales(sales: DataFrame) -> DataFrame:
         sales.groupBy("event_date", "region", "category")
         .agg(
             F.count(F.lit(1)).alias("orders"),
-            F.countDistinct("customer_id").alias("customers"),
-            F.round(F.sum("amount"), 2).alias("revenue"),
-            F.round(F.avg("amount"), 2).alias("avg_order_value"),
+            _distinct("customer_id").alias("customers"),
+            _money("sum").alias("revenue"),
+            _money("avg").alias("avg_order_value"),
             F.sum(F.when(~F.col("customer_known"), 1).otherwise(0)).alias(
                 "unknown_customer_orders"
             ),
         )
-        .withColumns(
-            {
-                "year": F.date_format("event_date", "yyyy"),
-                "month": F.date_format("event_date", "MM"),
-                "day": F.date_format("event_date", "dd"),
-            }
-        )
+        .withColumns(date_partition(F.col("event_date")))
     )
 
 
@@ -143,8 +182,8 @@ def product_performance(sales: DataFrame) -> DataFrame:
         F.max("product_known").alias("product_known"),
         F.count(F.lit(1)).alias("orders"),
         F.round(F.sum(F.col("amount") / F.col("unit_price")), 0).cast("bigint").alias("units"),
-        F.round(F.sum("amount"), 2).alias("revenue"),
-        F.countDistinct("customer_id").alias("customers"),
+        _money("sum").alias("revenue"),
+        _distinct("customer_id").alias("customers"),
         F.min("event_date").alias("first_sold"),
         F.max("event_date").alias("last_sold"),
     )

@@ -19,7 +19,12 @@ from typing import TYPE_CHECKING
 
 from lakelib.config import Settings, Zone, get_settings
 from lakelib.errors import EtlError
-from lakelib.etl._curate import customer_aggregates, daily_sales, product_performance
+from lakelib.etl._curate import (
+    INPUT_COLUMNS,
+    customer_aggregates,
+    daily_sales,
+    product_performance,
+)
 from lakelib.etl._sales_clean import EtlRun, SalesCleanConfig, finish, new_run
 from lakelib.etl._session import get_spark
 from lakelib.etl._state import etl_lock
@@ -98,6 +103,7 @@ def run_curate(
             sales = (
                 session.read.option("basePath", processed.url(source_table))
                 .parquet(processed.url(source_table))
+                .select(*INPUT_COLUMNS)
                 .cache()
             )
             run.rows_in = sales.count()
@@ -110,6 +116,7 @@ def run_curate(
             for name, frame in outputs.items():
                 step(f"curate: writing {name}")
                 if name == "daily_sales":
+                    frame = frame.cache()  # written, then its partitions listed
                     write_partitioned(
                         frame, curated, name, DATE_KEYS, sort_by=("region", "category")
                     )
@@ -141,6 +148,7 @@ def run_curate(
                     )
                 if keys:
                     run.partitions_written = partitions
+                frame.unpersist()
             sales.unpersist()
         except BaseException as exc:
             run.error = " ".join(str(exc).split())[:2000]

@@ -227,3 +227,57 @@ def test_daily_sales_and_product_performance(spark: Any) -> None:
     products = {r["product_id"]: r for r in product_performance(sales).collect()}
     assert products["P2"]["units"] == 4 and products["P2"]["category_rank"] == 1
     assert products["P1"]["revenue"] == 15.0 and products["P1"]["customers"] == 2
+
+
+def test_curated_money_is_exact_and_counts_are_bigint(spark: Any) -> None:
+    """0.01 and 0.06 average to exactly 0.035: half a cent, which rounds up. Added as
+    doubles the average is 0.034999999999999996, which rounded to 0.03."""
+    rows = [
+        (
+            "C9",
+            "P1",
+            dt.date(2026, 1, 2),
+            0.01,
+            "web",
+            "toys",
+            1.0,
+            True,
+            "north",
+            "consumer",
+            dt.date(2025, 1, 1),
+            True,
+        ),
+        (
+            "C9",
+            "P1",
+            dt.date(2026, 1, 3),
+            0.06,
+            "web",
+            "toys",
+            1.0,
+            True,
+            "north",
+            "consumer",
+            dt.date(2025, 1, 1),
+            True,
+        ),
+    ]
+    schema = (
+        "customer_id string, product_id string, event_date date, amount double, "
+        "channel string, category string, unit_price double, product_known boolean, "
+        "region string, segment string, signup_date date, customer_known boolean"
+    )
+    sales = spark.createDataFrame(rows, schema)
+    customer = customer_aggregates(sales).first()
+    assert (customer["monetary"], customer["avg_order_value"]) == (0.07, 0.04)
+    assert customer["active_days"] == 2 and customer["distinct_products"] == 1
+    day = daily_sales(sales).orderBy("event_date").first()
+    assert day["revenue"] == 0.01 and day["customers"] == 1
+    product = product_performance(sales).first()
+    assert (product["revenue"], product["customers"]) == (0.07, 1)
+    types = {
+        **dict(customer_aggregates(sales).dtypes),
+        **{f"daily_{k}": v for k, v in daily_sales(sales).dtypes},
+    }
+    assert types["active_days"] == types["distinct_products"] == "bigint"
+    assert types["daily_customers"] == "bigint" and types["monetary"] == "double"
