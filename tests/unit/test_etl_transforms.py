@@ -232,35 +232,9 @@ def test_daily_sales_and_product_performance(spark: Any) -> None:
 def test_curated_money_is_exact_and_counts_are_bigint(spark: Any) -> None:
     """0.01 and 0.06 average to exactly 0.035: half a cent, which rounds up. Added as
     doubles the average is 0.034999999999999996, which rounded to 0.03."""
+    same = ("web", "toys", 1.0, True, "north", "consumer", dt.date(2025, 1, 1), True)
     rows = [
-        (
-            "C9",
-            "P1",
-            dt.date(2026, 1, 2),
-            0.01,
-            "web",
-            "toys",
-            1.0,
-            True,
-            "north",
-            "consumer",
-            dt.date(2025, 1, 1),
-            True,
-        ),
-        (
-            "C9",
-            "P1",
-            dt.date(2026, 1, 3),
-            0.06,
-            "web",
-            "toys",
-            1.0,
-            True,
-            "north",
-            "consumer",
-            dt.date(2025, 1, 1),
-            True,
-        ),
+        ("C9", "P1", dt.date(2026, 1, day), amount, *same) for day, amount in ((2, 0.01), (3, 0.06))
     ]
     schema = (
         "customer_id string, product_id string, event_date date, amount double, "
