@@ -41,9 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     if not debug:
         # urllib3 logs each retry as a warning; the CLI reports the outcome in one line.
         logging.getLogger("urllib3").setLevel(logging.ERROR)
-    # py4j's DEBUG is every message between Python and the JVM (~18,000 lines for one
-    # `lake etl`): even --debug wants Spark's and lakelib's logs, not that wire.
-    logging.getLogger("py4j").setLevel(logging.INFO)
+    else:
+        # py4j's DEBUG is every message between Python and the JVM (~18,000 lines for one
+        # `lake etl`): even --debug wants Spark's and lakelib's logs, not that wire.
+        logging.getLogger("py4j").setLevel(logging.INFO)
     try:
         result = app(args=args, prog_name="lake", standalone_mode=False)
     except typer.Exit as exc:
