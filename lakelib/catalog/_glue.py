@@ -36,7 +36,10 @@ from lakelib.storage import validate_name
 
 log = logging.getLogger(__name__)
 
-BATCH = 100  # batch_create/update/delete_partition accept at most 100 entries a call
+# Glue's per-call limits (the service model's ``max``; botocore and moto do not enforce them,
+# real Glue answers ValidationException): create/update take 100 entries, delete only 25.
+BATCH = 100
+DELETE_BATCH = 25
 
 _TEXT_INPUT = "org.apache.hadoop.mapred.TextInputFormat"
 _TEXT_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
@@ -450,13 +453,21 @@ class GlueCatalog:
         existing = {p.spec for p in self.list_partitions(table)}
         wanted = [stored.partition(partition_values(v)) for v in values]
         gone = [p for p in wanted if p.spec in existing]
-        for chunk in _chunks(gone):
-            self._call(
+        for chunk in _chunks(gone, DELETE_BATCH):
+            result = self._call(
                 "batch_delete_partition",
                 DatabaseName=self._database,
                 TableName=table,
                 PartitionsToDelete=[{"Values": list(p.values.values())} for p in chunk],
             )
+            # A partition another writer removed meanwhile is gone either way.
+            errors = [
+                e
+                for e in result.get("Errors", [])
+                if e.get("ErrorDetail", {}).get("ErrorCode") != "EntityNotFoundException"
+            ]
+            if errors:
+                raise CatalogError(f"Glue batch_delete_partition {table}: {errors[0]}")
         return len(gone)
 
     # -- restore ---------------------------------------------------------------------------
