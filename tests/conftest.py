@@ -2,6 +2,7 @@
 
 - Every test runs with a clean settings state and no ``LAKE_*`` / AWS variables leaking in.
 - Sockets may only connect to loopback: a test that reaches for the network fails loudly.
+- Every boto3 request must be one AWS would accept (``plugins/strict_shapes.py``).
 - ``moto_server`` is one ThreadedMotoServer on 127.0.0.1 for the session; ``aws`` resets it and
   points boto3 at it for one test.
 """
@@ -18,6 +19,10 @@ from pathlib import Path
 import pytest
 
 from lakelib.config import reset_settings
+
+# Every boto3 request (in this process and in Python subprocesses) is checked against the
+# service model's max/min/enum/pattern, which botocore and moto skip: see the plugin.
+pytest_plugins = ["pytester", "plugins.strict_shapes"]
 
 _REAL_CONNECT = socket.socket.connect
 _REAL_CONNECT_EX = socket.socket.connect_ex
