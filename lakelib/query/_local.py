@@ -20,14 +20,13 @@ query; the catalog is read on every query, so bindings always reflect the curren
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,12 +45,23 @@ from lakelib.query._results import (
     QueryRecord,
     QueryResult,
     ResultLocation,
+    max_result_rows,
     scan_cost_usd,
     utc_now,
+)
+from lakelib.query._sandbox import (
+    allowed_directories,
+    is_inside,
+    refuse_outside_access,
+    refuse_reader_calls,
+    sandboxed_connection,
 )
 from lakelib.query._trino import parse_trino, refuse, rewrite, to_duckdb
 
 log = logging.getLogger(__name__)
+
+# Rows per batch streamed from DuckDB to the result CSV: a few MB for a typical row.
+BATCH_ROWS = 65_536
 
 _SUFFIXES = {
     "parquet": (".parquet", ".parq"),
@@ -152,8 +162,14 @@ def _render(tree: Any) -> str:
 # -- files --------------------------------------------------------------------------------
 
 
-def _data_files(folder: str, classification: str) -> list[tuple[str, int]]:
-    """Data files under a folder, sorted; hidden (``.``) and marker (``_``) names skipped."""
+def _data_files(
+    folder: str, classification: str, roots: Sequence[str] = ()
+) -> list[tuple[str, int]]:
+    """Data files under a folder, sorted; hidden (``.``) and marker (``_``) names skipped.
+
+    With ``roots``, a symlink that leads outside them is refused: DuckDB's fence checks the
+    path it is given, not where a link points.
+    """
     suffixes = _SUFFIXES[classification]
     found: list[tuple[str, int]] = []
     pending = [folder]
@@ -165,6 +181,11 @@ def _data_files(folder: str, classification: str) -> list[tuple[str, int]]:
         for entry in entries:
             if entry.name.startswith((".", "_")):
                 continue
+            if roots and entry.is_symlink() and not is_inside(entry.path, roots):
+                raise QueryError(
+                    f"{entry.path} links outside the lake's folders; the local engine reads "
+                    "only the lake's own files"
+                )
             if entry.is_dir():
                 pending.append(entry.path)
             elif entry.name.lower().endswith(suffixes):
@@ -290,13 +311,12 @@ class LocalEngine:
             if self._con is None:
                 import duckdb  # deferred: importing lakelib.query never starts DuckDB
 
-                con = duckdb.connect(config={"enable_external_access": True})
-                con.execute("SET TimeZone = 'UTC'")
-                # Inside Jupyter without ipywidgets DuckDB refuses to touch the setting; the
-                # bar is not drawn there anyway.
-                with contextlib.suppress(duckdb.InvalidInputException):
-                    con.execute("SET enable_progress_bar = false")
-                install_macros(con)
+                con = sandboxed_connection(self.settings)
+                try:
+                    install_macros(con)
+                except duckdb.Error:
+                    con.close()
+                    raise
                 self._con = con
             return self._con
 
@@ -312,12 +332,14 @@ class LocalEngine:
         """Parse, resolve, prune and translate; nothing is read but the catalog and listings."""
         started = time.perf_counter()
         params = list(params or [])
+        refuse_reader_calls(sql)
         tree, count = parse_trino(sql)
         if count != len(params):
             raise QueryError(
                 f"the query has {count} parameter(s) (?) but {len(params)} value(s) were given"
             )
         refuse(tree)  # before tables are swapped out: TABLESAMPLE hangs off a table node
+        refuse_outside_access(tree)
         ctes = _cte_names(tree)
         resolved: list[tuple[exp.Table, Table]] = []
         for node in list(tree.find_all(exp.Table)):
@@ -334,6 +356,7 @@ class LocalEngine:
 
         scans: list[TableScan] = []
         replacements: list[tuple[exp.Table, str, str]] = []
+        roots = allowed_directories(self.settings)
         for node, table in resolved:
             alias = node.alias or node.name
             keys = self._key_filter(node, table, resolved, params)
@@ -345,9 +368,11 @@ class LocalEngine:
                 total = len(all_parts)
                 partitions = [p for p in all_parts if keys(p.values)] if keys else all_parts
                 for p in partitions:
-                    files[_spec(p)] = _data_files(p.location, table.classification)
+                    _check_inside(table, p.location, roots)
+                    files[_spec(p)] = _data_files(p.location, table.classification, roots)
             else:
-                files[""] = _data_files(table.location, table.classification)
+                _check_inside(table, table.location, roots)
+                files[""] = _data_files(table.location, table.classification, roots)
             scan = TableScan(
                 table=f"{table.database}.{table.name}",
                 alias=alias,
@@ -439,39 +464,86 @@ class LocalEngine:
 
     # -- execution ------------------------------------------------------------------------
 
-    def execute(self, plan: LocalPlan, cursor: Any = None) -> pa.Table:
-        """Run a plan and return its rows (HUGEINT sums narrowed to BIGINT, as Trino types them)."""
+    def batches(self, plan: LocalPlan, cursor: Any) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+        """Run a plan: its result schema and its rows as a stream of record batches.
+
+        DuckDB produces the rows as they are fetched; nothing holds the whole result. HUGEINT
+        sums are narrowed to BIGINT, as Trino types them. Errors, whether DuckDB raises them
+        at the start or while streaming, come out as :class:`QueryError`.
+        """
         import duckdb
 
-        own = cursor is None
-        cursor = cursor if cursor is not None else self.connection().cursor()
         try:
             relation = cursor.sql(plan.duckdb_sql, params=plan.params or None)
             if relation is None:
-                return pa.table({})
+                return pa.schema([]), iter(())
             hugeint = [
                 n
                 for n, t in zip(relation.columns, relation.types, strict=True)
                 if str(t) == "HUGEINT"
             ]
-            result = relation.to_arrow_table()
+            reader = relation.to_arrow_reader(BATCH_ROWS)
         except duckdb.Error as exc:
             raise QueryError(_duckdb_message(exc)) from exc
+        schema = reader.schema
+        for name in hugeint:
+            index = schema.get_field_index(name)
+            schema = schema.set(index, pa.field(name, pa.int64()))
+
+        def stream() -> Iterator[pa.RecordBatch]:
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    return
+                except (duckdb.Error, pa.ArrowException, OSError) as exc:
+                    # DuckDB's errors while streaming reach Python through Arrow's reader.
+                    raise QueryError(_duckdb_message(exc)) from exc
+                for name in hugeint:
+                    index = batch.schema.get_field_index(name)
+                    try:
+                        column = batch.column(index).cast(pa.int64())
+                    except pa.ArrowInvalid as exc:
+                        raise QueryError(f"bigint overflow in column {name}") from exc
+                    batch = batch.set_column(index, name, column)
+                yield batch
+
+        return schema, stream()
+
+    def execute(self, plan: LocalPlan, cursor: Any = None) -> pa.Table:
+        """Run a plan and return all its rows as one table."""
+        own = cursor is None
+        cursor = cursor if cursor is not None else self.connection().cursor()
+        try:
+            schema, stream = self.batches(plan, cursor)
+            return pa.Table.from_batches(list(stream), schema=schema)
         finally:
             if own:
                 cursor.close()
-        for name in hugeint:
-            index = result.schema.get_field_index(name)
-            try:
-                result = result.set_column(index, name, result.column(index).cast(pa.int64()))
-            except pa.ArrowInvalid as exc:
-                raise QueryError(f"bigint overflow in column {name}") from exc
-        return result
+
+
+def _check_inside(table: Table, location: str, roots: Sequence[str]) -> None:
+    """Refuse a table (or partition) the catalog places outside the lake's folders."""
+    if not is_inside(location, roots):
+        raise QueryError(
+            f"table {table.name} is stored at {location}, outside the lake's folders; the "
+            "local engine reads only the lake's own files"
+        )
 
 
 def _duckdb_message(exc: Exception) -> str:
     text = str(exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
+    denied = re.match(
+        r"Permission Error: (.*?)(?: - file system operations are disabled.*)?$", first
+    )
+    if denied:
+        # The sandbox's answer to anything outside the lake (a file, a URL, an extension).
+        what = denied.group(1)
+        return (
+            f"{what[:1].lower()}{what[1:]}: the local engine reads only the lake's own folders "
+            "(permission error in the local engine)"
+        )
     missing = re.search(
         r"(?:Scalar|Aggregate|Table) Function with name (\w+) does not exist", first
     )
@@ -547,6 +619,7 @@ class LocalQueries(LocalEngine):
             submitted_at=utc_now(),
         )
         started = time.perf_counter()
+        cap = max_result_rows(self.settings)
         self.results.write_record(record)
         try:
             plan = self.plan(sql, database=database, params=params)
@@ -563,10 +636,8 @@ class LocalQueries(LocalEngine):
                     f"workgroup {group.name} allows {cutoff:,} per query)"
                 )
             executing = time.perf_counter()
-            table = self._execute_tracked(plan, record.query_id)
+            table = self._execute_tracked(plan, record, group.name, cap)
             record.execution_ms = round((time.perf_counter() - executing) * 1000, 3)
-            record.rows = table.num_rows
-            record.output_location = self.results.write_csv(group.name, record.query_id, table)
         except _Cancelled as exc:
             self._finish(record, "CANCELLED", str(exc), started)
             raise QueryError(f"query {record.query_id} was cancelled") from None
@@ -581,7 +652,7 @@ class LocalQueries(LocalEngine):
             raise
         record.cost_usd = scan_cost_usd(record.bytes_scanned)
         self._finish(record, "SUCCEEDED", "", started)
-        return QueryResult(table, record)
+        return QueryResult(table, record, max_rows=cap)
 
     def _finish(self, record: QueryRecord, state: str, reason: str, started: float) -> None:
         record.state = state
@@ -598,25 +669,50 @@ class LocalQueries(LocalEngine):
         self.results.write_record(record)
         log.info("query %s %s in %.1f ms", record.query_id, state, record.total_ms)
 
-    def _execute_tracked(self, plan: LocalPlan, query_id: str) -> pa.Table:
+    def _execute_tracked(
+        self, plan: LocalPlan, record: QueryRecord, workgroup: str, cap: int
+    ) -> pa.Table | None:
+        """Stream the rows into the result CSV; return them too if there are at most ``cap``.
+
+        Sets the record's row count and output location. Past the cap the batches kept so
+        far are dropped: memory stays at one batch however large the result.
+        """
         import duckdb
 
+        query_id = record.query_id
         cursor = self.connection().cursor()
         self._running[query_id] = cursor
+        sink = self.results.open_csv(workgroup, query_id)
+        held: list[pa.RecordBatch] | None = []
         try:
-            table = self.execute(plan, cursor=cursor)
+            schema, stream = self.batches(plan, cursor)
+            for batch in stream:
+                sink.write(batch)
+                if held is not None:
+                    held.append(batch)
+                    if sink.rows > cap:
+                        held = None
+                if query_id in self._cancelled:
+                    raise _Cancelled("cancelled by request")
+            if query_id in self._cancelled:
+                raise _Cancelled("cancelled by request")
+            record.rows = sink.rows
+            record.output_location = sink.commit(schema)
         except duckdb.InterruptException as exc:
+            sink.abort()
             raise _Cancelled("cancelled by request") from exc
         except QueryError as exc:
+            sink.abort()
             if query_id in self._cancelled or isinstance(exc.__cause__, duckdb.InterruptException):
                 raise _Cancelled("cancelled by request") from exc
+            raise
+        except BaseException:
+            sink.abort()
             raise
         finally:
             self._running.pop(query_id, None)
             cursor.close()
-        if query_id in self._cancelled:
-            raise _Cancelled("cancelled by request")
-        return table
+        return None if held is None else pa.Table.from_batches(held, schema=schema)
 
     def cancel(self, query_id: str) -> bool:
         """Interrupt a running query of this process; False if it is not running.

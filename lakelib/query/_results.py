@@ -4,7 +4,10 @@ Like Athena, every query gets an id and a record. The record
 (``<query_id>.metadata.json``) is written ``RUNNING`` when the query starts and rewritten
 ``SUCCEEDED``, ``FAILED`` or ``CANCELLED`` when it ends, with the SQL, timings, bytes
 scanned and price. The CSV is written (atomically) only after the query succeeded, before
-the final record: a failed, cut-off or cancelled query never leaves a CSV behind.
+the final record: a failed, cut-off or cancelled query never leaves a CSV behind. The local
+engine streams it batch by batch into a temp file (:class:`CsvResultFile`) moved into place at
+the end, so a result of any size costs one batch of memory; only results up to
+``[query] max_result_rows`` (lake.toml) are also kept in memory for ``.table`` / ``.df``.
 
 CSV is Athena's: a header, every value double-quoted, NULL as an empty unquoted field;
 arrays as ``[1, 2]``, maps and rows as ``{k=v, ...}`` (Trino's text form).
@@ -19,10 +22,12 @@ import io
 import json
 import math
 import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -30,7 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from lakelib.config import Settings, Zone
-from lakelib.errors import LakeError, NotFoundError, StorageError
+from lakelib.errors import ConfigError, LakeError, NotFoundError, QueryError, StorageError
 from lakelib.storage import LocalStore, Store, zone_store
 
 PRICE_PER_TB_USD = 5.0
@@ -40,6 +45,18 @@ MINIMUM_BILLED_BYTES = 10 * _MB
 
 STATES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
 CUTOFF_MESSAGE = "Query cancelled! : Bytes scanned limit was exceeded"
+
+# Rows a result may have and still be held in memory (``.table`` / ``.df``); larger results
+# live only in their CSV. A million rows of a dozen columns is a few hundred MB in pandas.
+DEFAULT_MAX_RESULT_ROWS = 1_000_000
+
+
+def max_result_rows(settings: Settings) -> int:
+    """``[query] max_result_rows`` from lake.toml (default :data:`DEFAULT_MAX_RESULT_ROWS`)."""
+    value = settings.section("query").get("max_result_rows", DEFAULT_MAX_RESULT_ROWS)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"query.max_result_rows must be a positive integer, got {value!r}")
+    return value
 
 
 def scan_cost_usd(bytes_scanned: int) -> float:
@@ -141,6 +158,10 @@ class ResultLocation:
         self._write(key, render_csv(table, quote_all=True))
         return self.store.url(key)
 
+    def open_csv(self, workgroup: str, query_id: str) -> CsvResultFile:
+        """A result CSV to write batch by batch; nothing is visible until it is committed."""
+        return CsvResultFile(self.store, self.csv_key(workgroup, query_id))
+
     def discard_csv(self, workgroup: str, query_id: str) -> None:
         with contextlib.suppress(LakeError):
             self.store.delete(self.csv_key(workgroup, query_id))
@@ -159,6 +180,81 @@ class ResultLocation:
         """The most recent records first."""
         found = sorted(self.records(workgroup), key=lambda r: r.submitted_at, reverse=True)
         return found[:limit]
+
+
+class CsvResultFile:
+    """A result CSV written batch by batch (Athena's quoting), atomically put in place.
+
+    Locally the batches go to a temp file beside the final name, renamed by :meth:`commit`;
+    for another store they are spooled to a local temp file and written with one PUT.
+    """
+
+    def __init__(self, store: Store, key: str) -> None:
+        self.store = store
+        self.key = key
+        self.rows = 0
+        self._writer: pacsv.CSVWriter | None = None
+        if isinstance(store, LocalStore):
+            final = store.path(key)
+            try:
+                final.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(f"cannot write {final}: {exc.strerror or exc}") from exc
+            self._tmp = final.with_name(f".tmp-{final.name}-{os.getpid()}-{threading.get_ident()}")
+        else:
+            handle, name = tempfile.mkstemp(prefix="lake-result-", suffix=".csv")
+            os.close(handle)
+            self._tmp = Path(name)
+        try:
+            self._file = self._tmp.open("wb")
+        except OSError as exc:
+            raise StorageError(f"cannot write {self._tmp}: {exc.strerror or exc}") from exc
+
+    def write(self, batch: pa.RecordBatch | pa.Table) -> None:
+        """Append rows (the header comes with the first batch)."""
+        table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        if table.num_columns == 0:
+            return
+        text = textual(table)
+        try:
+            if self._writer is None:
+                options = pacsv.WriteOptions(include_header=True, quoting_style="all_valid")
+                self._writer = pacsv.CSVWriter(self._file, text.schema, write_options=options)
+            self._writer.write_table(text)
+        except OSError as exc:
+            raise StorageError(f"cannot write {self._tmp}: {exc.strerror or exc}") from exc
+        self.rows += table.num_rows
+
+    def commit(self, schema: pa.Schema) -> str:
+        """Finish the file (a header alone for an empty result) and put it in place."""
+        try:
+            if self._writer is None and len(schema):
+                self.write(schema.empty_table())
+            if self._writer is not None:
+                self._writer.close()
+            self._file.close()
+            if isinstance(self.store, LocalStore):
+                os.replace(self._tmp, self.store.path(self.key))
+            else:
+                self.store.write_bytes(self.key, self._tmp.read_bytes())
+                self._tmp.unlink(missing_ok=True)
+        except OSError as exc:
+            self.abort()
+            raise StorageError(f"cannot write {self._tmp}: {exc.strerror or exc}") from exc
+        except BaseException:
+            self.abort()
+            raise
+        return self.store.url(self.key)
+
+    def abort(self) -> None:
+        """Drop what was written; the final name is never touched."""
+        with contextlib.suppress(Exception):
+            if self._writer is not None:
+                self._writer.close()
+        with contextlib.suppress(OSError):
+            self._file.close()
+        with contextlib.suppress(OSError):
+            self._tmp.unlink(missing_ok=True)
 
 
 # -- rendering ----------------------------------------------------------------------------
@@ -237,15 +333,43 @@ def render_json(table: pa.Table) -> str:
     return json.dumps(rows, default=_json_default, ensure_ascii=False)
 
 
-@dataclass
 class QueryResult:
     """A finished query: its rows and its record.
 
     ``table`` is a :class:`pyarrow.Table`; :meth:`to_pandas` (or :attr:`df`) gives a DataFrame.
+    A result with more rows than ``[query] max_result_rows`` is not held in memory: it is
+    complete in its CSV (:attr:`output_location`), and ``table`` / ``df`` raise
+    :class:`~lakelib.errors.QueryError` saying so.
     """
 
-    table: pa.Table
-    record: QueryRecord
+    def __init__(
+        self, table: pa.Table | None, record: QueryRecord, *, max_rows: int | None = None
+    ) -> None:
+        self._table = table
+        self.record = record
+        self.max_rows = max_rows
+
+    def __repr__(self) -> str:
+        return (
+            f"QueryResult(query_id={self.query_id!r}, rows={len(self)}, held={self.held}, "
+            f"output_location={self.output_location!r})"
+        )
+
+    @property
+    def held(self) -> bool:
+        """Whether the rows are in memory (False past the row cap: read the CSV instead)."""
+        return self._table is not None
+
+    @property
+    def table(self) -> pa.Table:
+        if self._table is None:
+            raise QueryError(
+                f"the result has {self.record.rows:,} rows, more than the {self.max_rows:,} "
+                "held in memory ([query] max_result_rows in lake.toml); the full result is "
+                f"in {self.output_location} -- read it from there, add a LIMIT or aggregate, "
+                "or raise the cap"
+            )
+        return self._table
 
     @property
     def query_id(self) -> str:
@@ -271,7 +395,7 @@ class QueryResult:
         return self.to_pandas()
 
     def __len__(self) -> int:
-        return self.table.num_rows
+        return self._table.num_rows if self._table is not None else self.record.rows
 
 
 @dataclass
