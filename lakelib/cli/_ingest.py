@@ -30,6 +30,8 @@ def print_summary(summary: IngestSummary) -> None:
     if summary.reasons:
         reasons = ", ".join(f"{code} {count:,}" for code, count in summary.reasons.items())
         out.print(f"quarantined: {reasons}")
+    if not summary.validated:
+        out.print("not validated: landed without a contract (--no-contract)", markup=False)
     if summary.skipped_inputs:
         out.print(
             f"skipped {len(summary.skipped_inputs):,} input(s) already landed "
@@ -84,7 +86,10 @@ def ingest_command(
     validate: Annotated[
         bool,
         typer.Option(
-            "--validate/--no-validate", help="Apply the source's contract from lake.toml."
+            "--contract/--no-contract",
+            "--validate/--no-validate",
+            help="Apply the source's contract from lake.toml; --no-contract lands records "
+            "unvalidated (the run record says so) and accepts a source lake.toml does not declare.",
         ),
     ] = True,
 ) -> None:

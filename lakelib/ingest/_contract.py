@@ -239,10 +239,27 @@ class Contract:
 
 
 def load_contract(source: str, sources: Mapping[str, Any]) -> Contract:
-    """The contract of ``source`` from the ``[sources]`` table (empty when not declared)."""
+    """The contract of ``source`` from the ``[sources]`` table of ``lake.toml``.
+
+    Raises
+    ------
+    ConfigError
+        when ``source`` is not declared there: a typo (``salse``) or a run outside the
+        project folder would otherwise land data that nothing validates. The message lists
+        the declared sources. Landing without a contract is an explicit choice
+        (``lake ingest --no-contract``, ``ingest(..., validate=False)``).
+    """
     spec = sources.get(source)
     if spec is None:
-        return Contract(source)
+        declared = (
+            f"lake.toml declares {', '.join(sorted(sources))}"
+            if sources
+            else "no lake.toml with [sources] was found"
+        )
+        raise ConfigError(
+            f"unknown source {source!r}: {declared}; add [sources.{source}] "
+            "or land it unvalidated with --no-contract"
+        )
     if not isinstance(spec, Mapping):
         raise ConfigError(f"[sources.{source}] must be a table")
     return Contract.from_config(source, spec)

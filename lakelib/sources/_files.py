@@ -42,6 +42,8 @@ _SUFFIX_FORMATS = {
     ".pq": "parquet",
 }
 _GZIP_MAGIC = b"\x1f\x8b"
+BOM = b"\xef\xbb\xbf"
+
 _PARQUET_MAGIC = b"PAR1"
 _HEADER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .\-]*")
 _SNIFF_BYTES = 64 * 1024
@@ -52,14 +54,31 @@ def _is_gzip(path: Path) -> bool:
         return handle.read(2) == _GZIP_MAGIC
 
 
+def strip_bom(data: bytes) -> bytes:
+    """``data`` without a leading UTF-8 byte order mark.
+
+    Spreadsheets ("CSV UTF-8"), Windows editors and some APIs start UTF-8 text with
+    ``EF BB BF``; JSON parsers reject it and a CSV reader would glue it to the first
+    column's name.
+    """
+    return data[len(BOM) :] if data.startswith(BOM) else data
+
+
+def _skip_bom(handle: IO[bytes]) -> None:
+    if handle.read(len(BOM)) != BOM:
+        handle.seek(0)
+
+
 @contextmanager
 def _open_binary(path: Path) -> Iterator[IO[bytes]]:
-    """The file's decompressed bytes (gzip is detected by magic, not by name)."""
+    """The file's decompressed bytes (gzip is detected by magic, not by name), past any BOM."""
     if _is_gzip(path):
         with gzip.open(path, "rb") as handle:
+            _skip_bom(handle)  # type: ignore[arg-type]
             yield handle  # type: ignore[misc]
     else:
         with path.open("rb") as handle:
+            _skip_bom(handle)
             yield handle
 
 
@@ -77,7 +96,7 @@ def detect_format(path: Path, head: bytes | None = None) -> str:
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
     by_name = _SUFFIX_FORMATS.get(suffixes[-1]) if suffixes else None
-    head = _head(path) if head is None else head
+    head = _head(path) if head is None else strip_bom(head)
     if by_name == "parquet" or head.startswith(_PARQUET_MAGIC):
         return "parquet"
     first = head.lstrip()[:1]
@@ -126,6 +145,8 @@ def _sha256(path: Path) -> str:
 
 
 def _parse_json_line(line: bytes, position: int, limit: int) -> Item:
+    # A BOM mid-stream: files concatenated with ``cat``, each saved with its own BOM.
+    line = strip_bom(line)
     if len(line) > limit:
         return failed(
             f"too_large: record of {len(line):,} bytes exceeds the limit of {limit:,} bytes",

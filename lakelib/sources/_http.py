@@ -24,6 +24,7 @@ import orjson
 
 from lakelib.errors import IngestError
 from lakelib.sources._base import DEFAULT_BATCH_SIZE, Item, failed
+from lakelib.sources._files import strip_bom
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,7 @@ class HttpSource:
     ) -> tuple[list[Any], str | None]:
         ctype = headers.get("content-type", "")
         try:
-            payload = orjson.loads(body) if body.strip() else []
+            payload = orjson.loads(strip_bom(body)) if body.strip() else []
         except orjson.JSONDecodeError as exc:
             kind = ctype.split(";")[0] or "a body that is not JSON"
             raise IngestError(f"GET {url} returned {kind}, not JSON ({exc})") from exc

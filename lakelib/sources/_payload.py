@@ -10,7 +10,7 @@ import orjson
 
 from lakelib.errors import ValidationError
 from lakelib.sources._base import DEFAULT_BATCH_SIZE, DEFAULT_MAX_RECORD_BYTES, Item, failed
-from lakelib.sources._files import _parse_json_line
+from lakelib.sources._files import _parse_json_line, strip_bom
 
 JSON_TYPES = ("application/json",)
 JSON_LINES_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
@@ -65,6 +65,7 @@ class PayloadSource:
     kind = "payload"
 
     def __init__(self, body: bytes, origin: str, content_type: str = "") -> None:
+        body = strip_bom(body)
         ctype = content_type.split(";")[0].strip().lower()
         if ctype in JSON_LINES_TYPES:
             json_lines = True

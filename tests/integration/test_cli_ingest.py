@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -57,7 +58,15 @@ def test_ingest_prints_a_summary_and_is_idempotent(samples: Path, tmp_path: Path
         (["ingest", "sales", "--from", "{tmp}/garbage.jsonl"], "looks binary"),
         (["ingest", "sales", "--from", "{tmp}/empty.jsonl"], "holds no records"),
         (
-            ["ingest", "orders", "--from", "sqlite:///{tmp}/nodir/x.db", "--table", "t"],
+            [
+                "ingest",
+                "orders",
+                "--from",
+                "sqlite:///{tmp}/nodir/x.db",
+                "--table",
+                "t",
+                "--no-contract",
+            ],
             "unable to open database",
         ),
         (
@@ -84,3 +93,29 @@ def test_usage_errors_exit_2(samples: Path, tmp_path: Path) -> None:
     assert lake("ingest", "sales", home=tmp_path).returncode == 2  # --from missing
     bad_format = lake("ingest", "sales", "--from", str(samples), "--format", "xml", home=tmp_path)
     assert bad_format.returncode == 2 and "--format" in bad_format.stderr
+
+
+def test_an_undeclared_source_is_refused_and_nothing_lands(samples: Path, tmp_path: Path) -> None:
+    home = tmp_path / "lake"
+    refused = lake("ingest", "nosource", "--from", str(samples / "sales"), home=home)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    lines = refused.stderr.strip().splitlines()
+    assert lines == [
+        "lake: error: unknown source 'nosource': lake.toml declares customers, products, "
+        "sales; add [sources.nosource] or land it unvalidated with --no-contract"
+    ]
+    assert not (home / "raw").exists() and not (home / "runs").exists()
+
+    # The explicit opt-in lands every record as it is and says so, here and in the run record.
+    landed = lake(
+        "ingest", "nosource", "--from", str(samples / "sales"), "--no-contract", home=home
+    )
+    assert landed.returncode == 0, landed.stderr
+    assert "not validated" in landed.stdout
+    manifest = read_manifest(samples)["sales"]
+    (record_file,) = (home / "runs" / "ingest" / "nosource" / "runs").glob("*.json")
+    record = json.loads(record_file.read_text())
+    assert record["validated"] is False
+    # Without a contract only unparseable lines are quarantined.
+    assert record["quarantined"] == manifest["dirt"]["malformed_json"]
+    assert record["landed"] == manifest["lines"] - manifest["dirt"]["malformed_json"]

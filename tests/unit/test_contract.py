@@ -98,9 +98,18 @@ def test_failures_name_the_field_and_the_reason(record: dict[str, Any], reason: 
     assert found is not None and found.startswith(reason), found
 
 
-def test_a_source_without_a_contract_accepts_any_object() -> None:
-    contract = load_contract("new_source", {})
-    assert contract.compile()({"anything": [1, 2]}) is None
+def test_an_empty_contract_accepts_any_object() -> None:
+    assert Contract("new_source").compile()({"anything": [1, 2]}) is None
+
+
+def test_an_undeclared_source_is_refused_naming_the_declared_ones() -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_contract("salse", {"sales": SALES, "customers": {}})
+    message = str(refused.value)
+    assert message.startswith("unknown source 'salse': lake.toml declares customers, sales;")
+    assert "--no-contract" in message
+    with pytest.raises(ConfigError, match=r"no lake.toml with \[sources\] was found"):
+        load_contract("sales", {})
 
 
 @pytest.mark.parametrize(

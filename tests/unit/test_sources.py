@@ -161,3 +161,65 @@ def test_format_detection(tmp_path: Path) -> None:
     assert detect_format(tmp_path / "noext") == "json"
     (tmp_path / "c.csv.gz").write_bytes(gzip.compress(b"a,b\n1,2\n"))
     assert detect_format(tmp_path / "c.csv.gz") == "csv"
+
+
+BOM = b"\xef\xbb\xbf"
+RECORDS = [{"id": "A1", "amount": "12.50"}, {"id": "A2", "amount": "3"}]
+
+
+def _encoded(fmt: str) -> bytes:
+    if fmt == "jsonl":
+        return b"".join(json.dumps(r).encode() + b"\n" for r in RECORDS)
+    if fmt == "json":
+        return json.dumps(RECORDS, indent=2).encode()
+    # What a spreadsheet's "CSV UTF-8" export writes: a BOM, CRLF line ends.
+    return b"id,amount\r\n" + b"".join(f"{r['id']},{r['amount']}\r\n".encode() for r in RECORDS)
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "gzip"])
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "csv"])
+def test_a_utf8_byte_order_mark_is_not_part_of_the_data(
+    tmp_path: Path, fmt: str, compressed: bool
+) -> None:
+    data = BOM + _encoded(fmt)
+    name = f"export.{fmt}" + (".gz" if compressed else "")
+    (tmp_path / name).write_bytes(gzip.compress(data) if compressed else data)
+    items = read_all(tmp_path / name)
+    assert [i.error for i in items] == [None, None]
+    # Same records, same field names (not "\ufeffid", not col_1) as the file without a BOM.
+    assert [i.record for i in items] == RECORDS
+    assert [i.position for i in items] == ([2, 3] if fmt == "csv" else [1, 2])
+
+
+def test_the_format_of_a_file_with_a_bom_is_still_recognised(tmp_path: Path) -> None:
+    (tmp_path / "array.txt").write_bytes(BOM + b'[{"id": 1}]')
+    (tmp_path / "lines.txt").write_bytes(BOM + b'{"id": 1}\n{"id": 2}\n')
+    (tmp_path / "lines.json").write_bytes(BOM + b'{"id": 1}\n{"id": 2}\n')
+    assert detect_format(tmp_path / "array.txt") == "json"
+    assert detect_format(tmp_path / "lines.txt") == "jsonl"
+    assert detect_format(tmp_path / "lines.json") == "jsonl"
+    assert [i.record for i in read_all(tmp_path / "array.txt")] == [{"id": 1}]
+
+
+def test_json_lines_concatenated_from_files_with_boms(tmp_path: Path) -> None:
+    part = BOM + b'{"id": 1}\n'
+    (tmp_path / "cat.jsonl").write_bytes(part + part.replace(b"1", b"2"))
+    assert [i.record for i in read_all(tmp_path / "cat.jsonl")] == [{"id": 1}, {"id": 2}]
+
+
+@pytest.mark.parametrize(
+    ("body", "ctype"),
+    [
+        (BOM + json.dumps(RECORDS).encode(), "application/json"),
+        (BOM + b"\n".join(json.dumps(r).encode() for r in RECORDS), "application/x-ndjson"),
+        (BOM + b"\n".join(json.dumps(r).encode() for r in RECORDS), ""),
+        (BOM + json.dumps(RECORDS).encode(), ""),
+    ],
+    ids=["json", "ndjson", "untyped-lines", "untyped-array"],
+)
+def test_a_posted_body_with_a_bom(body: bytes, ctype: str) -> None:
+    from lakelib.sources import PayloadSource
+
+    (unit,) = PayloadSource(body, "webhook:test", ctype).units()
+    items = [item for batch in unit.batches() for item in batch]
+    assert [i.record for i in items] == RECORDS
