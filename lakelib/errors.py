@@ -7,6 +7,7 @@ anything else is a bug and keeps its traceback (with ``--debug``).
 from __future__ import annotations
 
 __all__ = [
+    "AlreadyExistsError",
     "CatalogError",
     "ConfigError",
     "EtlError",
@@ -43,6 +44,10 @@ class StorageError(LakeError):
 
 class NotFoundError(StorageError):
     """A key, file or object does not exist."""
+
+
+class AlreadyExistsError(StorageError):
+    """An exclusive create found the key taken (``Store.create_bytes``): nothing was written."""
 
 
 class IngestError(LakeError):

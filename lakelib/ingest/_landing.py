@@ -1,25 +1,40 @@
-"""Gzip JSON-lines files in a zone, named by :class:`~lakelib.storage.RawKey`, split by size."""
+"""Gzip JSON-lines files in a zone, named by :class:`~lakelib.storage.RawKey`, split by size.
+
+Landing never overwrites: each file is created exclusively (``Store.create_bytes``) under a
+name unique to its run (landing time to the microsecond plus a random tag), so two writers
+on one lake (two webhook processes, concurrent Lambda invocations, a CLI run next to them)
+neither collide nor need to list a folder to pick a free name.
+"""
 
 from __future__ import annotations
 
+import logging
+import secrets
 import zlib
 from datetime import datetime
 
-from lakelib.storage import RawKey, Store, partition_path
+from lakelib.errors import AlreadyExistsError, LakeError
+from lakelib.storage import RawKey, Store
+
+log = logging.getLogger(__name__)
 
 # Level 6 is gzip's own default: near level 9's ratio at about twice the speed.
 COMPRESS_LEVEL = 6
 DEFAULT_MAX_RECORDS_PER_FILE = 500_000
 DEFAULT_MAX_BYTES_PER_FILE = 128 * 1024 * 1024  # uncompressed
 _CHUNK = 1 << 20
+# A name is taken only if another run drew the same 32-bit tag in the same microsecond;
+# a few fresh draws make a second clash as good as impossible.
+_NAME_ATTEMPTS = 5
 
 
 class GzipLinesWriter:
-    """Collects JSON lines and writes them as ``<name>_YYYYMMDD_HHMMSS[_NNNNN].json.gz`` files.
+    """Collects JSON lines and writes them as gzip files named by :class:`RawKey`.
 
-    A run that fits in one file gets the plain name; past ``max_records`` or ``max_bytes``
-    (uncompressed) it writes numbered parts. Each file is written whole, atomically, and a
-    name already taken in the partition (an earlier run in the same second) is never reused.
+    A run that fits in one file gets the name without a part number; past ``max_records`` or
+    ``max_bytes`` (uncompressed) it writes numbered parts. Each file is created whole,
+    atomically and exclusively; :meth:`discard` deletes what this writer created (a run that
+    fails takes its files back, so a retry does not land them twice).
     """
 
     def __init__(
@@ -39,8 +54,7 @@ class GzipLinesWriter:
         self.keys: list[str] = []
         self.bytes_written = 0
         self.records = 0
-        self._taken: set[str] | None = None
-        self._next_seq = 0
+        self.tag = secrets.token_hex(4)
         self._reset()
 
     def _reset(self) -> None:
@@ -89,17 +103,19 @@ class GzipLinesWriter:
             self._pending_bytes = 0
 
     def _key(self, seq: int | None) -> str:
-        return RawKey(self.name, self.landed_at, seq).relative
+        return RawKey(self.name, self.landed_at, seq, self.tag).relative
 
-    def _free_key(self, numbered: bool) -> str:
-        if self._taken is None:
-            folder = f"{self.name}/{partition_path(RawKey(self.name, self.landed_at).partition)}/"
-            self._taken = {info.key for info in self.store.list(folder)}
-        if not numbered and self._key(None) not in self._taken:
-            return self._key(None)
-        while self._key(self._next_seq) in self._taken:
-            self._next_seq += 1
-        return self._key(self._next_seq)
+    def _create(self, seq: int | None, data: bytes) -> str:
+        for _ in range(_NAME_ATTEMPTS):
+            key = self._key(seq)
+            try:
+                self.store.create_bytes(key, data)
+            except AlreadyExistsError:
+                log.warning("raw file name %s taken by another run; drawing a new tag", key)
+                self.tag = secrets.token_hex(4)
+                continue
+            return key
+        raise AlreadyExistsError(f"no free name for {self.name} after {_NAME_ATTEMPTS} tries")
 
     def _flush(self, final: bool) -> None:
         if not self._file_records:
@@ -107,10 +123,8 @@ class GzipLinesWriter:
         self._compress_pending()
         self._parts.append(self._compressor.flush())
         data = b"".join(self._parts)
-        key = self._free_key(numbered=not (final and not self.keys))
-        self.store.write_bytes(key, data)
-        assert self._taken is not None
-        self._taken.add(key)
+        seq = None if final and not self.keys else len(self.keys)
+        key = self._create(seq, data)
         self.keys.append(key)
         self.bytes_written += len(data)
         self.records += self._file_records
@@ -120,3 +134,18 @@ class GzipLinesWriter:
         """Write what is left; return every key written."""
         self._flush(final=True)
         return self.keys
+
+    def discard(self) -> None:
+        """Delete every file this writer created and forget what it buffered (best effort)."""
+        for key in self.keys:
+            try:
+                self.store.delete(key)
+            except (
+                LakeError,
+                OSError,
+            ) as exc:  # the run's own error matters more; say what is left
+                log.error("could not take back %s after a failed run: %s", key, exc)
+        self.keys = []
+        self.bytes_written = 0
+        self.records = 0
+        self._reset()

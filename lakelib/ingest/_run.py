@@ -1,19 +1,30 @@
-"""One ingestion run: fetch -> validate -> add metadata -> gzip -> land in the raw zone."""
+"""One ingestion run: fetch -> validate -> add metadata -> gzip -> land in the raw zone.
+
+A run either lands all it read and records each input as landed, or takes back every file it
+wrote and raises (see :mod:`lakelib.ingest._state` for why the landed marker comes last).
+Every record carries an envelope: ``_ingested_at`` (the run's landing time, ISO-8601 UTC with
+microseconds, strictly increasing within a process), ``_position`` (0-based ordinal of the
+record in the run, in read order across its inputs), ``_source``, ``_run_id``, ``_origin``.
+The newest version of a record is the one with the greatest (``_ingested_at``,
+``_position``): arrival order, never the record's values.
+"""
 
 from __future__ import annotations
 
+import errno
 import logging
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
 
 from lakelib.config import Settings, Zone, get_settings
-from lakelib.errors import IngestError
+from lakelib.errors import IngestError, LakeError, StorageError
 from lakelib.ingest._contract import Contract, load_contract, reason_code
 from lakelib.ingest._landing import (
     DEFAULT_MAX_BYTES_PER_FILE,
@@ -27,7 +38,7 @@ from lakelib.storage import Store, validate_name, zone_store
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]
-_ENVELOPE_KEYS = frozenset({"_ingested_at", "_source", "_run_id", "_origin"})
+_ENVELOPE_KEYS = frozenset({"_ingested_at", "_position", "_source", "_run_id", "_origin"})
 
 
 @dataclass
@@ -58,14 +69,44 @@ def quarantine_table(source: str) -> str:
     return f"raw_{source}"
 
 
-def _landing_time(run_date: date | datetime | None) -> datetime:
-    now = datetime.now(UTC).replace(microsecond=0)
-    if run_date is None:
+_clock = threading.Lock()
+_last_now = datetime.min.replace(tzinfo=UTC)
+
+
+def _now() -> datetime:
+    """The current UTC time, strictly later than any earlier answer in this process.
+
+    Two runs of one webhook process in the same microsecond would otherwise share an
+    ``_ingested_at``, and the version order between them would be a tie.
+    """
+    global _last_now
+    with _clock:
+        now = max(datetime.now(UTC), _last_now + timedelta(microseconds=1))
+        _last_now = now
         return now
+
+
+def _landing_time(run_date: date | datetime | None) -> datetime:
     if isinstance(run_date, datetime):
         return run_date if run_date.tzinfo else run_date.replace(tzinfo=UTC)
+    now = _now()
+    if run_date is None:
+        return now
     # A backfill for a given day lands under that day, at the current time of day.
-    return datetime.combine(run_date, time(now.hour, now.minute, now.second), tzinfo=UTC)
+    return datetime.combine(run_date, now.timetz())
+
+
+def _failure_reason(exc: BaseException) -> str:
+    """Why a write failed, in words that name no server path, bucket or key."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno:
+            return seen.strerror or errno.errorcode.get(seen.errno, "I/O error")
+        response = getattr(seen, "response", None)
+        if isinstance(response, dict) and response.get("Error", {}).get("Code"):
+            return f"storage answered {response['Error']['Code']}"
+        seen = seen.__cause__ or seen.__context__
+    return "storage error"
 
 
 def _as_text(raw: bytes | str | None, record: Mapping[str, Any] | None) -> str:
@@ -149,7 +190,7 @@ def ingest(
     if isinstance(src, SqlSource) and src.watermark:
         watermark_key = f"{src.describe()}::{src.watermark}"
         if src.since is None and not force:
-            src.since = state.watermarks.get(watermark_key)
+            src.since = state.watermark(watermark_key)
             src.high_watermark = src.since
 
     landed_at = _landing_time(run_date)
@@ -157,7 +198,7 @@ def ingest(
     summary = IngestSummary(
         source,
         run_id,
-        landed_at.isoformat().replace("+00:00", "Z"),
+        landed_at.isoformat(timespec="microseconds").replace("+00:00", "Z"),
         src.describe(),
         validated=validate,
     )
@@ -171,11 +212,110 @@ def ingest(
     quarantine_out = GzipLinesWriter(
         zone_store(Zone.QUARANTINE, settings), quarantine_table(source), landed_at
     )
+    landed_units: list[tuple[str, str, int]] = []
+    marked: list[str] = []
+    try:
+        undigested = _land_units(
+            src,
+            state,
+            summary,
+            contract,
+            raw_out,
+            quarantine_out,
+            landed_units,
+            force=force,
+            batch_size=batch_size,
+            progress=progress,
+        )
+        summary.files = [f"raw/{key}" for key in raw_out.close()]
+        summary.quarantine_files = [f"quarantine/{key}" for key in quarantine_out.close()]
+        summary.landed = raw_out.records
+        summary.quarantined = quarantine_out.records
+        summary.bytes_written = raw_out.bytes_written + quarantine_out.bytes_written
+        if summary.read != summary.landed + summary.quarantined:
+            raise IngestError(
+                f"ingest {run_id} does not reconcile: read {summary.read} != landed "
+                f"{summary.landed} + quarantined {summary.quarantined}"
+            )
+        if summary.read == 0 and not summary.skipped_inputs and isinstance(src, FileSource):
+            raise IngestError(f"nothing to ingest: {state_source} holds no records")
+        if watermark_key and isinstance(src, SqlSource) and src.high_watermark is not None:
+            state.set_watermark(watermark_key, src.high_watermark)
+        # The commit point: an input counts as landed once its marker exists.
+        lost = []
+        for digest, origin, count in landed_units:
+            info = {"origin": origin, "run_id": run_id, "records": count, "files": summary.files}
+            if state.mark_landed(digest, info):
+                marked.append(digest)
+            elif not force:  # forced: landing it again was the point
+                lost.append(origin)
+    except BaseException as exc:
+        if marked:
+            # Some inputs are committed and a concurrent run may already have given way to
+            # them: keep everything; a rerun skips those and re-lands the rest (a repeat the
+            # ETL's dedup absorbs), where taking them back could lose them.
+            kept = "the inputs recorded as landed were kept"
+        else:
+            raw_out.discard()
+            quarantine_out.discard()
+            kept = "nothing from this run was kept"
+        if isinstance(exc, StorageError):
+            log.info("ingest %s failed (%s): %s", run_id, kept, exc)
+            raise StorageError(
+                f"could not land {source} records: {_failure_reason(exc)}; {kept}, retry later"
+            ) from exc
+        raise
+    if lost and not marked and not undigested:
+        # Every input was landed by a concurrent run first: give this copy back.
+        log.info("ingest %s: %d input(s) landed meanwhile by another run", run_id, len(lost))
+        raw_out.discard()
+        quarantine_out.discard()
+        summary.skipped_inputs += lost
+        summary.read = summary.landed = summary.quarantined = summary.inputs = 0
+        summary.bytes_written = 0
+        summary.files, summary.quarantine_files, summary.reasons = [], [], {}
+    elif lost:
+        # Mixed with new inputs in the same files: kept; the ETL's dedup by id absorbs it.
+        log.warning("ingest %s: %d input(s) also landed by a concurrent run", run_id, len(lost))
+    _quietly(_record_run, runs, summary)
+    log.info(
+        "ingest %s: read %d, landed %d, quarantined %d",
+        run_id,
+        summary.read,
+        summary.landed,
+        summary.quarantined,
+    )
+    return summary
+
+
+def _quietly(action: Callable[..., None], *args: Any) -> None:
+    """Best-effort bookkeeping after the data's fate is decided: log, never raise."""
+    try:
+        action(*args)
+    except (LakeError, OSError) as exc:
+        log.error("ingest bookkeeping failed (%s): %s", getattr(action, "__name__", action), exc)
+
+
+def _land_units(
+    src: Source,
+    state: IngestState,
+    summary: IngestSummary,
+    contract: Contract,
+    raw_out: GzipLinesWriter,
+    quarantine_out: GzipLinesWriter,
+    landed_units: list[tuple[str, str, int]],
+    *,
+    force: bool,
+    batch_size: int,
+    progress: Progress | None,
+) -> bool:
+    """Read every new input into the writers; ``True`` if some input had no digest (SQL)."""
     check = contract.compile()
     reasons: Counter[str] = Counter()
-    envelope_base = {"_ingested_at": summary.landed_at, "_source": source, "_run_id": run_id}
-    landed_units: list[tuple[str, str, int]] = []
-
+    envelope_base = {"_ingested_at": summary.landed_at, "_source": summary.source}
+    envelope_base["_run_id"] = summary.run_id
+    undigested = False
+    ordinal = 0  # the record's _position: its place in the run, across inputs
     for unit in src.units():
         origin = unit.origin
         digest = unit.digest
@@ -192,13 +332,16 @@ def ingest(
         for batch in unit.batches(batch_size):
             lines = []
             for record, raw, error, position in batch:
+                ordinal += 1
                 if error is None and record is not None:
                     error = check(record)
                     if error is None:
                         if record and not _ENVELOPE_KEYS.intersection(record):
-                            lines.append(dumps(record)[:-1] + suffix)
+                            lines.append(
+                                b'%s,"_position":%d%s' % (dumps(record)[:-1], ordinal - 1, suffix)
+                            )
                         else:
-                            record.update(envelope)
+                            record.update(envelope, _position=ordinal - 1)
                             lines.append(dumps(record))
                         continue
                 error = error or "not_an_object: unreadable record"
@@ -220,35 +363,10 @@ def ingest(
         summary.read += unit_records
         if digest is not None:
             landed_units.append((digest, origin, unit_records))
-
-    summary.files = [f"raw/{key}" for key in raw_out.close()]
-    summary.quarantine_files = [f"quarantine/{key}" for key in quarantine_out.close()]
-    summary.landed = raw_out.records
-    summary.quarantined = quarantine_out.records
-    summary.bytes_written = raw_out.bytes_written + quarantine_out.bytes_written
+        else:
+            undigested = undigested or unit_records > 0
     summary.reasons = dict(sorted(reasons.items()))
-    if summary.read != summary.landed + summary.quarantined:
-        raise IngestError(
-            f"ingest {run_id} does not reconcile: read {summary.read} != landed "
-            f"{summary.landed} + quarantined {summary.quarantined}"
-        )
-    if summary.read == 0 and not summary.skipped_inputs and isinstance(src, FileSource):
-        raise IngestError(f"nothing to ingest: {state_source} holds no records")
-
-    for digest, origin, count in landed_units:
-        state.landed[digest] = {"origin": origin, "run_id": run_id, "records": count}
-    if watermark_key is not None and isinstance(src, SqlSource) and src.high_watermark is not None:
-        state.watermarks[watermark_key] = src.high_watermark
-    state.save(runs)
-    _record_run(runs, summary)
-    log.info(
-        "ingest %s: read %d, landed %d, quarantined %d",
-        run_id,
-        summary.read,
-        summary.landed,
-        summary.quarantined,
-    )
-    return summary
+    return undigested
 
 
 def _record_run(runs: Store, summary: IngestSummary) -> None:

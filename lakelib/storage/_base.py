@@ -34,6 +34,15 @@ class Store(Protocol):
         """Write atomically: readers see the old object or the new one, never half of it."""
         ...
 
+    def create_bytes(self, key: str, data: bytes) -> None:
+        """Create ``key`` with ``data`` only if it does not exist yet, atomically.
+
+        Of several writers racing for one key exactly one succeeds; the others get
+        :class:`~lakelib.errors.AlreadyExistsError` and the object keeps the winner's bytes.
+        Landing writes through this, so no write can replace data someone else landed.
+        """
+        ...
+
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Objects whose key starts with ``prefix``, sorted by key; temp files are hidden."""
         ...

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from lakelib.errors import NotFoundError, StorageError
+from lakelib.errors import AlreadyExistsError, NotFoundError, StorageError
 from lakelib.storage._base import ObjectInfo, clean_key, is_hidden
+
+# S3's answers to a conditional write that lost: 412 when the key exists, 409 when another
+# conditional write of the same key was in flight (which will then exist, or be retried).
+_TAKEN = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -68,6 +72,21 @@ class S3Store:
         try:
             self.client.put_object(Bucket=self.bucket, Key=self._object_key(key), Body=data)
         except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"cannot write {self.url(key)}: {exc}") from exc
+
+    def create_bytes(self, key: str, data: bytes) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.put_object(
+                Bucket=self.bucket, Key=self._object_key(key), Body=data, IfNoneMatch="*"
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in _TAKEN:
+                raise AlreadyExistsError(f"{self.url(key)} already exists") from exc
+            raise StorageError(f"cannot write {self.url(key)}: {code or exc}") from exc
+        except BotoCoreError as exc:
             raise StorageError(f"cannot write {self.url(key)}: {exc}") from exc
 
     def delete(self, key: str) -> None:

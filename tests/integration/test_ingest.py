@@ -122,21 +122,22 @@ def test_large_runs_split_into_numbered_files(samples: Path, lake_home: Path) ->
 def test_a_crashed_run_leaves_no_partial_file_and_is_redone(
     samples: Path, lake_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_write = LocalStore.write_bytes
+    real_create = LocalStore.create_bytes
     calls = Counter[str]()
 
     def flaky(self: LocalStore, key: str, data: bytes) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
-            raise StorageError("disk full")
-        real_write(self, key, data)
+            raise StorageError(f"cannot write {self.path(key)}: disk full")
+        real_create(self, key, data)
 
-    monkeypatch.setattr(LocalStore, "write_bytes", flaky)
-    with pytest.raises(StorageError):
+    monkeypatch.setattr(LocalStore, "create_bytes", flaky)
+    with pytest.raises(StorageError, match="nothing from this run was kept") as failure:
         ingest("sales", str(samples / "sales"), max_records_per_file=400)
     monkeypatch.undo()
-    files = list((lake_home / "raw").rglob("*"))
-    assert all(not p.name.startswith(".") for p in files)  # no temp file left visible
+    assert str(lake_home) not in str(failure.value)
+    # The part written before the failure was taken back: no file, visible or temp, is left.
+    assert [p for p in (lake_home / "raw").rglob("*") if p.is_file()] == []
     # The state was not saved, so the rerun lands every record.
     rerun = ingest("sales", str(samples / "sales"))
     assert rerun.skipped_inputs == [] and rerun.read == read_manifest(samples)["sales"]["lines"]
@@ -310,9 +311,11 @@ def test_lambda_handler_lands_a_scheduled_pull_in_s3(
     assert result["quarantined"] == manifest["rejected"]
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="lake-raw")["Contents"])
     raw_keys = [k for k in keys if not k.startswith("_")]
-    assert raw_keys == ["sales/year=2026/month=01/day=05/sales_20260105_020000.json.gz"]
+    assert len(raw_keys) == 1
+    assert RawKey.parse(raw_keys[0]).landed_at == datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
     assert any(k.startswith("_quarantine/raw_sales/") for k in keys)
-    assert "_lakelib/runs/ingest/sales/state.json" in keys
+    markers = [k for k in keys if k.startswith("_lakelib/runs/ingest-state/sales/landed/")]
+    assert len(markers) == result["inputs"] == 4  # one per page landed
     body = s3.get_object(Bucket="lake-raw", Key=raw_keys[0])["Body"].read()
     assert len(gzip.decompress(body).splitlines()) == result["landed"]
     # The next scheduled run sees the same pages and lands nothing twice.
