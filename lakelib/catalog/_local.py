@@ -11,9 +11,11 @@ import json
 import logging
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from lakelib.catalog._base import partition_values, utc_now
 from lakelib.catalog._model import (
@@ -207,17 +209,26 @@ class LocalCatalog:
 
     def _row_to_table(self, row: sqlite3.Row | tuple) -> Table:
         name, columns, keys, location, classification, compression, params, desc, version = row
-        return Table(
-            database=self._database,
-            name=name,
-            columns=columns_from_json(json.loads(columns)),
-            partition_keys=tuple(json.loads(keys)),
-            location=location,
-            classification=classification,
-            compression=compression,
-            parameters=json.loads(params),
-            description=desc,
-            version=version,
+        try:
+            return Table(
+                database=self._database,
+                name=name,
+                columns=columns_from_json(json.loads(columns)),
+                partition_keys=tuple(json.loads(keys)),
+                location=location,
+                classification=classification,
+                compression=compression,
+                parameters=json.loads(params),
+                description=desc,
+                version=version,
+            )
+        except _DAMAGE as exc:
+            raise self._damaged(f"table {name}", exc) from exc
+
+    def _damaged(self, what: str, exc: Exception) -> CatalogError:
+        return CatalogError(
+            f"catalog {self.path} is damaged: {what} cannot be read ({type(exc).__name__}: "
+            f"{exc}); `lake status` lists every problem, `lake catalog import` restores a backup"
         )
 
     def _select_table(self, conn: sqlite3.Connection, name: str) -> Table | None:
@@ -337,16 +348,19 @@ class LocalCatalog:
                 "FROM schema_versions WHERE database = ? AND table_name = ? ORDER BY version",
                 (self._database, table),
             ).fetchall()
-        return [
-            SchemaVersion(
-                version,
-                columns_from_json(json.loads(columns)),
-                tuple(json.loads(keys)),
-                changed_at,
-                tuple(json.loads(changes)),
-            )
-            for version, columns, keys, changed_at, changes in rows
-        ]
+        try:
+            return [
+                SchemaVersion(
+                    version,
+                    columns_from_json(json.loads(columns)),
+                    tuple(json.loads(keys)),
+                    changed_at,
+                    tuple(json.loads(changes)),
+                )
+                for version, columns, keys, changed_at, changes in rows
+            ]
+        except _DAMAGE as exc:
+            raise self._damaged(f"the schema history of {table}", exc) from exc
 
     # -- partitions ------------------------------------------------------------------------
 
@@ -358,7 +372,10 @@ class LocalCatalog:
                 'SELECT "values", location FROM partitions WHERE database = ? AND table_name = ?',
                 (self._database, table),
             ).fetchall()
-        found = (Partition(json.loads(values), location) for values, location in rows)
+        try:
+            found = [Partition(json.loads(values), location) for values, location in rows]
+        except _DAMAGE as exc:
+            raise self._damaged(f"a partition of {table}", exc) from exc
         return sort_partitions(p for p in found if match_partition(p.values, filter))
 
     def add_partitions(self, table: str, partitions: Iterable[Partition]) -> int:
@@ -398,6 +415,54 @@ class LocalCatalog:
                     (self._database, table, spec),
                 ).rowcount
         return deleted
+
+    # -- integrity -------------------------------------------------------------------------
+
+    def check(self) -> list[str]:
+        """Problems in the catalog file, one line each; empty when it is sound or absent.
+
+        Runs SQLite's ``PRAGMA quick_check`` (page structure, indexes, constraints),
+        ``PRAGMA foreign_key_check`` (partitions of tables that are gone), and reads back
+        every JSON column of every row, of every database in the file. The file is opened
+        read-only and never created.
+
+        Raises
+        ------
+        CatalogError
+            when the file cannot be read at all (not a database, truncated header,
+            unreadable): nothing in it can be trusted.
+
+        Examples
+        --------
+        >>> LocalCatalog(home / "catalog.sqlite").check()           # doctest: +SKIP
+        ['table data_lake_db.raw_sales: columns is not valid JSON (...)']
+        """
+        if not self.path.exists():
+            return []
+        try:
+            conn = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=self.timeout
+            )
+        except sqlite3.Error as exc:
+            raise CatalogError(f"catalog {self.path} is unreadable: {exc}") from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            try:
+                verdict = [str(row[0]) for row in conn.execute("PRAGMA quick_check")]
+                names = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master")}
+            except sqlite3.DatabaseError as exc:
+                raise CatalogError(f"catalog {self.path} is unreadable: {exc}") from exc
+            problems = [f"storage: {line}" for line in verdict if line != "ok"]
+            missing = [t for t in _CATALOG_TABLES if t not in names]
+            problems += [f"table {name} of the catalog schema is missing" for name in missing]
+            if not missing:
+                problems += _row_problems(conn)
+            return problems
+        except sqlite3.DatabaseError as exc:
+            # quick_check passed but reading rows failed: damage in the data pages.
+            return [f"storage: {exc}"]
+        finally:
+            conn.close()
 
     # -- restore ---------------------------------------------------------------------------
 
@@ -451,6 +516,61 @@ class LocalCatalog:
                 f"table {table.database}.{table.name} does not belong to database {self._database}"
             )
         return table
+
+
+# What reading a row whose JSON was damaged raises: bad JSON, a wrong shape, a missing key.
+_DAMAGE = (ValueError, TypeError, KeyError, AttributeError)
+_CATALOG_TABLES = ("meta", "databases", "tables", "partitions", "schema_versions")
+
+
+def _row_problems(conn: sqlite3.Connection) -> list[str]:
+    """One line per row whose JSON columns do not read back, and per orphaned row."""
+    problems: list[str] = []
+
+    def bad(what: str, column: str, text: str, shape: type) -> None:
+        try:
+            value: Any = json.loads(text)
+        except (ValueError, TypeError) as exc:
+            problems.append(f"{what}: {column} is not valid JSON ({exc})")
+            return
+        if not isinstance(value, shape):
+            problems.append(
+                f"{what}: {column} is a JSON {type(value).__name__}, not a {shape.__name__}"
+            )
+            return
+        if column == "columns" and isinstance(value, list):
+            try:
+                columns_from_json(value)
+            except _DAMAGE as exc:
+                problems.append(f"{what}: columns lack a name or type ({exc})")
+
+    for database, name, columns, keys, params in conn.execute(
+        "SELECT database, name, columns, partition_keys, parameters FROM tables "
+        "ORDER BY database, name"
+    ):
+        what = f"table {database}.{name}"
+        bad(what, "columns", columns, list)
+        bad(what, "partition_keys", keys, list)
+        bad(what, "parameters", params, dict)
+    for database, table, spec, values in conn.execute(
+        'SELECT database, table_name, spec, "values" FROM partitions '
+        "ORDER BY database, table_name, spec"
+    ):
+        bad(f"partition {database}.{table} {spec}", "values", values, dict)
+    for database, table, version, columns, keys, changes in conn.execute(
+        "SELECT database, table_name, version, columns, partition_keys, changes "
+        "FROM schema_versions ORDER BY database, table_name, version"
+    ):
+        what = f"schema version {version} of {database}.{table}"
+        bad(what, "columns", columns, list)
+        bad(what, "partition_keys", keys, list)
+        bad(what, "changes", changes, list)
+    orphans = Counter(str(row[0]) for row in conn.execute("PRAGMA foreign_key_check"))
+    problems += [
+        f"{count} row(s) of {table} belong to no table or database"
+        for table, count in sorted(orphans.items())
+    ]
+    return problems
 
 
 def _dumps_ordered(values: Mapping[str, str]) -> str:

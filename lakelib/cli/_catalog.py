@@ -10,6 +10,7 @@ from rich.table import Table as RichTable
 
 from lakelib.cli._app import app
 from lakelib.cli._console import err, out
+from lakelib.errors import CatalogError
 
 catalog_app = typer.Typer(
     name="catalog",
@@ -33,8 +34,12 @@ def crawl(
         str, typer.Option("--format", help="table | json (json: the report, nothing else).")
     ] = "table",
 ) -> None:
-    """Update the catalog from what is in a zone: tables, schemas, partitions."""
-    from lakelib.catalog import DEFAULT_ZONES
+    """Update the catalog from what is in a zone: tables, schemas, partitions.
+
+    Exits 1 when it finds problems (unreadable files, folders it cannot make a table of, a
+    damaged catalog), after listing them one per line.
+    """
+    from lakelib.catalog import DEFAULT_ZONES, open_catalog
     from lakelib.catalog import crawl as run_crawl
 
     if output not in {"table", "json"}:
@@ -42,10 +47,16 @@ def crawl(
     if zone is not None and zone not in {z.value for z in DEFAULT_ZONES}:
         known = ", ".join(z.value for z in DEFAULT_ZONES)
         raise typer.BadParameter(f"use one of: {known}", param_hint="ZONE")
+    catalog = open_catalog()
+    # A file that cannot be read at all stops here (CatalogError: one line, exit 1); damaged
+    # rows are listed with the crawl's own problems while the sound tables are updated.
+    damage = [f"catalog: {line}" for line in catalog_problems(catalog)]
     with err.status(f"crawling {zone or 'raw, processed, curated, quarantine'}..."):
-        report = run_crawl(zone, explain=explain)
+        report = run_crawl(zone, catalog=catalog, explain=explain)
+    report.zone_problems[:0] = damage
     if output == "json":
         typer.echo(json.dumps(report.to_dict(), indent=2, default=list))
+        _fail_on_problems(len(report.problems), "in the report")
         return
     if explain:
         for table in report.tables:
@@ -85,6 +96,19 @@ def crawl(
         f"{len(report.problems)} problem(s)",
         markup=False,
     )
+    _fail_on_problems(len(report.problems), "above")
+
+
+def catalog_problems(catalog: object) -> list[str]:
+    """Integrity problems of the local catalog file, one line each (Glue keeps its own)."""
+    from lakelib.catalog import LocalCatalog
+
+    return catalog.check() if isinstance(catalog, LocalCatalog) else []
+
+
+def _fail_on_problems(count: int, where: str) -> None:
+    if count:
+        raise CatalogError(f"crawl found {count} problem(s), listed {where}")
 
 
 @catalog_app.command("export")

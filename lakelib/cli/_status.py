@@ -7,7 +7,8 @@ from rich.table import Table
 
 from lakelib.cli._app import app
 from lakelib.cli._console import human_bytes, out
-from lakelib.config import Zone, get_settings
+from lakelib.config import Settings, Zone, get_settings
+from lakelib.errors import CatalogError
 from lakelib.monitor import recent_runs
 from lakelib.report import AlertLog
 from lakelib.storage import Store, zone_store, zone_usage
@@ -23,7 +24,12 @@ def _recent_ingests(runs: Store, limit: int = 5) -> list[dict[str, object]]:
 
 @app.command()
 def status() -> None:
-    """Show the lake's zones with file counts and sizes, the last runs and alerts."""
+    """Show the lake's zones with file counts and sizes, the last runs and alerts.
+
+    The local catalog is checked too: damaged rows are listed one per line, and a catalog
+    that is damaged or cannot be read at all makes the command exit 1 (after the rest of
+    the status), since crawls, the ETL and queries of the damaged tables will fail.
+    """
     settings = get_settings()
     table = Table(title=f"lake ({settings.profile} profile)", title_justify="left")
     table.add_column("zone")
@@ -34,6 +40,7 @@ def status() -> None:
         table.add_row(usage.zone.value, f"{usage.files:,}", human_bytes(usage.bytes), usage.uri)
     out.print(table)
     out.print(f"catalog database: {settings.database}")
+    damage = _catalog_damage(settings)
 
     runs = zone_store(Zone.RUNS, settings)
     pipeline_runs = recent_runs(runs, PIPELINE, limit=5)
@@ -65,3 +72,28 @@ def status() -> None:
         out.print("recent alerts:")
         for alert in alerts:
             out.print(f"  {alert.line()}", markup=False)
+    if damage is not None:
+        raise damage
+
+
+def _catalog_damage(settings: Settings) -> CatalogError | None:
+    """Print the local catalog's problems; the error to exit with once the status is shown."""
+    if not settings.is_local:
+        return None  # Glue keeps its own catalog consistent
+    from lakelib.catalog import CATALOG_FILE, LocalCatalog
+
+    catalog = LocalCatalog(settings.home / CATALOG_FILE, settings.database)
+    try:
+        problems = catalog.check()
+    except CatalogError as exc:
+        out.print(f"catalog: UNREADABLE ({catalog.path})", markup=False)
+        return exc
+    if not problems:
+        return None
+    out.print(f"catalog: {len(problems)} problem(s) in {catalog.path}", markup=False)
+    for line in problems:
+        out.print(f"  problem: {line}", markup=False)
+    return CatalogError(
+        f"catalog {catalog.path} has {len(problems)} problem(s), listed above; "
+        "`lake catalog import` restores a backup"
+    )

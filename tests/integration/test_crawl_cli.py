@@ -5,9 +5,11 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,7 +57,11 @@ def home(tmp_path: Path) -> Path:
 
 def test_crawl_explains_and_reports_problems_one_line_each(home: Path, tmp_path: Path) -> None:
     result = lake("crawl", "raw", "--explain", home=home, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    # Problems are listed on stdout, and the crawl fails: a script or scheduler must notice.
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "lake: error: crawl found 2 problem(s), listed above"
+    ]
     out = result.stdout
     assert "column amount: double and string seen" in out
     assert "a value seen as text cannot be read as a number" in out
@@ -69,7 +75,7 @@ def test_crawl_explains_and_reports_problems_one_line_each(home: Path, tmp_path:
     assert (home / "catalog.sqlite").is_file()
 
     again = lake("crawl", home=home, cwd=tmp_path)
-    assert again.returncode == 0
+    assert again.returncode == 1
     assert "unchanged" in again.stdout and "0 changed" in again.stdout
 
     shown = lake("catalog", "show", "raw_sales", "--history", home=home, cwd=tmp_path)
@@ -84,7 +90,8 @@ def test_crawl_explains_and_reports_problems_one_line_each(home: Path, tmp_path:
 
 def test_crawl_json_output_is_only_json(home: Path, tmp_path: Path) -> None:
     result = lake("crawl", "raw", "--format", "json", home=home, cwd=tmp_path)
-    assert result.returncode == 0
+    assert result.returncode == 1
+    assert result.stderr.strip() == "lake: error: crawl found 2 problem(s), listed in the report"
     report = json.loads(result.stdout)
     assert report["tables"][0]["table"] == "raw_sales"
     assert report["tables"][0]["partitions_added"] == [
@@ -99,7 +106,16 @@ def test_unknown_zone_is_a_usage_error(home: Path, tmp_path: Path) -> None:
     assert result.returncode == 2 and "raw, processed, curated, quarantine" in result.stderr
 
 
+def without_problems(home: Path) -> Path:
+    """The ``home`` lake minus its bad file and its stray folder: a crawl finds no problem."""
+    (home / "raw" / "sales" / "notes" / "readme.json").unlink()
+    (home / "raw" / "sales" / "notes").rmdir()
+    (home / "raw/sales/year=2024/month=01/day=06/sales_20240106_030000.json.gz").unlink()
+    return home
+
+
 def test_export_import_round_trip(home: Path, tmp_path: Path) -> None:
+    without_problems(home)
     assert lake("crawl", home=home, cwd=tmp_path).returncode == 0
     first = tmp_path / "backup" / "catalog.json"
     exported = lake("catalog", "export", str(first), home=home, cwd=tmp_path)
@@ -122,3 +138,71 @@ def test_export_import_round_trip(home: Path, tmp_path: Path) -> None:
     assert (
         lake("catalog", "import", str(first), "--replace", home=fresh, cwd=tmp_path).returncode == 0
     )
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(bytes(range(256)) * 64)
+
+
+def _truncated(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [(_garbage, "file is not a database"), (_truncated, "database disk image is malformed")],
+    ids=["garbage", "truncated"],
+)
+def test_an_unreadable_catalog_is_reported_by_status_and_crawl(
+    home: Path, tmp_path: Path, damage: Any, reason: str
+) -> None:
+    without_problems(home)
+    assert lake("crawl", home=home, cwd=tmp_path).returncode == 0
+    assert not (home / "catalog.sqlite-wal").exists()  # everything is in the file itself
+    damage(home / "catalog.sqlite")
+    expected = f"lake: error: catalog {home / 'catalog.sqlite'} is unreadable: {reason}"
+
+    status = lake("status", home=home, cwd=tmp_path)
+    assert status.returncode == 1
+    assert status.stderr.strip().splitlines() == [expected]
+    assert "catalog: UNREADABLE" in status.stdout
+    assert "raw" in status.stdout  # the rest of the status is still shown
+
+    crawled = lake("crawl", home=home, cwd=tmp_path)
+    assert crawled.returncode == 1
+    assert crawled.stderr.strip().splitlines() == [expected]
+
+
+def test_damaged_catalog_rows_are_listed_one_per_line(home: Path, tmp_path: Path) -> None:
+    without_problems(home)
+    assert lake("crawl", home=home, cwd=tmp_path).returncode == 0
+    with sqlite3.connect(home / "catalog.sqlite") as conn:
+        conn.execute("UPDATE tables SET columns = '[{\"name\": \"id\"' WHERE name = 'raw_sales'")
+        conn.execute("UPDATE partitions SET \"values\" = 'year=2024' WHERE spec LIKE '%day=05'")
+    conn.close()
+
+    status = lake("status", home=home, cwd=tmp_path)
+    assert status.returncode == 1
+    assert status.stderr.strip().splitlines() == [
+        f"lake: error: catalog {home / 'catalog.sqlite'} has 2 problem(s), listed above; "
+        "`lake catalog import` restores a backup"
+    ]
+    lines = status.stdout.splitlines()
+    at = lines.index(f"catalog: 2 problem(s) in {home / 'catalog.sqlite'}")
+    assert lines[at + 1].startswith(
+        "  problem: table data_lake_db.raw_sales: columns is not valid JSON"
+    )
+    assert lines[at + 2].startswith(
+        "  problem: partition data_lake_db.raw_sales year=2024/month=01/day=05: "
+        "values is not valid JSON"
+    )
+
+    crawled = lake("crawl", home=home, cwd=tmp_path)
+    assert crawled.returncode == 1, crawled.stderr
+    assert crawled.stderr.strip().splitlines() == [
+        "lake: error: crawl found 3 problem(s), listed above"
+    ]
+    problems = [line for line in crawled.stdout.splitlines() if line.startswith("problem: ")]
+    assert [p.split(":")[1].strip() for p in problems] == ["catalog", "catalog", "raw/sales"]
+    assert "catalog not updated" in problems[2] and "is damaged: table raw_sales" in problems[2]
