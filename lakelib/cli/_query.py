@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +16,9 @@ from lakelib.cli._console import err, human_bytes, out
 from lakelib.errors import QueryError
 
 FORMATS = ("table", "csv", "json")
+# Rows the table view prints by default: a terminal is no place for a whole result, which
+# is in its CSV (named under the table) and in --format csv.
+TABLE_ROWS = 100
 
 
 def parameter_value(text: str) -> Any:
@@ -114,6 +118,14 @@ def query_command(
     ] = False,
     history: Annotated[bool, typer.Option("--history", help="List recent queries.")] = False,
     limit: Annotated[int, typer.Option(min=1, help="How many --history entries.")] = 20,
+    max_rows: Annotated[
+        int,
+        typer.Option(
+            "--max-rows",
+            min=1,
+            help="Rows the table view prints (the full result is in its CSV and --format csv).",
+        ),
+    ] = TABLE_ROWS,
 ) -> None:
     """Run Trino SQL on the lake (DuckDB locally, Athena on AWS)."""
     if fmt not in FORMATS:
@@ -137,18 +149,36 @@ def query_command(
     record = result.record
     if fmt == "table" and output is None:
         table = Table(show_lines=False)
-        for name in result.table.column_names:
+        shown = result.head(max_rows)
+        for name in shown.column_names:
             table.add_column(name)
         from lakelib.query._results import textual
 
-        for row in textual(result.table).to_pylist():
+        for row in textual(shown).to_pylist():
             table.add_row(*("NULL" if v is None else str(v) for v in row.values()))
         out.print(table)
+        if shown.num_rows < record.rows:
+            err.print(
+                f"{record.rows - shown.num_rows:,} more rows not shown (--max-rows); "
+                f"the full result is in {record.output_location}",
+                markup=False,
+            )
         err.print(
             f"{record.rows:,} rows   query {record.query_id}   {record.total_ms:.0f} ms   "
             f"scanned {human_bytes(record.bytes_scanned)} (${record.cost_usd:.6f})",
             markup=False,
         )
+        return
+    if not getattr(result, "held", True) and fmt == "csv" and record.output_location:
+        # Too large to hold: copied from the result file row by row, never whole in memory.
+        from lakelib.query._results import plain_csv_from_result
+
+        if output is not None:
+            with output.open("w", newline="", encoding="utf-8") as handle:
+                plain_csv_from_result(record.output_location, handle)
+            err.print(f"{record.rows:,} rows written to {output}", markup=False)
+        else:
+            plain_csv_from_result(record.output_location, sys.stdout)
         return
     if fmt == "json":
         data = (render_json(result.table) + "\n").encode()

@@ -62,6 +62,8 @@ log = logging.getLogger(__name__)
 
 # Rows per batch streamed from DuckDB to the result CSV: a few MB for a typical row.
 BATCH_ROWS = 65_536
+# Rows of a result too large to hold that are kept anyway, for a look at its first lines.
+PREVIEW_ROWS = 1_000
 
 _SUFFIXES = {
     "parquet": (".parquet", ".parq"),
@@ -636,7 +638,7 @@ class LocalQueries(LocalEngine):
                     f"workgroup {group.name} allows {cutoff:,} per query)"
                 )
             executing = time.perf_counter()
-            table = self._execute_tracked(plan, record, group.name, cap)
+            table, preview = self._execute_tracked(plan, record, group.name, cap)
             record.execution_ms = round((time.perf_counter() - executing) * 1000, 3)
         except _Cancelled as exc:
             self._finish(record, "CANCELLED", str(exc), started)
@@ -652,7 +654,7 @@ class LocalQueries(LocalEngine):
             raise
         record.cost_usd = scan_cost_usd(record.bytes_scanned)
         self._finish(record, "SUCCEEDED", "", started)
-        return QueryResult(table, record, max_rows=cap)
+        return QueryResult(table, record, max_rows=cap, preview=preview)
 
     def _finish(self, record: QueryRecord, state: str, reason: str, started: float) -> None:
         record.state = state
@@ -671,11 +673,13 @@ class LocalQueries(LocalEngine):
 
     def _execute_tracked(
         self, plan: LocalPlan, record: QueryRecord, workgroup: str, cap: int
-    ) -> pa.Table | None:
+    ) -> tuple[pa.Table | None, pa.Table | None]:
         """Stream the rows into the result CSV; return them too if there are at most ``cap``.
 
-        Sets the record's row count and output location. Past the cap the batches kept so
-        far are dropped: memory stays at one batch however large the result.
+        Returns ``(rows or None, preview)``: past the cap the batches kept so far are dropped
+        but for the first :data:`PREVIEW_ROWS` rows (what ``lake query`` shows), so memory
+        stays at one batch however large the result. Sets the record's row count and output
+        location.
         """
         import duckdb
 
@@ -684,6 +688,7 @@ class LocalQueries(LocalEngine):
         self._running[query_id] = cursor
         sink = self.results.open_csv(workgroup, query_id)
         held: list[pa.RecordBatch] | None = []
+        preview: list[pa.RecordBatch] = []
         try:
             schema, stream = self.batches(plan, cursor)
             for batch in stream:
@@ -692,6 +697,8 @@ class LocalQueries(LocalEngine):
                     held.append(batch)
                     if sink.rows > cap:
                         held = None
+                if not preview:
+                    preview.append(batch.slice(0, PREVIEW_ROWS))
                 if query_id in self._cancelled:
                     raise _Cancelled("cancelled by request")
             if query_id in self._cancelled:
@@ -712,7 +719,8 @@ class LocalQueries(LocalEngine):
         finally:
             self._running.pop(query_id, None)
             cursor.close()
-        return None if held is None else pa.Table.from_batches(held, schema=schema)
+        head = pa.Table.from_batches(preview, schema=schema)
+        return (None if held is None else pa.Table.from_batches(held, schema=schema)), head
 
     def cancel(self, query_id: str) -> bool:
         """Interrupt a running query of this process; False if it is not running.

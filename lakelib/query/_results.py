@@ -321,6 +321,18 @@ def render_csv(table: pa.Table, *, quote_all: bool) -> bytes:
     return text.getvalue().encode()
 
 
+def plain_csv_from_result(path: str | Path, sink: Any) -> None:
+    """Copy a result CSV (Athena's quoting) to ``sink`` as plain CSV, row by row.
+
+    What ``lake query --format csv`` prints for a result too large to hold: the same text
+    (NULL and the empty string both empty, as :func:`render_csv` writes them), never the
+    whole file in memory.
+    """
+    with open(path, newline="", encoding="utf-8") as handle:
+        writer = csv.writer(sink, lineterminator="\n")
+        writer.writerows(csv.reader(handle))
+
+
 def _plain(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -343,11 +355,17 @@ class QueryResult:
     """
 
     def __init__(
-        self, table: pa.Table | None, record: QueryRecord, *, max_rows: int | None = None
+        self,
+        table: pa.Table | None,
+        record: QueryRecord,
+        *,
+        max_rows: int | None = None,
+        preview: pa.Table | None = None,
     ) -> None:
         self._table = table
         self.record = record
         self.max_rows = max_rows
+        self._preview = preview
 
     def __repr__(self) -> str:
         return (
@@ -393,6 +411,13 @@ class QueryResult:
     @property
     def df(self) -> Any:
         return self.to_pandas()
+
+    def head(self, n: int) -> pa.Table:
+        """The first ``n`` rows (at most the preview's rows when the result is not held)."""
+        source = self._table if self._table is not None else self._preview
+        if source is None:
+            return self.table.slice(0, n)  # raises the row-cap error
+        return source.slice(0, n)
 
     def __len__(self) -> int:
         return self._table.num_rows if self._table is not None else self.record.rows
