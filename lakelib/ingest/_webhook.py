@@ -3,18 +3,29 @@
 ``POST /ingest/<source>`` with JSON (one object or an array) or JSON lines. Answers
 ``202`` with the run's counts, ``200`` when the same body was landed before, and a 4xx with a
 JSON ``{"error": ...}`` message for bad input: unknown source (404), bad name (400), empty or
-unparseable body (400), too large (413), wrong content type (415). Only sources declared in
-``[sources]`` of ``lake.toml`` are accepted, so a caller cannot create new folders in the lake.
+unparseable body (400), too large (413), wrong content type (415), a malformed
+``Content-Length`` (400; :mod:`lakelib._httpserver` has the server's limits). Only sources
+declared in ``[sources]`` of ``lake.toml`` are accepted, so a caller cannot create new
+folders in the lake.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from http import HTTPStatus
 from typing import Any
 
-from lakelib._httpserver import JsonHandler, LocalServer
+from lakelib._httpserver import (
+    LocalServer,
+    Request,
+    Response,
+    ServerLimits,
+    error_response,
+    json_response,
+    public_message,
+)
 from lakelib.config import Settings, get_settings
 from lakelib.errors import LakeError, ValidationError
 from lakelib.sources import PayloadSource
@@ -34,51 +45,43 @@ ACCEPTED_TYPES = (
 
 
 class WebhookServer(LocalServer):
-    def __init__(self, address: tuple[str, int], settings: Settings, max_body: int) -> None:
-        super().__init__(address, _Handler)
+    """The webhook: ``POST /ingest/<source>``, ``GET /ping``; limits from ``limits``."""
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        settings: Settings,
+        max_body: int,
+        limits: ServerLimits | None = None,
+    ) -> None:
+        super().__init__(address, replace(limits or ServerLimits(threads=8), max_body=max_body))
         self.settings = settings
-        self.max_body = max_body
-        # One landing at a time: file names and the state document are per source.
+        # One landing at a time in this process: the landing path and the state document
+        # are per source.
         self.lock = threading.Lock()
 
-
-class _Handler(JsonHandler):
-    server: WebhookServer
-
-    def do_GET(self) -> None:
-        if self.path == "/ping":
-            self.reply(HTTPStatus.OK, {"status": "ok"})
-        else:
-            self.error(HTTPStatus.NOT_FOUND, "POST records to /ingest/<source>")
-
-    def do_POST(self) -> None:
-        parts = self.path.split("?", 1)[0].strip("/").split("/")
+    def handle(self, request: Request) -> Response:
+        if request.method in ("GET", "HEAD"):
+            if request.path == "/ping":
+                return json_response(HTTPStatus.OK, {"status": "ok"})
+            return error_response(HTTPStatus.NOT_FOUND, "POST records to /ingest/<source>")
+        if request.method != "POST":
+            return error_response(HTTPStatus.METHOD_NOT_ALLOWED, "POST records to /ingest/<source>")
+        parts = request.path.strip("/").split("/")
         source = parts[1] if len(parts) == 2 and parts[0] == "ingest" else None
-        try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            self.close_connection = True
-            return self.error(HTTPStatus.LENGTH_REQUIRED, "a Content-Length header is required")
-        ctype = self.headers.get("Content-Type", "")
+        if not request.has_length:
+            return error_response(HTTPStatus.LENGTH_REQUIRED, "a Content-Length header is required")
+        ctype = request.header("Content-Type")
         try:
             if source is None:
                 raise Rejected(HTTPStatus.NOT_FOUND, "POST records to /ingest/<source>")
-            check_request(source, ctype, length, self.server.settings, self.server.max_body)
+            check_request(source, ctype, len(request.body), self.settings, self.max_body)
         except Rejected as exc:
-            self._drain(length)
-            return self.error(exc.status, exc.message)
-        body = self.rfile.read(length)
-        origin = f"webhook:{self.client_address[0]}"
-        with self.server.lock:
-            status, answer = land_payload(source, body, ctype, origin, self.server.settings)
-        self.reply(status, answer)
-
-    def _drain(self, length: int) -> None:
-        """Read a small body we are refusing, so the client sees our answer, not a reset."""
-        if 0 < length <= self.server.max_body:
-            self.rfile.read(length)
-        elif length:
-            self.close_connection = True
+            return error_response(exc.status, exc.message)
+        origin = f"webhook:{request.client}"
+        with self.lock:
+            status, answer = land_payload(source, request.body, ctype, origin, self.settings)
+        return json_response(status, answer)
 
 
 class Rejected(Exception):
@@ -129,10 +132,12 @@ def land_payload(
     try:
         summary = ingest(source, payload, settings=settings)
     except ValidationError as exc:
-        return HTTPStatus.BAD_REQUEST, {"error": str(exc)}
-    except LakeError as exc:
+        return HTTPStatus.BAD_REQUEST, {"error": public_message(str(exc))}
+    except (LakeError, OSError) as exc:
+        # Disk full, permissions, a storage error: the caller learns the landing failed (and
+        # may retry); the log keeps the paths, the answer does not.
         log.error("webhook ingest failed: %s", exc)
-        return HTTPStatus.INTERNAL_SERVER_ERROR, {"error": str(exc)}
+        return HTTPStatus.INTERNAL_SERVER_ERROR, {"error": public_message(f"landing failed: {exc}")}
     duplicate = bool(summary.skipped_inputs)
     answer: dict[str, Any] = {
         k: getattr(summary, k) for k in ("run_id", "read", "landed", "quarantined")
@@ -147,6 +152,11 @@ def make_webhook_server(
     *,
     max_body: int = DEFAULT_MAX_BODY,
     settings: Settings | None = None,
+    limits: ServerLimits | None = None,
 ) -> WebhookServer:
-    """A ready (not yet serving) webhook server; ``port=0`` picks a free port."""
-    return WebhookServer((host, port), settings or get_settings(), max_body)
+    """A ready (not yet serving) webhook server; ``port=0`` picks a free port.
+
+    ``limits`` sets the connection cap, silence timeout and worker threads
+    (:class:`lakelib._httpserver.ServerLimits`); ``max_body`` the body limit.
+    """
+    return WebhookServer((host, port), settings or get_settings(), max_body, limits)

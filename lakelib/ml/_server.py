@@ -13,8 +13,10 @@ Routes
         model's own status and message; the answer carries
         ``X-Amzn-Invoked-Production-Variant``.
 
-Bodies over the limit (6 MB, SageMaker's real-time payload limit) get 413 before they are
-read; a missing or tampered model keeps the server up and answering 503 with the reason.
+Bodies over the limit (6 MB, SageMaker's real-time payload limit) get 413 (a declared length
+before the body is read, a chunked body as soon as it passes the limit); a malformed
+``Content-Length`` gets 400 (see :mod:`lakelib._httpserver` for the server's limits); a
+missing or tampered model keeps the server up and answering 503 with the reason.
 """
 
 from __future__ import annotations
@@ -23,13 +25,21 @@ import logging
 import threading
 import urllib.parse
 from collections.abc import Iterable
+from dataclasses import replace
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from lakelib._httpserver import JsonHandler, LocalServer
+from lakelib._httpserver import (
+    LocalServer,
+    Request,
+    Response,
+    ServerLimits,
+    error_response,
+    public_message,
+)
 from lakelib.errors import LakeError
 from lakelib.ml._inference import InferenceError, LoadedModel, model_fn, transform
 
@@ -51,6 +61,9 @@ class EndpointServer(LocalServer):
         the loaded model, or ``None`` when it could not be loaded (``problem`` says why).
     endpoint_names:
         names accepted on ``/endpoints/<name>/invocations``.
+    limits:
+        connection, timeout and thread limits (:class:`lakelib._httpserver.ServerLimits`);
+        ``max_body`` here wins over ``limits.max_body``.
     """
 
     def __init__(
@@ -63,12 +76,12 @@ class EndpointServer(LocalServer):
         max_body: int = MAX_BODY,
         variant: str = VARIANT,
         region: str = "us-east-1",
+        limits: ServerLimits | None = None,
     ) -> None:
-        super().__init__(address, _Handler)
+        super().__init__(address, replace(limits or ServerLimits(), max_body=max_body))
         self.model = model
         self.problem = problem or ("" if model else "no model loaded")
         self.endpoint_names = set(endpoint_names)
-        self.max_body = max_body
         self.variant = variant
         self.region = region
         self.requests = 0
@@ -78,72 +91,54 @@ class EndpointServer(LocalServer):
         with self._count:
             self.requests += 1
 
-
-class _Handler(JsonHandler):
-    server: EndpointServer
-    # Headers and body go out in two writes; without TCP_NODELAY the body waits for the
-    # client's delayed ACK (~40 ms a request on keep-alive connections).
-    disable_nagle_algorithm = True
-
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if path != "/ping":
-            return self.error(HTTPStatus.NOT_FOUND, "GET /ping, POST /invocations")
-        if self.server.model is None:
-            return self.error(HTTPStatus.SERVICE_UNAVAILABLE, self.server.problem)
-        self.send_body(HTTPStatus.OK, b"", "text/plain")
-
-    def do_POST(self) -> None:
-        self.server.count()
-        path = self.path.split("?", 1)[0]
-        parts = path.strip("/").split("/")
+    # -- routes -----------------------------------------------------------------------------
+    def handle(self, request: Request) -> Response:
+        if request.method in ("GET", "HEAD"):
+            return self._get(request)
+        if request.method != "POST":
+            return error_response(HTTPStatus.METHOD_NOT_ALLOWED, "GET /ping, POST /invocations")
+        self.count()
+        parts = request.path.strip("/").split("/")
         if parts == ["invocations"]:
-            return self._invoke(endpoint=None)
+            return self._invoke(request, endpoint=None)
         if len(parts) == 3 and parts[0] == "endpoints" and parts[2] == "invocations":
             name = urllib.parse.unquote(parts[1])
-            if name not in self.server.endpoint_names:
-                self._drain()
-                return self.aws_error(
+            if name not in self.endpoint_names:
+                return aws_error(
                     HTTPStatus.BAD_REQUEST,
                     "ValidationError",
                     f"Endpoint {name} of account {ACCOUNT_ID} not found.",
                 )
-            return self._invoke(endpoint=name)
-        self._drain()
-        self.error(HTTPStatus.NOT_FOUND, "POST /invocations or /endpoints/<name>/invocations")
+            return self._invoke(request, endpoint=name)
+        return error_response(
+            HTTPStatus.NOT_FOUND, "POST /invocations or /endpoints/<name>/invocations"
+        )
 
-    # -- helpers --------------------------------------------------------------------------
-    def _length(self) -> int | None:
-        try:
-            return int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            return None
+    def _get(self, request: Request) -> Response:
+        if request.path != "/ping":
+            return error_response(HTTPStatus.NOT_FOUND, "GET /ping, POST /invocations")
+        if self.model is None:
+            return error_response(HTTPStatus.SERVICE_UNAVAILABLE, public_message(self.problem))
+        return Response(HTTPStatus.OK, b"", "text/plain")
 
-    def _drain(self) -> None:
-        length = self._length() or 0
-        if 0 < length <= self.server.max_body:
-            self.rfile.read(length)
-        elif length:
-            self.close_connection = True
+    def refuse(self, status: int, message: str, path: str) -> Response:
+        """Refusals before the handler (framing, size): SageMaker's shape on its route."""
+        parts = path.strip("/").split("/")
+        endpoint = None
+        if len(parts) == 3 and parts[0] == "endpoints" and parts[2] == "invocations":
+            endpoint = urllib.parse.unquote(parts[1])
+        if endpoint is not None and status < HTTPStatus.INTERNAL_SERVER_ERROR:
+            # Refused by the front end, not by the model: no ModelError around it.
+            return aws_error(status, "ValidationError", message)
+        return self._refuse(endpoint, status, message)
 
-    def aws_error(self, status: int, code: str, message: str, **extra: Any) -> None:
-        """An error botocore parses: ``x-amzn-ErrorType`` header + JSON ``message``."""
-        body = orjson.dumps({"__type": code, "message": message, **extra})
-        self.send_response(status)
-        self.send_header("Content-Type", "application/x-amz-json-1.1")
-        self.send_header("x-amzn-ErrorType", f"{code}:http://internal.amazon.com/coral/")
-        self.send_header("x-amzn-RequestId", "local")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _refuse(self, endpoint: str | None, status: int, message: str) -> None:
+    def _refuse(self, endpoint: str | None, status: int, message: str) -> Response:
         if endpoint is None:
-            return self.error(HTTPStatus(status), message)
+            return error_response(status, message)
         if status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
-            return self.aws_error(status, "ValidationError", message)
+            return aws_error(status, "ValidationError", message)
         # SageMaker wraps what the container said in a ModelError (424).
-        self.aws_error(
+        return aws_error(
             HTTPStatus.FAILED_DEPENDENCY,
             "ModelError",
             f'Received client error ({status}) from primary with message "{message}".',
@@ -152,41 +147,50 @@ class _Handler(JsonHandler):
             LogStreamArn=f"local:{endpoint}",
         )
 
-    def _invoke(self, endpoint: str | None) -> None:
-        length = self._length()
-        if length is None:
-            self.close_connection = True
+    def _invoke(self, request: Request, endpoint: str | None) -> Response:
+        if not request.has_length:
             return self._refuse(endpoint, HTTPStatus.LENGTH_REQUIRED, "Content-Length required")
-        if length > self.server.max_body:
-            self.close_connection = True
-            return self._refuse(
-                endpoint,
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                f"body of {length:,} bytes exceeds the limit of {self.server.max_body:,} bytes",
-            )
-        body = self.rfile.read(length) if length else b""
-        model = self.server.model
+        model = self.model
         if model is None:
-            return self._refuse(endpoint, HTTPStatus.SERVICE_UNAVAILABLE, self.server.problem)
+            return self._refuse(
+                endpoint, HTTPStatus.SERVICE_UNAVAILABLE, public_message(self.problem)
+            )
         try:
             answer, ctype = transform(
-                body, self.headers.get("Content-Type"), self.headers.get("Accept"), model
+                request.body,
+                request.header("Content-Type") or None,
+                request.header("Accept") or None,
+                model,
             )
         except InferenceError as exc:
-            return self._refuse(endpoint, exc.status, str(exc))
+            return self._refuse(endpoint, exc.status, public_message(str(exc)))
         except Exception as exc:  # a bug, not the caller's fault: log it, keep serving
             log.exception("inference failed")
             return self._refuse(
-                endpoint, HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(exc).__name__}: {exc}"
+                endpoint,
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                public_message(f"{type(exc).__name__}: {exc}"),
             )
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(answer)))
+        headers = []
         if endpoint is not None:
-            self.send_header("X-Amzn-Invoked-Production-Variant", self.server.variant)
-            self.send_header("x-amzn-RequestId", "local")
-        self.end_headers()
-        self.wfile.write(answer)
+            headers = [
+                ("X-Amzn-Invoked-Production-Variant", self.variant),
+                ("x-amzn-RequestId", "local"),
+            ]
+        return Response(HTTPStatus.OK, answer, ctype, headers)
+
+
+def aws_error(status: int, code: str, message: str, **extra: Any) -> Response:
+    """An error botocore parses: ``x-amzn-ErrorType`` header + JSON ``message``."""
+    return Response(
+        int(status),
+        orjson.dumps({"__type": code, "message": message, **extra}),
+        "application/x-amz-json-1.1",
+        [
+            ("x-amzn-ErrorType", f"{code}:http://internal.amazon.com/coral/"),
+            ("x-amzn-RequestId", "local"),
+        ],
+    )
 
 
 def load_for_serving(model_dir: Path | str | None) -> tuple[LoadedModel | None, str | None]:
@@ -207,8 +211,12 @@ def make_endpoint_server(
     host: str = "127.0.0.1",
     port: int = 8080,
     max_body: int = MAX_BODY,
+    limits: ServerLimits | None = None,
 ) -> EndpointServer:
     """A ready (not yet serving) endpoint server for the model unpacked in ``model_dir``.
+
+    ``limits`` sets the connection cap, silence timeout and worker threads
+    (:class:`lakelib._httpserver.ServerLimits`); ``max_body`` the body limit.
 
     Examples
     --------
@@ -216,4 +224,6 @@ def make_endpoint_server(
     >>> threading.Thread(target=server.serve_forever, daemon=True).start()  # doctest: +SKIP
     """
     model, problem = load_for_serving(model_dir)
-    return EndpointServer((host, port), model, endpoint_names, problem=problem, max_body=max_body)
+    return EndpointServer(
+        (host, port), model, endpoint_names, problem=problem, max_body=max_body, limits=limits
+    )

@@ -15,11 +15,11 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import orjson
 
-from lakelib._httpserver import JsonHandler, LocalServer
+from lakelib._httpserver import LocalServer, Request, Response, error_response, json_response
 
 
 def _load(folder: Path) -> list[Any]:
@@ -46,7 +46,7 @@ class SampleApiServer(LocalServer):
         pagination: str,
         fail_first: int,
     ) -> None:
-        super().__init__(address, _Handler)
+        super().__init__(address)
         self.records = records
         self.page_size = page_size
         self.pagination = pagination
@@ -54,35 +54,32 @@ class SampleApiServer(LocalServer):
         self.requests = 0
         self.lock = threading.Lock()
 
-
-class _Handler(JsonHandler):
-    server: SampleApiServer
-
-    def do_GET(self) -> None:
-        with self.server.lock:
-            self.server.requests += 1
-            failing = self.server.fail_remaining > 0
-            self.server.fail_remaining -= int(failing)
+    def handle(self, request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return error_response(HTTPStatus.METHOD_NOT_ALLOWED, "GET /<source>?cursor=N")
+        with self.lock:
+            self.requests += 1
+            failing = self.fail_remaining > 0
+            self.fail_remaining -= int(failing)
         if failing:
-            return self.send_body(503, b'{"error": "try again"}')
-        parts = urlsplit(self.path)
-        name = parts.path.strip("/")
-        if name not in self.server.records:
-            return self.send_body(404, orjson.dumps({"error": f"no such resource {name!r}"}))
-        query = parse_qs(parts.query)
+            return error_response(HTTPStatus.SERVICE_UNAVAILABLE, "try again")
+        name = request.path.strip("/")
+        if name not in self.records:
+            return error_response(HTTPStatus.NOT_FOUND, f"no such resource {name!r}")
+        query = parse_qs(request.query)
         try:
             start = int(query.get("cursor", ["0"])[0])
         except ValueError:
-            return self.send_body(400, b'{"error": "bad cursor"}')
-        rows = self.server.records[name]
-        end = start + self.server.page_size
+            return error_response(HTTPStatus.BAD_REQUEST, "bad cursor")
+        rows = self.records[name]
+        end = start + self.page_size
         page: dict[str, Any] = {"records": list(rows[start:end])}
         if end < len(rows):
-            if self.server.pagination == "link":
-                page["next"] = f"{self.server.url}/{name}?cursor={end}"
+            if self.pagination == "link":
+                page["next"] = f"{self.url}/{name}?cursor={end}"
             else:
                 page["next_cursor"] = str(end)
-        self.send_body(HTTPStatus.OK, orjson.dumps(page))
+        return json_response(HTTPStatus.OK, page)
 
 
 def make_sample_api(
