@@ -10,6 +10,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws
 from lake_platform.analytics import Analytics, AnalyticsArgs
+from lake_platform.artifacts import Artifacts, ArtifactsArgs
 from lake_platform.catalog import Catalog, CatalogArgs
 from lake_platform.emr import Emr, EmrArgs
 from lake_platform.ingestion import Ingestion, IngestionArgs
@@ -17,7 +18,7 @@ from lake_platform.ml import Ml, MlArgs
 from lake_platform.monitoring import Monitoring, MonitoringArgs
 from lake_platform.reporting import Reporting, ReportingArgs
 from lake_platform.security import Encryption, EncryptionArgs, Security, SecurityArgs
-from lake_platform.settings import load_settings
+from lake_platform.settings import PlatformConfigError, load_settings
 from lake_platform.storage import Storage, StorageArgs
 
 settings = load_settings(
@@ -38,6 +39,10 @@ storage = Storage(
         replica_key_arn=keys.replica_key.arn if keys.replica_key else None,
     ),
 )
+# The workspace config, the EMR bootstrap and the prebuilt wheels, in the scripts bucket.
+artifacts = Artifacts(
+    "artifacts", ArtifactsArgs(settings, scripts_bucket=storage.bucket_names["scripts"])
+)
 security = Security(
     "security",
     SecurityArgs(
@@ -56,6 +61,8 @@ catalog = Catalog(
         bucket_names=storage.bucket_names,
         glue_role_arn=security.glue_role.arn,
         data_key_arn=keys.data_key.arn,
+        config_uri=artifacts.config_uri,
+        modules_uri=artifacts.glue_modules_uri,
         pipeline_stage_role_arn=(
             security.pipeline_stage_role.arn if security.pipeline_stage_role else None
         ),
@@ -73,6 +80,12 @@ analytics = Analytics(
 )
 emr = None
 if settings.emr.enabled:
+    if artifacts.bootstrap_uri is None or artifacts.emr_wheelhouse_uri is None:
+        raise PlatformConfigError(
+            f"emr.enabled needs the EMR wheelhouse in {settings.wheelhouse}: run "
+            "`python infra/pulumi/build_artifacts.py` first (the cluster installs lakelib "
+            "from it; its subnets reach no package index)"
+        )
     emr = Emr(
         "emr",
         EmrArgs(
@@ -83,7 +96,10 @@ if settings.emr.enabled:
             instance_profile_arn=security.emr_instance_profile.arn,
             logs_bucket=storage.bucket_names["logs"],
             data_key_arn=keys.data_key.arn,
-            depends_on=[security],
+            config_uri=artifacts.config_uri,
+            bootstrap_uri=artifacts.bootstrap_uri,
+            wheelhouse_uri=artifacts.emr_wheelhouse_uri,
+            depends_on=[security, artifacts],
         ),
     )
 crawler_names = {zone: crawler.name for zone, crawler in catalog.crawlers.items()}
@@ -104,6 +120,7 @@ ingestion = Ingestion(
         pipeline_job_names=pipeline_job_names,
         alerts_topic_arn=settings.alerts_topic_arn,
         alerts_key_arn=keys.alerts_key.arn,
+        config_uri=artifacts.config_uri,
         definition_values={
             **{f"{zone.replace('-', '_')}_bucket": n for zone, n in storage.bucket_names.items()},
             "database": settings.database,
@@ -155,6 +172,7 @@ pulumi.export("emr_service_role_arn", security.emr_service_role.arn)
 pulumi.export("emr_instance_profile_arn", security.emr_instance_profile.arn)
 pulumi.export("analyst_role_arn", storage.analyst_role.arn)
 pulumi.export("data_key_arn", keys.data_key.arn)
+pulumi.export("lake_config_uri", artifacts.config_uri)
 pulumi.export("workgroups", analytics.workgroup_info())
 for name, location in analytics.output_locations.items():
     pulumi.export(f"workgroup_{name}_output_location", location)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import runpy
+import shutil
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -136,6 +137,34 @@ class Platform:
         return json.loads(record.inputs[key])
 
 
+# What `build_artifacts.py` writes into build/wheelhouse (contents do not matter to Pulumi).
+WHEELHOUSE_FILES = (
+    "lakelib-0.1.0-py3-none-any.whl",
+    "lakelib-0.1.0-glue5.gluewheels.zip",
+    "lakelib-0.1.0-emr7.zip",
+)
+
+
+def lambda_bundle(folder: Path, pins: dict[str, str] | None = None, tag: str = "") -> Path:
+    """A `pip install --target` folder as the build step leaves it: one dist-info per pin.
+
+    Compiled distributions (orjson, ijson) get a wheel tag for the Lambda's Python and
+    machine unless ``tag`` says otherwise (e.g. a macOS arm64 build).
+    """
+    from lake_platform.deps import LAMBDA_PINS, read_pins
+
+    for name, version in (pins or read_pins(LAMBDA_PINS)).items():
+        package = folder / name.replace("-", "_")
+        package.mkdir(parents=True, exist_ok=True)
+        (package / "__init__.py").write_text("")
+        info = folder / f"{name.replace('-', '_')}-{version}.dist-info"
+        info.mkdir(exist_ok=True)
+        compiled = name in {"orjson", "ijson"}
+        wheel_tag = (tag or "cp312-cp312-manylinux_2_17_x86_64") if compiled else "py3-none-any"
+        (info / "WHEEL").write_text(f"Wheel-Version: 1.0\nTag: {wheel_tag}\n")
+    return folder
+
+
 def stack_config(tmp: Path) -> dict[str, Any]:
     """Stack config for the test stack: every optional layer on, a job and a wheel present."""
     jobs = tmp / "jobs"
@@ -143,10 +172,12 @@ def stack_config(tmp: Path) -> dict[str, Any]:
     (jobs / "sales_clean.py").write_text("print('etl')\n")
     (jobs / "curate.py").write_text("print('curate')\n")
     (jobs / "pipeline_stage.py").write_text("print('stage')\n")
-    dist = tmp / "dist"
-    dist.mkdir()
-    (dist / "lakelib-0.1.0-py3-none-any.whl").write_bytes(b"PK")
-    (tmp / "lambda-deps" / "orjson").mkdir(parents=True)
+    shutil.copy(REPO / "jobs" / "emr_bootstrap.sh", jobs / "emr_bootstrap.sh")
+    wheelhouse = tmp / "wheelhouse"
+    wheelhouse.mkdir()
+    for name in WHEELHOUSE_FILES:
+        (wheelhouse / name).write_bytes(b"PK")
+    lambda_bundle(tmp / "lambda-deps")
     state_machine = tmp / "state_machine.json"
     state_machine.write_text(
         json.dumps(
@@ -174,7 +205,7 @@ def stack_config(tmp: Path) -> dict[str, Any]:
             "missing_job",
         ],
         "jobsDir": str(jobs),
-        "lakelibWheel": str(dist),
+        "wheelhouse": str(wheelhouse),
         "stateMachineFile": str(state_machine),
         "emr": {"enabled": True},
         "ingest": {

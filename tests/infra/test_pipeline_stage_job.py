@@ -6,7 +6,10 @@ import datetime as dt
 import importlib.util
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -15,7 +18,7 @@ from pulumi_harness import REPO
 
 import lakelib.pipeline
 from lakelib.config import reset_settings
-from lakelib.errors import LakeError
+from lakelib.monitor import DIMENSIONS
 
 SCRIPT = REPO / "jobs" / "pipeline_stage.py"
 
@@ -107,69 +110,130 @@ def test_every_stage_the_export_sends_to_the_job_parses(job: ModuleType) -> None
     assert set(stages) <= {s.name for s in lakelib.pipeline.daily_pipeline().stages}
 
 
-def test_main_runs_the_stage_on_the_aws_profile_and_prints_one_json_line(
-    job: ModuleType,
-    clean_env: None,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    calls: list[tuple[Any, ...]] = []
+# -- the job as Glue runs it: a subprocess, Pulumi's arguments, config from S3 --------------
 
-    def run_stage(name: str, run_date: dt.date) -> dict[str, Any]:
-        calls.append(
-            (name, run_date, os.environ.get("LAKE_PROFILE"), os.environ["LAKE_RAW_BUCKET"])
-        )
-        return {"rows": 12, "positive_share": 0.25}
+SHIPPED_CONFIG = """
+[monitoring]
+metrics_namespace = "acme-lake"
 
-    monkeypatch.setattr(lakelib.pipeline, "run_stage", run_stage)
-    code = job.main(
-        ["--stage", "transform", "--run_date", "2026-03-02T02:00:00Z", "--raw_bucket", "raw-b"]
-    )
-    assert code == 0
-    assert calls == [("transform", dt.date(2026, 3, 2), "aws", "raw-b")]
-    (line,) = capsys.readouterr().out.splitlines()
-    assert json.loads(line) == {
-        "stage": "transform",
-        "run_date": "2026-03-02",
-        "metrics": {"rows": 12, "positive_share": 0.25},
-    }
+[[alerts.rules]]
+name = "failed_stage"
+metric = "failed_stages"
+above = 0
+"""
+CONFIG_URI = "s3://lake-scripts/config/lake.toml"
 
 
-def test_an_explicit_profile_wins(
-    job: ModuleType, clean_env: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    seen = []
-    monkeypatch.setattr(
-        lakelib.pipeline, "run_stage", lambda *_: seen.append(os.environ["LAKE_PROFILE"]) or {}
-    )
-    os.environ["LAKE_PROFILE"] = "local"
-    assert job.main(["--stage", "report", "--run_date", "2026-03-01"]) == 0
-    assert job.main(["--stage", "report", "--run_date", "2026-03-01", "--profile", "aws"]) == 0
-    assert seen == ["local", "aws"]
-
-
-def test_a_lake_error_exits_1_with_one_line(
-    job: ModuleType,
-    clean_env: None,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    def failing(*_: Any) -> dict[str, Any]:
-        raise LakeError("no promoted model\nsee the registry")
-
-    monkeypatch.setattr(lakelib.pipeline, "run_stage", failing)
-    assert job.main(["--stage", "transform", "--run_date", "2026-03-01"]) == 1
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert captured.err.splitlines() == [
-        "pipeline_stage transform 2026-03-01: no promoted model see the registry"
+def _glue_run(
+    args: list[str], cwd: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the script as Glue does: its own folder, no lake.toml, Pulumi's arguments."""
+    argv = [
+        "--JOB_NAME",
+        "lake-pipeline-stage",
+        "--job-bookmark-option",
+        "job-bookmark-disable",
+        "--profile",
+        "aws",
+        "--region",
+        "us-east-1",
+        "--raw_bucket",
+        "lake-raw",
+        "--scripts_bucket",
+        "lake-scripts",
+        *args,
     ]
+    env = {**os.environ, **(extra_env or {})}
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *argv],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def emf_lines(stdout: str) -> list[dict[str, Any]]:
+    """Every stdout line, parsed as a CloudWatch EMF document (fails on anything else)."""
+    documents = []
+    for line in stdout.splitlines():
+        document = json.loads(line)  # a bare JSON line: no time or level in front
+        (directive,) = document["_aws"]["CloudWatchMetrics"]
+        assert directive["Dimensions"] == [list(DIMENSIONS)]
+        for dimension in DIMENSIONS:
+            assert isinstance(document[dimension], str)
+        for metric in directive["Metrics"]:
+            assert isinstance(document[metric["Name"]], int | float)
+        documents.append(document)
+    return documents
+
+
+@pytest.fixture
+def shipped_config(aws: str) -> str:
+    from lakelib.aws import client
+
+    s3 = client("s3")
+    for bucket in ("lake-raw", "lake-scripts"):
+        s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket="lake-scripts", Key="config/lake.toml", Body=SHIPPED_CONFIG.encode())
+    return CONFIG_URI
+
+
+@pytest.mark.aws
+def test_the_stage_job_reads_the_shipped_config_and_prints_bare_emf(
+    shipped_config: str, tmp_path: Path
+) -> None:
+    done = _glue_run(
+        [
+            "--stage",
+            "notebooks",
+            "--run_date",
+            "2026-03-02T02:00:00Z",
+            "--LAKE_CONFIG",
+            shipped_config,
+        ],
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    (document,) = emf_lines(done.stdout)
+    directive = document["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "acme-lake"  # from the shipped config, not the default
+    assert (document["Pipeline"], document["Stage"]) == ("daily", "notebooks")
+    assert document["Failures"] == 0 and document["DurationS"] >= 0
+    assert "notebooks run locally or in SageMaker Studio" in done.stderr
+
+
+@pytest.mark.aws
+def test_the_stage_job_without_a_config_fails_naming_lake_config(aws: str, tmp_path: Path) -> None:
+    done = _glue_run(["--stage", "report", "--run_date", "2026-03-02"], tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1].startswith(
+        "pipeline_stage report 2026-03-02: no workspace config: LAKE_CONFIG is not set"
+    )
+    (document,) = emf_lines(done.stdout)
+    assert (document["Stage"], document["Failures"]) == ("report", 1)
+    # Named but not uploaded: the same refusal, naming the URI.
+    done = _glue_run(
+        ["--stage", "report", "--run_date", "2026-03-02", "--LAKE_CONFIG", CONFIG_URI], tmp_path
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        f"pipeline_stage report 2026-03-02: cannot read LAKE_CONFIG={CONFIG_URI}: "
+        "NoSuchBucket: The specified bucket does not exist"
+    )
 
 
 def test_an_unknown_stage_is_a_lake_error_from_lakelib(
-    job: ModuleType, clean_env: None, capsys: pytest.CaptureFixture[str]
+    job: ModuleType, clean_env: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     # The real run_stage: it refuses before touching any zone, so no AWS is needed.
-    assert job.main(["--stage", "deploy", "--run_date", "2026-03-01"]) == 1
-    (line,) = capsys.readouterr().err.splitlines()
+    config = tmp_path / "lake.toml"
+    config.write_text(SHIPPED_CONFIG)
+    argv = ["--stage", "deploy", "--run_date", "2026-03-01", "--LAKE_CONFIG", str(config)]
+    assert job.main(argv) == 1
+    captured = capsys.readouterr()
+    (line,) = captured.err.splitlines()
     assert "no stage 'deploy' in the daily pipeline" in line
+    (document,) = emf_lines(captured.out)
+    assert document["Failures"] == 1

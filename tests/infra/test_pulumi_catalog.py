@@ -52,21 +52,22 @@ def test_glue_jobs_have_the_design_settings(platform: Platform) -> None:
     assert jobs["catalog-curate"]["numberOfWorkers"] == 6
 
 
-def test_scripts_and_wheel_are_uploaded_under_jobs(platform: Platform) -> None:
+def test_scripts_wheelhouse_and_config_are_uploaded(platform: Platform) -> None:
     scripts = platform.outputs["scripts_bucket"]
-    keys = {o.inputs["key"] for o in platform.of_type(OBJECT)}
-    assert keys == {
+    objects = platform.of_type(OBJECT)
+    assert {o.inputs["bucket"] for o in objects} == {scripts}
+    assert {o.inputs["key"] for o in objects} == {
+        "config/lake.toml",
         "jobs/sales_clean.py",
         "jobs/curate.py",
         "jobs/pipeline_stage.py",
+        "jobs/emr_bootstrap.sh",
         "jobs/lib/lakelib-0.1.0-py3-none-any.whl",
+        "jobs/lib/lakelib-0.1.0-glue5.gluewheels.zip",
+        "jobs/lib/lakelib-0.1.0-emr7.zip",
     }
     (job,) = [j for j in platform.of_type(JOB) if j.name == "catalog-sales_clean"]
     assert job.inputs["command"]["scriptLocation"] == f"s3://{scripts}/jobs/sales_clean.py"
-    assert (
-        job.inputs["defaultArguments"]["--additional-python-modules"]
-        == f"s3://{scripts}/jobs/lib/lakelib-0.1.0-py3-none-any.whl"
-    )
 
 
 def test_a_declared_job_without_a_script_is_not_created(platform: Platform) -> None:

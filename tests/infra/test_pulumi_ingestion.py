@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from pulumi_harness import REPO, Platform
+import pytest
+from pulumi_harness import REPO, Platform, run_program, stack_config
 
 FUNCTION = "aws:lambda/function:Function"
 RULE = "aws:cloudwatch/eventRule:EventRule"
@@ -15,7 +16,8 @@ TRIGGER = "aws:glue/trigger:Trigger"
 def test_lambda_has_the_design_settings(platform: Platform) -> None:
     (function,) = platform.of_type(FUNCTION)
     inputs = function.inputs
-    assert inputs["runtime"] == "python3.11"
+    assert inputs["runtime"] == "python3.12"
+    assert inputs["architectures"] == ["x86_64"]
     assert inputs["memorySize"] == 512
     assert inputs["timeout"] == 300
     assert inputs["reservedConcurrentExecutions"] == 10
@@ -30,8 +32,10 @@ def test_lambda_has_the_design_settings(platform: Platform) -> None:
 def test_lambda_code_is_the_lakelib_package(platform: Platform) -> None:
     (function,) = platform.of_type(FUNCTION)
     archive = function.inputs["code"]
-    assert set(archive.assets) == {"lakelib", "orjson"}
     assert archive.assets["lakelib"].path == str(REPO / "lakelib")
+    # Next to lakelib: every pinned package of deps/lambda.txt, with its dist-info.
+    assert {"orjson", "urllib3", "ijson", "boto3", "botocore"} <= set(archive.assets)
+    assert "urllib3-2.8.0.dist-info" in archive.assets
 
 
 def test_daily_schedule_at_two_utc(platform: Platform, minimal_platform: Platform) -> None:
@@ -48,7 +52,14 @@ def test_daily_schedule_at_two_utc(platform: Platform, minimal_platform: Platfor
     assert target.inputs["arn"] == platform.outputs["state_machine_arn"]
 
 
-def test_new_raw_objects_start_the_crawler_through_a_glue_workflow(platform: Platform) -> None:
+def test_without_a_pipeline_new_raw_objects_start_the_glue_workflow(
+    minimal_platform: Platform, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """No Step Functions definition: the S3-event Glue workflow is the one orchestrator."""
+    tmp = tmp_path_factory.mktemp("no-pipeline")
+    config = stack_config(tmp)
+    config["stateMachineFile"] = str(tmp / "absent.json")
+    platform = run_program(config)
     (notification,) = platform.of_type("aws:s3/bucketNotification:BucketNotification")
     assert notification.inputs == {"bucket": platform.outputs["raw_bucket"], "eventbridge": True}
     (rule,) = [r for r in platform.of_type(RULE) if r.name == "ingestion-raw-object-created"]
@@ -68,6 +79,26 @@ def test_new_raw_objects_start_the_crawler_through_a_glue_workflow(platform: Pla
     assert {a["crawlerName"] for a in done["actions"]} == {
         platform.outputs["crawlers"][z] for z in ("processed", "quarantine", "curated")
     }
+    assert "state_machine_arn" not in platform.outputs
+    assert minimal_platform.of_type("aws:glue/workflow:Workflow")
+
+
+def test_with_the_pipeline_step_functions_is_the_only_orchestrator(platform: Platform) -> None:
+    """Two orchestrators started sales_clean and curate twice (issue 13, item 4)."""
+    assert platform.outputs["state_machine_arn"]
+    assert platform.of_type(TRIGGER) == []
+    assert platform.of_type("aws:glue/workflow:Workflow") == []
+    assert platform.of_type("aws:s3/bucketNotification:BucketNotification") == []
+    targets = [t.inputs["arn"] for t in platform.of_type(TARGET)]
+    assert not [arn for arn in targets if ":workflow/" in arn or ":job/" in arn]
+    # What starts a Glue job or crawler: only the state machine's role may.
+    starters = {
+        r.name
+        for r in platform.of_type("aws:iam/rolePolicy:RolePolicy")
+        for st in platform.policy(r)["Statement"]
+        if {"glue:StartJobRun", "glue:StartCrawler", "glue:notifyEvent"} & set(st["Action"])
+    }
+    assert starters == {"ingestion-pipeline"}
 
 
 def test_webhook_is_optional_and_signed(platform: Platform, minimal_platform: Platform) -> None:

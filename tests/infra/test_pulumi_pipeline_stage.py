@@ -79,9 +79,11 @@ def test_the_stage_job_runs_the_real_script_with_lakelib(exported: Platform) -> 
     assert job["executionProperty"] == {"maxConcurrentRuns": 1}
     assert job["roleArn"] == out["pipeline_stage_role_arn"] != out["glue_role_arn"]
     args = job["defaultArguments"]
-    modules = args["--additional-python-modules"].split(",")
-    assert modules[0] == f"s3://{scripts}/jobs/lib/lakelib-0.1.0-py3-none-any.whl"
-    assert "awswrangler==3.17.1" in modules
+    # lakelib[aws] (awswrangler included) from the prebuilt wheelhouse, no index.
+    assert args["--additional-python-modules"] == (
+        f"s3://{scripts}/jobs/lib/lakelib-0.1.0-glue5.gluewheels.zip"
+    )
+    assert args["--python-modules-installer-option"] == "--no-index"
     assert args["--job-bookmark-option"] == "job-bookmark-disable"
     assert "--enable-auto-scaling" not in args
     # The names the aws profile reads, as arguments the script turns into LAKE_* variables.

@@ -126,10 +126,15 @@ def test_example_stack_config_is_valid() -> None:
     assert s.replication is not None and s.replication.region == "us-west-2"
 
 
-def test_example_stack_deploys_under_mocks_and_passes_the_checks() -> None:
+def test_example_stack_deploys_under_mocks_and_passes_the_checks(tmp_path: Path) -> None:
     from lake_platform.policies import check_all
-    from pulumi_harness import run_program
+    from pulumi_harness import lambda_bundle, run_program
 
-    deployed = run_program(_example_stack_config())
+    config = _example_stack_config()
+    # The Lambda bundle the example names is a build output (build_artifacts.py).
+    ingest = config["lakelib-platform:ingest"]
+    assert ingest["dependenciesDir"] == "../../build/lambda-deps"
+    ingest["dependenciesDir"] = str(lambda_bundle(tmp_path / "lambda-deps"))
+    deployed = run_program(config)
     assert deployed.outputs["raw_bucket"].startswith("lake-dev-raw-")
     assert [str(v) for v in check_all(deployed.records)] == []

@@ -1,8 +1,10 @@
 """Catalog & ETL layer: the Glue database, crawlers per zone, and Glue Spark jobs from ``jobs/``.
 
-Job scripts and the lakelib wheel are uploaded to the scripts bucket under ``jobs/`` (the
-``scripts`` zone of lakelib's AWS layout); a job whose script does not exist yet is skipped
-with a warning rather than created pointing at nothing.
+Job scripts are uploaded to the scripts bucket under ``jobs/`` (the ``scripts`` zone of
+lakelib's AWS layout); a job whose script does not exist yet is skipped with a warning rather
+than created pointing at nothing. lakelib and its dependencies come from the prebuilt
+wheelhouse :class:`~lake_platform.artifacts.Artifacts` uploads; the workspace config from
+``config/lake.toml`` (``--LAKE_CONFIG``).
 
 With the Step Functions pipeline deployed, the ``pipeline_stage`` job runs the stages that
 have no AWS service of their own (``jobs/pipeline_stage.py --stage train ...``).
@@ -13,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_aws.glue
@@ -46,6 +48,20 @@ CRAWLER_CONFIGURATION = json.dumps(
 )
 
 
+def python_modules_arguments(modules_uri: pulumi.Input[str] | None) -> dict[str, Any]:
+    """Glue arguments that install lakelib from the prebuilt wheelhouse, never from an index.
+
+    A ``*.gluewheels.zip`` holds lakelib and every wheel Glue 5 lacks; with ``--no-index``
+    pip resolves from it alone (AWS Glue docs: "zip of wheels", Glue 5.0 and later).
+    """
+    if modules_uri is None:
+        return {}
+    return {
+        "--additional-python-modules": modules_uri,
+        "--python-modules-installer-option": "--no-index",
+    }
+
+
 def glue_version_ok(version: str) -> bool:
     """Glue 4.0 or newer (Spark 3.3+); lakelib's jobs target Glue 5 (Spark 3.5)."""
     try:
@@ -53,18 +69,6 @@ def glue_version_ok(version: str) -> bool:
     except ValueError:
         return False
     return (major, minor) >= MIN_GLUE_VERSION
-
-
-def find_wheel(path: Path | None) -> Path | None:
-    """The wheel itself, or the newest ``lakelib-*.whl`` in a folder such as ``dist/``."""
-    if path is None:
-        return None
-    if path.is_file():
-        return path
-    if path.is_dir():
-        wheels = sorted(path.glob("lakelib-*.whl"), key=lambda p: p.stat().st_mtime)
-        return wheels[-1] if wheels else None
-    return None
 
 
 @dataclass
@@ -75,6 +79,10 @@ class CatalogArgs:
     bucket_names: Mapping[str, pulumi.Input[str]]
     glue_role_arn: pulumi.Input[str]
     data_key_arn: pulumi.Input[str]
+    # ``s3://<scripts>/config/lake.toml``: every job gets it as ``--LAKE_CONFIG``.
+    config_uri: pulumi.Input[str]
+    # The Glue 5 wheelhouse (``*.gluewheels.zip``); ``None`` when not built.
+    modules_uri: pulumi.Input[str] | None = None
     # The role of the pipeline's stage job; no role, no job.
     pipeline_stage_role_arn: pulumi.Input[str] | None = None
 
@@ -147,7 +155,7 @@ class Catalog(pulumi.ComponentResource):
             )
 
         self.scripts_uri = pulumi.Output.concat("s3://", buckets["scripts"], "/jobs/")
-        wheel_uri = self._upload_wheel(name, s, buckets["scripts"])
+        modules = python_modules_arguments(args.modules_uri)
         self.jobs: dict[str, pulumi_aws.glue.Job] = {}
         for job in s.glue_jobs:
             script = s.jobs_dir / job.script
@@ -174,10 +182,10 @@ class Catalog(pulumi.ComponentResource):
                 "--processed_bucket": buckets["processed"],
                 "--curated_bucket": buckets["curated"],
                 "--scripts_bucket": buckets["scripts"],
+                "--LAKE_CONFIG": args.config_uri,
+                **modules,
                 **job.arguments,
             }
-            if wheel_uri is not None:
-                arguments["--additional-python-modules"] = wheel_uri
             self.jobs[job.name] = pulumi_aws.glue.Job(
                 f"{name}-{job.name}",
                 name=s.resource_name(job.name),
@@ -204,7 +212,7 @@ class Catalog(pulumi.ComponentResource):
         self.pipeline_stage_job: pulumi_aws.glue.Job | None = None
         if args.pipeline_stage_role_arn is not None:
             self.pipeline_stage_job = self._pipeline_stage_job(
-                name, s, buckets, args.pipeline_stage_role_arn, wheel_uri
+                name, s, buckets, args.pipeline_stage_role_arn, modules, args.config_uri
             )
 
         self.register_outputs(
@@ -238,7 +246,8 @@ class Catalog(pulumi.ComponentResource):
         s: PlatformSettings,
         buckets: Mapping[str, pulumi.Input[str]],
         role_arn: pulumi.Input[str],
-        wheel_uri: pulumi.Output[str] | None,
+        modules: Mapping[str, pulumi.Input[str]],
+        config_uri: pulumi.Input[str],
     ) -> pulumi_aws.glue.Job | None:
         """``pipeline_stage``: one pipeline stage per run, started by the state machine.
 
@@ -256,7 +265,6 @@ class Catalog(pulumi.ComponentResource):
                 resource=self,
             )
             return None
-        modules = [*([wheel_uri] if wheel_uri is not None else []), *spec.extra_modules]
         arguments: dict[str, pulumi.Input[str]] = {
             "--job-bookmark-option": "job-bookmark-disable",
             "--enable-metrics": "true",
@@ -272,10 +280,10 @@ class Catalog(pulumi.ComponentResource):
             "--scripts_bucket": buckets["scripts"],
             "--query_results_bucket": buckets["query-results"],
             "--alerts_topic_arn": s.alerts_topic_arn,
+            "--LAKE_CONFIG": config_uri,
+            **modules,
             **spec.arguments,
         }
-        if modules:
-            arguments["--additional-python-modules"] = pulumi.Output.all(*modules).apply(",".join)
         return pulumi_aws.glue.Job(
             f"{name}-pipeline_stage",
             name=s.resource_name("pipeline-stage"),
@@ -300,25 +308,3 @@ class Catalog(pulumi.ComponentResource):
             tags=dict(s.tags),
             opts=ResourceOptions(parent=self),
         )
-
-    def _upload_wheel(
-        self, name: str, s: PlatformSettings, scripts_bucket: pulumi.Input[str]
-    ) -> pulumi.Output[str] | None:
-        wheel = find_wheel(s.lakelib_wheel)
-        if wheel is None:
-            if s.glue_jobs or s.deploys_state_machine:
-                pulumi.log.warn(
-                    "no lakelib wheel found (config lakelibWheel, e.g. ../../dist after "
-                    "`python -m build`): Glue jobs will run without lakelib installed",
-                    resource=self,
-                )
-            return None
-        obj = pulumi_aws.s3.BucketObjectv2(
-            f"{name}-lakelib-wheel",
-            bucket=scripts_bucket,
-            # The file name must stay a valid wheel name for pip to install it.
-            key=f"jobs/lib/{wheel.name}",
-            source=pulumi.FileAsset(str(wheel)),
-            opts=ResourceOptions(parent=self),
-        )
-        return pulumi.Output.concat("s3://", obj.bucket, "/", obj.key)

@@ -3,13 +3,19 @@
 m5.xlarge primary, m5.large core nodes scaled 2–5 by EMR managed scaling, spot task nodes
 on top, the Glue Data Catalog as Hive metastore, and auto-termination when idle so a
 forgotten cluster stops costing money.
+
+lakelib needs Python 3.11; on EMR 7 ``python3`` is 3.9 and 3.11 is ``/usr/bin/python3.11``.
+The bootstrap action (``jobs/emr_bootstrap.sh`` from the scripts bucket) installs lakelib
+into it from the prebuilt EMR wheelhouse (the private subnets have no NAT, so no index),
+and the ``spark-env`` / ``spark-defaults`` classifications make Spark's drivers and
+executors run it, with ``LAKE_CONFIG`` naming the uploaded workspace config.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws.ec2
@@ -20,6 +26,43 @@ from lake_platform.security import EMR_MANAGED_TAG
 from lake_platform.settings import PlatformSettings
 
 GLUE_METASTORE = "com.amazonaws.glue.catalog.metastore.AWSGlueDataCatalogHiveClientFactory"
+EMR_PYTHON = "/usr/bin/python3.11"
+
+
+def cluster_configurations(config_uri: Any) -> list[dict[str, Any]]:
+    """The cluster's classifications: Glue catalog, string partitions, Python 3.11, config."""
+    env = {"PYSPARK_PYTHON": EMR_PYTHON, "LAKE_CONFIG": config_uri, "LAKE_PROFILE": "aws"}
+    # spark-env.sh covers client mode; YARN containers (cluster mode, executors) take the
+    # variables from these properties instead.
+    yarn_env = {
+        f"{prefix}.{name}": value
+        for name, value in env.items()
+        for prefix in ("spark.yarn.appMasterEnv", "spark.executorEnv")
+    }
+    return [
+        {
+            "Classification": "spark-hive-site",
+            "Properties": {"hive.metastore.client.factory.class": GLUE_METASTORE},
+        },
+        {
+            "Classification": "hive-site",
+            "Properties": {"hive.metastore.client.factory.class": GLUE_METASTORE},
+        },
+        {
+            # Partition values stay strings everywhere (FACTS.md).
+            "Classification": "spark-defaults",
+            "Properties": {
+                "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+                "spark.pyspark.python": EMR_PYTHON,
+                **yarn_env,
+            },
+        },
+        {
+            "Classification": "spark-env",
+            "Properties": {},
+            "Configurations": [{"Classification": "export", "Properties": env}],
+        },
+    ]
 
 
 @dataclass
@@ -33,6 +76,11 @@ class EmrArgs:
     instance_profile_arn: pulumi.Input[str]
     logs_bucket: pulumi.Input[str]
     data_key_arn: pulumi.Input[str]
+    # ``s3://<scripts>/config/lake.toml``, ``s3://<scripts>/jobs/emr_bootstrap.sh`` and the
+    # EMR wheelhouse zip it installs (Artifacts).
+    config_uri: pulumi.Input[str]
+    bootstrap_uri: pulumi.Input[str]
+    wheelhouse_uri: pulumi.Input[str]
     # The instance profile's permissions must exist before the cluster boots.
     depends_on: Sequence[pulumi.Resource] = ()
 
@@ -113,25 +161,14 @@ class Emr(pulumi.ComponentResource):
                 "instance_count": spec.core_min,
                 "ebs_configs": [{"size": 64, "type": "gp3", "volumes_per_instance": 1}],
             },
-            configurations_json=json.dumps(
-                [
-                    {
-                        "Classification": "spark-hive-site",
-                        "Properties": {"hive.metastore.client.factory.class": GLUE_METASTORE},
-                    },
-                    {
-                        "Classification": "hive-site",
-                        "Properties": {"hive.metastore.client.factory.class": GLUE_METASTORE},
-                    },
-                    {
-                        # Partition values stay strings everywhere (FACTS.md).
-                        "Classification": "spark-defaults",
-                        "Properties": {
-                            "spark.sql.sources.partitionColumnTypeInference.enabled": "false"
-                        },
-                    },
-                ]
-            ),
+            bootstrap_actions=[
+                {
+                    "name": "install lakelib (python3.11, prebuilt wheels)",
+                    "path": args.bootstrap_uri,
+                    "args": [args.wheelhouse_uri],
+                }
+            ],
+            configurations_json=pulumi.Output.json_dumps(cluster_configurations(args.config_uri)),
             visible_to_all_users=True,
             tags=tags,
             opts=ResourceOptions(parent=self, depends_on=list(args.depends_on)),

@@ -1,12 +1,15 @@
 """Ingestion & orchestration layer.
 
-- The ingestion Lambda (Python 3.11, 512 MB, 5 min, 10 concurrent runs), packaged from the
-  lakelib source tree; handler ``lakelib.ingest.handler``.
+- The ingestion Lambda (Python 3.12 on x86_64, 512 MB, 5 min, 10 concurrent runs), packaged
+  from the lakelib source tree plus its pinned third-party packages (``deps/lambda.txt``,
+  built by ``build_artifacts.py``); handler ``lakelib.ingest.handler``.
 - The daily schedule ``cron(0 2 * * ? *)`` (02:00 UTC). It starts the Step Functions
   pipeline when one is deployed (the pipeline calls the Lambda first), else the Lambda.
-- The event-driven path: S3 "Object Created" events of the raw bucket go through
-  EventBridge to a Glue workflow whose event trigger starts the raw crawler (batched), then
-  the Glue jobs once the crawl succeeds, then the downstream crawlers once the jobs succeed.
+- One orchestrator: with the pipeline deployed, Step Functions alone starts the crawlers and
+  jobs. Without it, S3 "Object Created" events of the raw bucket go through EventBridge to
+  a Glue workflow whose event trigger starts the raw crawler (batched), then the Glue jobs
+  once the crawl succeeds, then the downstream crawlers once the jobs succeed. Never both:
+  the two would start the same jobs at once, and a crawler already running refuses a start.
 - An optional HTTP API webhook (``POST /ingest/{source}``, IAM-authorised) in front of the
   Lambda.
 - The Step Functions state machine, from the definition lakelib's pipeline exports
@@ -33,9 +36,16 @@ import pulumi_aws.sfn
 from pulumi import ResourceOptions
 
 from lake_platform import iam
-from lake_platform.settings import PlatformSettings
+from lake_platform.deps import (
+    LAMBDA_ARCHITECTURE,
+    LAMBDA_PINS,
+    LAMBDA_PYTHON,
+    LAMBDA_RUNTIME,
+    check_bundle,
+    read_pins,
+)
+from lake_platform.settings import PlatformConfigError, PlatformSettings
 
-LAMBDA_RUNTIME = "python3.11"
 LOG_RETENTION_DAYS = 30
 
 
@@ -50,6 +60,8 @@ class IngestionArgs:
     crawler_names: Mapping[str, pulumi.Input[str]]
     job_names: Mapping[str, pulumi.Input[str]]
     alerts_topic_arn: pulumi.Input[str]
+    # ``s3://<scripts>/config/lake.toml``: the function's LAKE_CONFIG.
+    config_uri: pulumi.Input[str] = ""
     # Names the state machine definition may refer to as ``${name}`` placeholders.
     definition_values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     # Glue jobs only the state machine starts (not the S3-event workflow), by placeholder
@@ -82,6 +94,8 @@ class Ingestion(pulumi.ComponentResource):
             name=function_name,
             description="Fetch a source, validate, add metadata, gzip and land in the raw zone",
             runtime=LAMBDA_RUNTIME,
+            # The bundled wheels are built for this architecture (deps.check_bundle).
+            architectures=[LAMBDA_ARCHITECTURE],
             handler=spec.handler,
             role=args.lambda_role_arn,
             code=self._package(),
@@ -96,6 +110,7 @@ class Ingestion(pulumi.ComponentResource):
                     "SOURCE_NAME": spec.source_name,
                     "LOG_LEVEL": spec.log_level,
                     "LAKE_PROFILE": "aws",
+                    "LAKE_CONFIG": args.config_uri,
                 }
             },
             logging_config={"log_format": "JSON", "log_group": log_group.name},
@@ -131,7 +146,8 @@ class Ingestion(pulumi.ComponentResource):
                 opts=child,
             )
 
-        self.workflow = self._event_path(args)
+        # One orchestrator: the event-driven Glue workflow only when no pipeline is deployed.
+        self.workflow = self._event_path(args) if self.state_machine is None else None
         self.webhook_url: pulumi.Output[str] | None = None
         if spec.webhook:
             self.webhook_url = self._webhook()
@@ -144,25 +160,47 @@ class Ingestion(pulumi.ComponentResource):
         )
 
     def _package(self) -> pulumi.Archive:
-        """The lakelib package as the Lambda's code, plus prebuilt dependencies if configured."""
+        """The lakelib package as the Lambda's code, plus its pinned third-party packages.
+
+        The dependency folder (``build_artifacts.py`` writes ``build/lambda-deps``) must
+        hold exactly ``deps/lambda.txt``, built for the function's Python and architecture;
+        anything else fails the deployment here rather than the first invocation.
+        """
         source = self._s.lakelib_source
         if not (source / "__init__.py").is_file():
             raise ValueError(f"lakelibSource {source} is not the lakelib package folder")
         entries: dict[str, pulumi.Asset | pulumi.Archive] = {
             "lakelib": pulumi.FileArchive(str(source))
         }
-        deps = self._s.ingest.dependencies_dir
-        if deps:
-            folder = Path(deps) if Path(deps).is_absolute() else self._s.program_dir / deps
-            if not folder.is_dir():
-                raise ValueError(f"ingest.dependenciesDir {folder} does not exist")
-            for child in sorted(folder.iterdir()):
-                if child.name != "lakelib" and not child.name.startswith("."):
-                    entries[child.name] = (
-                        pulumi.FileArchive(str(child))
-                        if child.is_dir()
-                        else pulumi.FileAsset(str(child))
-                    )
+        spec = self._s.ingest
+        deps = spec.dependencies_dir
+        if not deps:
+            if not spec.layers:
+                pulumi.log.warn(
+                    "ingest.dependenciesDir is not set and no layers are given: the function "
+                    "cannot import orjson/urllib3 2 (build them with build_artifacts.py)",
+                    resource=self,
+                )
+            return pulumi.AssetArchive(entries)
+        folder = Path(deps) if Path(deps).is_absolute() else self._s.program_dir / deps
+        if not folder.is_dir():
+            raise ValueError(f"ingest.dependenciesDir {folder} does not exist")
+        problems = check_bundle(
+            folder, read_pins(LAMBDA_PINS), python=LAMBDA_PYTHON, machine=LAMBDA_ARCHITECTURE
+        )
+        if problems:
+            raise PlatformConfigError(
+                f"ingest.dependenciesDir {folder} does not match {LAMBDA_PINS.name}: "
+                + "; ".join(problems)
+                + " (rebuild it with `python infra/pulumi/build_artifacts.py`)"
+            )
+        for child in sorted(folder.iterdir()):
+            if child.name not in {"lakelib", "bin"} and not child.name.startswith("."):
+                entries[child.name] = (
+                    pulumi.FileArchive(str(child))
+                    if child.is_dir()
+                    else pulumi.FileAsset(str(child))
+                )
         return pulumi.AssetArchive(entries)
 
     # -- schedule -> state machine -----------------------------------------------------
@@ -199,6 +237,7 @@ class Ingestion(pulumi.ComponentResource):
     # -- S3 event -> crawler -> jobs -> crawlers ---------------------------------------
 
     def _event_path(self, args: IngestionArgs) -> pulumi_aws.glue.Workflow:
+        """The orchestrator of a platform without the Step Functions pipeline."""
         s, spec, name = self._s, self._s.ingest, self._name
         child = ResourceOptions(parent=self)
         pulumi_aws.s3.BucketNotification(

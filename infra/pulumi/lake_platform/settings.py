@@ -108,9 +108,8 @@ class PipelineStageSpec:
     worker_type: str = "G.1X"
     workers: int = 2
     timeout_minutes: int = 120
-    # Installed next to the lakelib wheel: what the stages import beyond lakelib's own
-    # dependencies (Athena through awswrangler, the `aws` extra of lakelib).
-    extra_modules: tuple[str, ...] = ("awswrangler==3.17.1",)
+    # What the stages import beyond lakelib (awswrangler for Athena, lakelib's `aws` extra)
+    # comes from the same wheelhouse as the ETL jobs' (deps/wheelhouse.txt), not an index.
     arguments: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -220,7 +219,12 @@ class PlatformSettings:
     glue_version: str = "5.0"
     glue_jobs: tuple[GlueJobSpec, ...] = ()
     jobs_dir: Path = Path("jobs")
-    lakelib_wheel: Path | None = None
+    # The workspace config, uploaded to ``config/lake.toml`` of the scripts bucket and named
+    # by ``LAKE_CONFIG`` in every Lambda, Glue job, EMR step and pipeline stage.
+    lake_toml: Path = Path("lake.toml")
+    # Prebuilt wheels (``build_artifacts.py``): lakelib's wheel and one ``*.gluewheels.zip``
+    # holding lakelib and every dependency, so no job reaches a package index at start.
+    wheelhouse: Path | None = None
     lakelib_source: Path = Path("lakelib")
     state_machine_file: Path = Path("state_machine.json")
     pipeline_stage: PipelineStageSpec = field(default_factory=PipelineStageSpec)
@@ -403,7 +407,7 @@ def load_settings(
     if reporting.workgroup not in workgroups:
         raise PlatformConfigError(f"reporting.workgroup {reporting.workgroup!r} is not a workgroup")
 
-    wheel = config.get("lakelibWheel")
+    wheelhouse = config.get("wheelhouse")
     ml_mode = config.get("mlMode") or "notebook"
     if ml_mode not in {"notebook", "domain", "none"}:
         raise PlatformConfigError(f"mlMode must be notebook, domain or none, got {ml_mode!r}")
@@ -432,7 +436,8 @@ def load_settings(
         glue_version=config.get("glueVersion") or "5.0",
         glue_jobs=_glue_jobs(config.get_object("glueJobs")),
         jobs_dir=_resolve(program_dir, config.get("jobsDir"), "../../jobs"),
-        lakelib_wheel=_resolve(program_dir, wheel, "") if wheel else None,
+        lake_toml=lake_toml,
+        wheelhouse=_resolve(program_dir, wheelhouse, "../../build/wheelhouse"),
         lakelib_source=_resolve(program_dir, config.get("lakelibSource"), "../../lakelib"),
         state_machine_file=_resolve(
             program_dir, config.get("stateMachineFile"), "state_machine.json"
