@@ -265,6 +265,35 @@ def load_contract(source: str, sources: Mapping[str, Any]) -> Contract:
     return Contract.from_config(source, spec)
 
 
+def source_headers(source: str, sources: Mapping[str, Any]) -> dict[str, str]:
+    """HTTP headers declared for ``source``: ``[sources.<source>] headers = { ... }``.
+
+    ::
+
+        [sources.sales]
+        headers = { Authorization = "env:SALES_API_TOKEN" }   # or "secretsmanager:<id>"
+
+    A credential-like header (``Authorization``, ``X-Api-Key``, ...) must be a reference,
+    since ``lake.toml`` is committed: a literal value is a :class:`ConfigError`.
+    """
+    from lakelib.sources import is_reference, is_secret_name
+
+    spec = sources.get(source)
+    headers = spec.get("headers", {}) if isinstance(spec, Mapping) else {}
+    where = f"[sources.{source}] headers"
+    if not isinstance(headers, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
+        raise ConfigError(f'{where} must be a table of Name = "value"')
+    for name, value in headers.items():
+        if is_secret_name(name) and not is_reference(value):
+            raise ConfigError(
+                f"{where}.{name}: a credential written in lake.toml is committed with it; "
+                'use "env:<VARIABLE>" or "secretsmanager:<secret-id>"'
+            )
+    return dict(headers)
+
+
 def reason_code(reason: str) -> str:
     """``"bad_type: field 'amount' ..."`` -> ``"bad_type"`` (summaries count by code)."""
     return reason.split(":", 1)[0]

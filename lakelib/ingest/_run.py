@@ -25,7 +25,7 @@ import orjson
 
 from lakelib.config import Settings, Zone, get_settings
 from lakelib.errors import IngestError, LakeError, StorageError
-from lakelib.ingest._contract import Contract, load_contract, reason_code
+from lakelib.ingest._contract import Contract, load_contract, reason_code, source_headers
 from lakelib.ingest._landing import (
     DEFAULT_MAX_BYTES_PER_FILE,
     DEFAULT_MAX_RECORDS_PER_FILE,
@@ -131,6 +131,7 @@ def ingest(
     watermark: str | None = None,
     retries: int | None = None,
     timeout: float | None = None,
+    headers: Mapping[str, str] | None = None,
     progress: Progress | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_records_per_file: int = DEFAULT_MAX_RECORDS_PER_FILE,
@@ -152,6 +153,10 @@ def ingest(
         apply the contract; with ``False`` only structural checks (valid JSON objects) apply.
     fmt, table, query, watermark, retries, timeout:
         options of the source kind ``location`` names (see :func:`lakelib.sources.open_source`).
+    headers:
+        HTTP source: request headers, over those of ``[sources.<source>] headers``; a value
+        ``env:NAME`` or ``secretsmanager:<secret-id>`` is a reference, resolved at the first
+        request and never recorded.
 
     Returns
     -------
@@ -179,6 +184,7 @@ def ingest(
             watermark=watermark,
             retries=retries,
             timeout=timeout,
+            headers={**source_headers(source, settings.section("sources")), **(headers or {})},
         )
     else:
         state_source = location.describe()

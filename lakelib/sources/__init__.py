@@ -21,9 +21,17 @@ from lakelib.sources._base import (
     Record,
     Source,
 )
-from lakelib.sources._files import FORMATS, FileSource, csv_header, detect_format, dumps
+from lakelib.sources._files import (
+    FORMATS,
+    FileSource,
+    csv_header,
+    detect_format,
+    dumps,
+    strip_bom,
+)
 from lakelib.sources._http import HttpSource
 from lakelib.sources._payload import PayloadSource
+from lakelib.sources._redact import is_reference, is_secret_name, redact_url, resolve_header
 from lakelib.sources._sql import SqlSource, is_sql_url, redact
 
 __all__ = [
@@ -41,8 +49,13 @@ __all__ = [
     "csv_header",
     "detect_format",
     "dumps",
+    "is_reference",
+    "is_secret_name",
     "open_source",
     "redact",
+    "redact_url",
+    "resolve_header",
+    "strip_bom",
 ]
 
 
@@ -50,8 +63,8 @@ def open_source(location: str, **options: Any) -> Source:
     """The source a ``--from`` value names: an http(s) URL, a SQLAlchemy URL or a path/glob.
 
     ``options`` go to the source's constructor (``fmt`` / ``csv_fields`` for files,
-    ``table`` / ``query`` / ``watermark`` / ``since`` for SQL, ``timeout`` / ``retries`` for HTTP);
-    options meant for another kind of source are ignored.
+    ``table`` / ``query`` / ``watermark`` / ``since`` for SQL, ``timeout`` / ``retries`` /
+    ``headers`` for HTTP); options meant for another kind of source are ignored.
     """
     import inspect
 

@@ -9,6 +9,10 @@ Page shapes understood (the common ones):
 
 Retries (urllib3's ``Retry``) back off exponentially on connection errors, 429 and 5xx, and
 honour ``Retry-After``; after the last one the error names the URL and what went wrong.
+
+Credentials: headers may name their value by reference (``env:API_TOKEN``,
+``secretsmanager:<secret-id>``), resolved at the first request and never recorded; a
+credential in the URL itself (``?api_key=``) is masked wherever the URL is shown or recorded.
 """
 
 from __future__ import annotations
@@ -25,6 +29,15 @@ import orjson
 from lakelib.errors import IngestError
 from lakelib.sources._base import DEFAULT_BATCH_SIZE, Item, failed
 from lakelib.sources._files import strip_bom
+from lakelib.sources._redact import (
+    install_log_redaction,
+    is_reference,
+    is_secret_name,
+    redact_url,
+    resolve_headers,
+    scrub,
+    url_secrets,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +105,17 @@ class HttpSource:
         attempts after the first on connection errors, 429 and 5xx.
     backoff:
         urllib3 backoff factor: waits ``backoff * 2**n`` seconds (capped at ``max_backoff``).
+    headers:
+        extra request headers; a value ``env:NAME`` is read from the environment and
+        ``secretsmanager:<secret-id>[#<json-key>]`` from AWS Secrets Manager, at the first
+        request. Values are sent, never recorded or shown.
+
+    Examples
+    --------
+    >>> source = HttpSource("https://api.example.com/v1/sales",
+    ...                     headers={"Authorization": "env:SALES_API_TOKEN"})
+    >>> source.describe()
+    'https://api.example.com/v1/sales'
     """
 
     kind = "http"
@@ -113,16 +137,35 @@ class HttpSource:
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
-        self.headers = {"Accept": "application/json", **(headers or {})}
+        self.header_specs = {"Accept": "application/json", **(headers or {})}
+        self._headers: dict[str, str] | None = None
         self._pool: Any = None
 
     def describe(self) -> str:
-        return self.url
+        return redact_url(self.url)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers sent, references resolved (on first use: no lookup before a request)."""
+        if self._headers is None:
+            self._headers = resolve_headers(self.header_specs)
+        return self._headers
+
+    def _scrub(self, text: str) -> str:
+        """``text`` safe to show: URL credentials and resolved header values masked."""
+        secrets = url_secrets(self.url)
+        for name, value in (self._headers or {}).items():
+            if is_reference(self.header_specs[name]) or is_secret_name(name):
+                # "Bearer <token>": a server may echo the token alone.
+                secrets += [value, value.rsplit(" ", 1)[-1]]
+        return scrub(text, secrets)
 
     @property
     def pool(self) -> Any:
         if self._pool is None:
             import urllib3
+
+            install_log_redaction()
             from urllib3.util.retry import Retry
 
             retry = Retry(
@@ -147,18 +190,21 @@ class HttpSource:
         from urllib3.exceptions import HTTPError, MaxRetryError
 
         attempts = self.retries + 1
+        shown = redact_url(url)
+        headers = self.headers
+        # ``from None``: the chained urllib3 exception holds the URL unmasked.
         try:
-            response = self.pool.request("GET", url, headers=self.headers, preload_content=True)
+            response = self.pool.request("GET", url, headers=headers, preload_content=True)
         except MaxRetryError as exc:
-            reason = exc.reason if exc.reason is not None else exc
-            raise IngestError(f"GET {url} failed after {attempts} attempts: {reason}") from exc
-        except HTTPError as exc:
-            raise IngestError(f"GET {url} failed: {exc}") from exc
-        headers = {k.lower(): v for k, v in response.headers.items()}
+            reason = self._scrub(str(exc.reason if exc.reason is not None else exc))
+            raise IngestError(f"GET {shown} failed after {attempts} attempts: {reason}") from None
+        except (HTTPError, ValueError) as exc:
+            raise IngestError(f"GET {shown} failed: {self._scrub(str(exc))}") from None
+        answer = {k.lower(): v for k, v in response.headers.items()}
         if response.status >= 400:
-            snippet = response.data[:200].decode("utf-8", "replace").strip()
-            raise IngestError(f"GET {url} returned HTTP {response.status}: {snippet}")
-        return bytes(response.data), headers
+            snippet = self._scrub(response.data[:200].decode("utf-8", "replace").strip())
+            raise IngestError(f"GET {shown} returned HTTP {response.status}: {snippet}")
+        return bytes(response.data), answer
 
     def _parse(
         self, url: str, body: bytes, headers: dict[str, str]
@@ -168,16 +214,18 @@ class HttpSource:
             payload = orjson.loads(strip_bom(body)) if body.strip() else []
         except orjson.JSONDecodeError as exc:
             kind = ctype.split(";")[0] or "a body that is not JSON"
-            raise IngestError(f"GET {url} returned {kind}, not JSON ({exc})") from exc
+            raise IngestError(f"GET {redact_url(url)} returned {kind}, not JSON ({exc})") from exc
         next_url = _link_next(headers.get("link"))
         if isinstance(payload, list):
             return payload, urljoin(url, next_url) if next_url else None
         if not isinstance(payload, dict):
-            raise IngestError(f"GET {url} returned a JSON {type(payload).__name__}, not records")
+            raise IngestError(
+                f"GET {redact_url(url)} returned a JSON {type(payload).__name__}, not records"
+            )
         records = next((payload[k] for k in RECORD_KEYS if isinstance(payload.get(k), list)), None)
         if records is None:
             raise IngestError(
-                f"GET {url}: no list of records under any of {', '.join(RECORD_KEYS)}"
+                f"GET {redact_url(url)}: no list of records under any of {', '.join(RECORD_KEYS)}"
             )
         for key in NEXT_URL_KEYS:
             if isinstance(payload.get(key), str) and payload[key]:
@@ -192,10 +240,16 @@ class HttpSource:
         seen: set[str] = set()
         while url:
             if url in seen or len(seen) >= MAX_PAGES:
-                raise IngestError(f"pagination does not end: {url} was already fetched")
+                raise IngestError(f"pagination does not end: {redact_url(url)} was already fetched")
             seen.add(url)
             body, headers = self.fetch(url)
             records, next_url = self._parse(url, body, headers)
-            log.debug("GET %s: %d records, next %s", url, len(records), next_url)
-            yield HttpPage(url, body, records)
+            log.debug(
+                "GET %s: %d records, next %s",
+                redact_url(url),
+                len(records),
+                redact_url(next_url or "-"),
+            )
+            # The page's origin is recorded (``_origin``, ingest state): never its credentials.
+            yield HttpPage(redact_url(url), body, records)
             url = next_url if records else None

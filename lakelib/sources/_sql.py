@@ -20,10 +20,13 @@ def is_sql_url(text: str) -> bool:
 
 
 def redact(url: str) -> str:
+    """A database URL safe to record: no password, no credential in its query."""
     from sqlalchemy.engine import make_url
 
+    from lakelib.sources._redact import redact_url
+
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        return redact_url(make_url(url).render_as_string(hide_password=True))
     except Exception:  # a URL too broken to parse: show only its scheme
         return url.split("://", 1)[0] + "://…"
 
