@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +13,37 @@ from lakelib.storage._base import ObjectInfo, clean_key, is_hidden
 # S3's answers to a conditional write that lost: 412 when the key exists, 409 when another
 # conditional write of the same key was in flight (which will then exist, or be retried).
 _TAKEN = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
+
+
+# Making a boto3 client loads the service model (~0.5 s of JSON parsing): a webhook request
+# or a Lambda invocation that made one per store spent a second on it. Clients are
+# thread-safe; one per endpoint, region and credentials is shared by every S3Store.
+_CLIENTS: dict[tuple[str | None, ...], Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+_CLIENT_ENV = (
+    "LAKE_AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SESSION_TOKEN",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+)
+
+
+def shared_s3_client() -> Any:
+    """The process's S3 client for the current environment (made once, then reused)."""
+    key = tuple(os.environ.get(name) for name in _CLIENT_ENV)
+    with _CLIENTS_LOCK:
+        found = _CLIENTS.get(key)
+        if found is None:
+            from lakelib.aws import client
+
+            found = _CLIENTS[key] = client("s3")
+        return found
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -37,9 +70,7 @@ class S3Store:
     @property
     def client(self) -> Any:
         if self._client is None:
-            from lakelib.aws import client
-
-            self._client = client("s3")
+            self._client = shared_s3_client()
         return self._client
 
     @property
