@@ -6,13 +6,16 @@
 """
 
 from lakelib.config._settings import (
+    AWS_CONFIG_KEY,
     AWS_ZONE_LAYOUT,
+    CONFIG_ENV,
     CONFIG_FILE,
     DEFAULT_DATABASE,
     PROFILES,
     Settings,
     Workgroup,
     Zone,
+    aws_config_uri,
     configure,
     find_config,
     get_settings,
@@ -21,13 +24,16 @@ from lakelib.config._settings import (
 )
 
 __all__ = [
+    "AWS_CONFIG_KEY",
     "AWS_ZONE_LAYOUT",
+    "CONFIG_ENV",
     "CONFIG_FILE",
     "DEFAULT_DATABASE",
     "PROFILES",
     "Settings",
     "Workgroup",
     "Zone",
+    "aws_config_uri",
     "configure",
     "find_config",
     "get_settings",

@@ -18,6 +18,10 @@ from typing import Any
 from lakelib.errors import ConfigError
 
 CONFIG_FILE = "lake.toml"
+# The workspace config a job, function or stage reads: a path or an ``s3://`` URI.
+CONFIG_ENV = "LAKE_CONFIG"
+# Where the Pulumi program uploads the workspace config in the scripts bucket.
+AWS_CONFIG_KEY = "config/lake.toml"
 PROFILES = ("local", "aws")
 DEFAULT_DATABASE = "data_lake_db"
 DEFAULT_WORKGROUPS = ("primary", "analytics", "ml_data")
@@ -95,6 +99,14 @@ class Settings:
     region: str | None = None
     outputs: Mapping[str, str] = field(default_factory=dict)
     document: Mapping[str, Any] = field(default_factory=dict)
+    config_uri: str | None = None  # the s3:// URI the config came from, when not a file
+
+    @property
+    def config_source(self) -> str | None:
+        """Where the config was read from (a path or an ``s3://`` URI), for messages."""
+        if self.config_uri:
+            return self.config_uri
+        return str(self.config_file) if self.config_file else None
 
     @property
     def is_local(self) -> bool:
@@ -160,6 +172,30 @@ def read_config(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
+def read_s3_config(uri: str, env: Mapping[str, str]) -> dict[str, Any]:
+    """Parse the ``lake.toml`` at ``s3://bucket/key`` (how Pulumi ships it to every job)."""
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    if not bucket or not key:
+        raise ConfigError(f"{CONFIG_ENV}={uri} is not an s3://bucket/key URI")
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from lakelib.aws import client
+
+    region = next((env[n] for n in AWS_OUTPUT_ENV["region"] if env.get(n)), None)
+    try:
+        body = client("s3", region=region).get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        why = f"{error.get('Code', '')}: {error.get('Message', '')}".strip(": ")
+        raise ConfigError(f"cannot read {CONFIG_ENV}={uri}: {why}") from exc
+    except BotoCoreError as exc:
+        raise ConfigError(f"cannot read {CONFIG_ENV}={uri}: {exc}") from exc
+    try:
+        return tomllib.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{uri}: {exc}") from exc
+
+
 def read_stack_outputs(path: Path) -> dict[str, str]:
     """Read ``pulumi stack output --json`` output: a flat JSON object of names."""
     try:
@@ -202,26 +238,48 @@ def load_settings(
     *,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
+    require_config: bool = False,
 ) -> Settings:
     """Build settings from arguments, ``LAKE_*`` env, ``lake.toml`` and defaults, in that order.
 
-    ``lake.toml`` is found by walking up from ``cwd`` (or named by ``LAKE_CONFIG``); relative
-    paths in it are resolved against its folder, so a notebook in ``notebooks/`` and the CLI
-    run from the project root see the same lake.
+    The config is the one ``LAKE_CONFIG`` names (a path, or an ``s3://`` URI: what Pulumi
+    gives every Lambda, Glue job, EMR step and pipeline stage), else the nearest ``lake.toml``
+    walking up from ``cwd``. Relative paths in it are resolved against its folder, so a
+    notebook in ``notebooks/`` and the CLI run from the project root see the same lake.
+
+    Parameters
+    ----------
+    require_config:
+        a job, function or stage on the ``aws`` profile passes ``True``: without a config it
+        would run on defaults (no contracts, no alert rules), so that is a
+        :class:`~lakelib.errors.ConfigError` naming ``LAKE_CONFIG`` instead.
     """
     env = os.environ if env is None else env
     cwd = (cwd or Path.cwd()).resolve()
-    explicit = env.get("LAKE_CONFIG")
-    config_file = Path(explicit).expanduser().resolve() if explicit else find_config(cwd)
-    if explicit and config_file is not None and not config_file.is_file():
-        raise ConfigError(f"LAKE_CONFIG points to a missing file: {config_file}")
-    document = read_config(config_file) if config_file else {}
-    root = config_file.parent if config_file else cwd
+    explicit = env.get(CONFIG_ENV, "").strip()
+    config_uri: str | None = None
+    config_file: Path | None
+    if explicit.startswith("s3://"):
+        config_uri, config_file = explicit, None
+        document = read_s3_config(explicit, env)
+        root = cwd
+    else:
+        config_file = Path(explicit).expanduser().resolve() if explicit else find_config(cwd)
+        if explicit and config_file is not None and not config_file.is_file():
+            raise ConfigError(f"{CONFIG_ENV} points to a missing file: {config_file}")
+        document = read_config(config_file) if config_file else {}
+        root = config_file.parent if config_file else cwd
 
     workspace = document.get("workspace", {})
     chosen = profile or env.get("LAKE_PROFILE") or workspace.get("default_profile") or "local"
     if chosen not in PROFILES:
         raise ConfigError(f"unknown profile {chosen!r} (use one of: {', '.join(PROFILES)})")
+    if require_config and chosen == "aws" and config_uri is None and config_file is None:
+        raise ConfigError(
+            f"no workspace config: {CONFIG_ENV} is not set and no {CONFIG_FILE} was found from "
+            f"{cwd}; on AWS set {CONFIG_ENV}=s3://<scripts bucket>/{AWS_CONFIG_KEY} "
+            f"(the Pulumi program uploads it and passes it to every job)"
+        )
     profiles = document.get("profiles", {})
     spec = profiles.get(chosen, {})
     if not isinstance(spec, Mapping):
@@ -269,6 +327,7 @@ def load_settings(
         region=str(region) if region else None,
         outputs=MappingProxyType(outputs),
         document=MappingProxyType(document),
+        config_uri=config_uri,
     )
 
 
@@ -306,11 +365,31 @@ def get_settings() -> Settings:
     return _current
 
 
-def configure(profile: str | None = None, home: str | Path | None = None) -> Settings:
-    """Load settings with explicit overrides and make them current (the CLI's global options)."""
+def configure(
+    profile: str | None = None, home: str | Path | None = None, *, require_config: bool = False
+) -> Settings:
+    """Load settings with explicit overrides and make them current (the CLI's global options,
+    a job's arguments; see :func:`load_settings` for ``require_config``)."""
     global _current
-    _current = load_settings(profile=profile, home=home)
+    _current = load_settings(profile=profile, home=home, require_config=require_config)
     return _current
+
+
+def aws_config_uri(settings: Settings) -> str:
+    """The ``s3://`` URI of the workspace config on AWS (what EMR steps are given).
+
+    The stack output ``lake_config_uri`` when known, else ``s3://<scripts bucket>/config/lake.toml``
+    (where the Pulumi program uploads it).
+    """
+    if settings.config_uri:
+        return settings.config_uri
+    if settings.outputs.get("lake_config_uri"):
+        return settings.outputs["lake_config_uri"]
+    bucket = settings.outputs.get("scripts_bucket")
+    if not bucket:
+        names = " or ".join(AWS_OUTPUT_ENV["scripts_bucket"])
+        raise ConfigError(f"no location for the workspace config on AWS: set {names}")
+    return f"s3://{bucket}/{AWS_CONFIG_KEY}"
 
 
 def reset_settings() -> None:

@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
-from lakelib.config import Settings, Zone
+from lakelib.config import Settings, Zone, aws_config_uri
 from lakelib.errors import ConfigError, EtlError
 from lakelib.storage import zone_store
 
@@ -252,7 +252,8 @@ def lake_arguments(settings: Settings, job: str) -> list[str]:
             args += [f"--{key}", settings.outputs[key]]
     if settings.region:
         args += ["--region", settings.region]
-    args += ["--config", zone_store(Zone.SCRIPTS, settings).url("lake.toml")]
+    # Where the Pulumi program uploads the workspace config (not beside the job scripts).
+    args += ["--LAKE_CONFIG", aws_config_uri(settings)]
     return args
 
 

@@ -4,10 +4,18 @@ The same script runs under ``spark-submit`` locally, as a Glue 5 job and as an E
 
     spark-submit jobs/sales_clean.py --JOB_NAME sales_clean [--full true] [--since 2026-01-05]
         [--lake_home PATH | --raw_bucket B --processed_bucket B --curated_bucket B
-         --scripts_bucket B --database D] [--config lake.toml|s3://.../lake.toml]
+         --scripts_bucket B --database D] [--LAKE_CONFIG lake.toml|s3://.../lake.toml]
+        [--pipeline daily --stage etl]
 
 Glue passes ``--JOB_NAME`` and its own options (``--TempDir``, ``--job-bookmark-option``,
-...); anything not listed above is ignored.
+...); anything not listed above is ignored. ``--LAKE_CONFIG`` (``--config`` is the older
+spelling) becomes the ``LAKE_CONFIG`` variable before settings load: the Pulumi program gives
+every job ``--LAKE_CONFIG s3://<scripts bucket>/config/lake.toml``. On the ``aws`` profile a
+job without a config it can read fails (one line naming ``LAKE_CONFIG``) instead of running
+without the workspace's contracts.
+
+On AWS the job prints its stage metrics as one bare CloudWatch EMF line on stdout
+(dimensions ``Pipeline`` and ``Stage``); logs go to stderr.
 """
 
 from __future__ import annotations
@@ -16,9 +24,9 @@ import argparse
 import logging
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +38,24 @@ _BUCKET_ENV = {
     "database": "LAKE_DATABASE",
     "region": "LAKE_REGION",
 }
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _truthy(text: str | None) -> bool:
     return str(text).strip().lower() in {"1", "true", "yes", "y", "on"}
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    """``--LAKE_CONFIG`` (how Glue and EMR pass it) and its older spelling ``--config``."""
+    parser.add_argument("--LAKE_CONFIG", "--config", dest="config", default=None)
+
+
+def apply_config_argument(value: str | None) -> None:
+    """Make a job's ``--LAKE_CONFIG`` argument the ``LAKE_CONFIG`` variable settings read."""
+    from lakelib.config import CONFIG_ENV
+
+    if value:
+        os.environ[CONFIG_ENV] = value
 
 
 def parse_job_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -42,8 +64,10 @@ def parse_job_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--full", nargs="?", const="true", default="false")
     parser.add_argument("--since", default=None)
     parser.add_argument("--lake_home", default=None)
-    parser.add_argument("--config", default=None)
+    add_config_argument(parser)
     parser.add_argument("--profile", default=None)
+    parser.add_argument("--pipeline", default=None)
+    parser.add_argument("--stage", default=None)
     for name in _BUCKET_ENV:
         parser.add_argument(f"--{name}", default=None)
     args, unknown = parser.parse_known_args(list(argv))
@@ -52,27 +76,15 @@ def parse_job_args(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
-def _fetch_config(uri: str) -> str:
-    """A local path for ``lake.toml`` named by path or ``s3://`` URI."""
-    if not uri.startswith("s3://"):
-        return uri
-    from lakelib.storage import S3Store
-
-    folder, _, name = uri.rpartition("/")
-    data = S3Store(folder).read_bytes(name)
-    with tempfile.NamedTemporaryFile(prefix="lake-", suffix=".toml", delete=False) as handle:
-        handle.write(data)
-    return handle.name
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def main(job: str, argv: Sequence[str] | None = None) -> int:
     """Run ``job`` (``sales_clean`` or ``curate``) with Glue-style arguments; 0 on success."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
     args = parse_job_args(sys.argv[1:] if argv is None else argv)
-    if args.config:
-        os.environ["LAKE_CONFIG"] = _fetch_config(args.config)
+    apply_config_argument(args.config)
     buckets = {k: getattr(args, k) for k in _BUCKET_ENV if getattr(args, k)}
     for key, value in buckets.items():
         os.environ[_BUCKET_ENV[key]] = value
@@ -81,9 +93,13 @@ def main(job: str, argv: Sequence[str] | None = None) -> int:
     from lakelib.config import configure
     from lakelib.errors import LakeError
     from lakelib.etl._run import run_etl
+    from lakelib.pipeline._daily import ETL_STAGES, PIPELINE, etl_metrics
 
-    settings = configure(profile=profile, home=args.lake_home)
+    pipeline = args.pipeline or PIPELINE
+    stage = args.stage or ETL_STAGES.get(job, job)
+    settings = None
     try:
+        settings = configure(profile=profile, home=args.lake_home, require_config=True)
         runs = run_etl(
             job,
             full=_truthy(args.full),
@@ -91,8 +107,22 @@ def main(job: str, argv: Sequence[str] | None = None) -> int:
             settings=settings,
         )
     except LakeError as exc:
-        log.error("%s: %s", job, exc)
+        print(f"{job}: {one_line(exc)}", file=sys.stderr, flush=True)
+        if (settings is not None and not settings.is_local) or (
+            settings is None and profile == "aws"
+        ):
+            _emit(settings, pipeline, stage, {"failures": 1})
         return 1
     for run in runs:
         log.info("%s %s: %s", run.job, run.run_id, run.as_dict())
+    if not settings.is_local:
+        metrics = etl_metrics(runs[0]) if runs else {}
+        duration = sum(run.duration_s for run in runs)
+        _emit(settings, pipeline, stage, {**metrics, "duration_s": duration, "failures": 0})
     return 0
+
+
+def _emit(settings: Any, pipeline: str, stage: str, metrics: dict[str, Any]) -> None:
+    from lakelib.monitor import emit_stage_metrics
+
+    emit_stage_metrics(metrics, pipeline=pipeline, stage=stage, settings=settings)

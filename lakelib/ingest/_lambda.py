@@ -65,10 +65,29 @@ def handler(event: Mapping[str, Any] | None, context: Any = None) -> dict[str, A
     summary = ingest(source, str(endpoint), run_date=_run_time(event), settings=settings)
     result = summary.as_dict()
     result["status"] = "ok"
+    _emit_metrics(event, summary, settings)
     return result
 
 
+def _emit_metrics(event: Mapping[str, Any], summary: Any, settings: Settings) -> None:
+    """The ``ingest`` stage's metrics as a bare EMF line on stdout (CloudWatch Logs)."""
+    from lakelib.monitor import DAILY_PIPELINE, emit_stage_metrics, ingest_metrics
+
+    emit_stage_metrics(
+        ingest_metrics([summary]),
+        pipeline=str(event.get("pipeline") or DAILY_PIPELINE),
+        stage=str(event.get("stage") or "ingest"),
+        settings=settings,
+    )
+
+
 def _settings(env: dict[str, str]) -> Settings:
+    """The function's settings: the workspace config Pulumi names in ``LAKE_CONFIG`` (its
+    ``[sources.*]`` contracts decide what lands), the raw bucket from ``S3_RAW_BUCKET``.
+
+    Without a config the function would land every record unvalidated, so it refuses: a
+    ``ConfigError`` naming ``LAKE_CONFIG`` (Lambda counts the error, the alarm sees it).
+    """
     bucket = env.get("S3_RAW_BUCKET")
     if not bucket:
         raise ConfigError("S3_RAW_BUCKET is not set")
@@ -76,7 +95,7 @@ def _settings(env: dict[str, str]) -> Settings:
         env.setdefault("LAKE_QUARANTINE_URI", f"s3://{bucket}/_quarantine/")
     if not env.get("LAKE_SCRIPTS_BUCKET"):
         env.setdefault("LAKE_RUNS_URI", f"s3://{bucket}/_lakelib/runs/")
-    return load_settings(profile="aws", env=env)
+    return load_settings(profile="aws", env=env, require_config=True)
 
 
 def _webhook_request(event: Mapping[str, Any], env: dict[str, str]) -> dict[str, Any]:

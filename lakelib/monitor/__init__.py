@@ -4,7 +4,18 @@
 >>> recent_runs(zone_store("runs"), "daily")        # doctest: +SKIP
 """
 
-from lakelib.monitor._metrics import NAMESPACE, EmfMetrics, LocalMetrics, MetricsSink, emf_document
+from lakelib.monitor._metrics import (
+    DAILY_PIPELINE,
+    DIMENSIONS,
+    NAMESPACE,
+    EmfMetrics,
+    LocalMetrics,
+    MetricsSink,
+    emf_document,
+    emit_stage_metrics,
+    ingest_metrics,
+    metrics_namespace,
+)
 from lakelib.monitor._records import (
     FAILED,
     PENDING,
@@ -19,6 +30,8 @@ from lakelib.monitor._records import (
 )
 
 __all__ = [
+    "DAILY_PIPELINE",
+    "DIMENSIONS",
     "FAILED",
     "NAMESPACE",
     "PENDING",
@@ -31,7 +44,10 @@ __all__ = [
     "RunRecord",
     "StageRecord",
     "emf_document",
+    "emit_stage_metrics",
+    "ingest_metrics",
     "load_run",
+    "metrics_namespace",
     "recent_runs",
     "utc_now",
 ]

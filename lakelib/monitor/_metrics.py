@@ -1,21 +1,36 @@
 """Stage metrics: JSON in the lake locally, CloudWatch embedded metric format (EMF) on AWS.
 
 EMF is a JSON log line that CloudWatch turns into metrics without an API call; Lambda, Glue
-and SageMaker jobs ship their stdout to CloudWatch Logs, so printing the line is enough.
+and SageMaker jobs ship their stdout to CloudWatch Logs, so writing the line is enough. The
+line must be the JSON document alone (CloudWatch does not parse a line that a log format has
+prefixed with a time and a level), so it is written to stdout, not through ``logging``.
+
+Every stage's metrics carry exactly the dimensions :data:`DIMENSIONS` (``Pipeline``,
+``Stage``); the Pulumi program's dashboard widgets and alarms ask for the same ones.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
-from collections.abc import Mapping
-from typing import Any, Protocol
+from collections.abc import Iterable, Mapping
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from lakelib.storage import Store
 
+if TYPE_CHECKING:
+    from lakelib.config import Settings
+
 NAMESPACE = "lakelib"
+# The dimension names of every stage metric, in this order: the pipeline's name (``daily``)
+# and the stage's (``etl``, ``curate``, ``ingest``, ...). The dashboard and alarms use them.
+DIMENSIONS: tuple[str, str] = ("Pipeline", "Stage")
+# The daily run's name (``lakelib.pipeline.PIPELINE``), here so that the ingestion Lambda,
+# which bundles no pandas/numpy, can name its pipeline without importing lakelib.pipeline.
+DAILY_PIPELINE = "daily"
 log = logging.getLogger(__name__)
 
 # CloudWatch units for the metric names stages report.
@@ -52,7 +67,7 @@ def emf_document(
             "CloudWatchMetrics": [
                 {
                     "Namespace": namespace,
-                    "Dimensions": [sorted(dimensions)],
+                    "Dimensions": [list(dimensions)],
                     "Metrics": [{"Name": name, "Unit": units[name]} for name in sorted(numeric)],
                 }
             ],
@@ -82,12 +97,65 @@ class LocalMetrics:
 
 
 class EmfMetrics:
-    """Writes EMF lines to a logger (stdout in Lambda/Glue, which CloudWatch Logs ingests)."""
+    """Writes bare EMF lines to stdout (Lambda, Glue and SageMaker ship it to CloudWatch Logs).
 
-    def __init__(self, logger: logging.Logger | None = None, namespace: str = NAMESPACE) -> None:
-        self.logger = logger or logging.getLogger("lakelib.metrics")
+    Parameters
+    ----------
+    namespace:
+        the CloudWatch namespace (``[monitoring] metrics_namespace``, default ``lakelib``).
+    stream:
+        where the lines go; ``sys.stdout`` at the time of each emission when omitted.
+    """
+
+    def __init__(self, namespace: str = NAMESPACE, stream: IO[str] | None = None) -> None:
         self.namespace = namespace
+        self.stream = stream
 
     def emit(self, metrics: Mapping[str, float], dimensions: Mapping[str, str]) -> None:
+        if tuple(dimensions) != DIMENSIONS:
+            raise ValueError(
+                f"stage metrics take the dimensions {DIMENSIONS}, not {tuple(dimensions)}"
+            )
         line = orjson.dumps(emf_document(metrics, dimensions, self.namespace)).decode()
-        self.logger.info("%s", line)
+        stream = self.stream or sys.stdout
+        # One write of the whole line, flushed: a line cut by another writer is lost to EMF.
+        stream.write(line + "\n")
+        stream.flush()
+
+
+def metrics_namespace(settings: Settings) -> str:
+    """``[monitoring] metrics_namespace`` of the workspace config, default ``lakelib``."""
+    value = settings.section("monitoring").get("metrics_namespace", NAMESPACE)
+    return str(value) or NAMESPACE
+
+
+def emit_stage_metrics(
+    metrics: Mapping[str, Any],
+    *,
+    pipeline: str,
+    stage: str,
+    settings: Settings | None,
+    stream: IO[str] | None = None,
+) -> None:
+    """Print one stage's metrics as a bare EMF line (what every AWS stage does at its end).
+
+    Non-numeric values are left out of the metrics (they stay in the run record). Without
+    settings (a stage that could not load its config still reports its failure) the
+    namespace is the default.
+    """
+    namespace = metrics_namespace(settings) if settings is not None else NAMESPACE
+    sink = EmfMetrics(namespace, stream)
+    sink.emit(metrics, {DIMENSIONS[0]: pipeline, DIMENSIONS[1]: stage})
+
+
+def ingest_metrics(summaries: Iterable[Any]) -> dict[str, Any]:
+    """The ``ingest`` stage's metrics over its runs' summaries (``IngestSummary``)."""
+    totals = {"read": 0, "landed": 0, "quarantined": 0, "files": 0, "bytes": 0}
+    for summary in summaries:
+        totals["read"] += summary.read
+        totals["landed"] += summary.landed
+        totals["quarantined"] += summary.quarantined
+        totals["files"] += len(summary.files) + len(summary.quarantine_files)
+        totals["bytes"] += summary.bytes_written
+    rate = totals["quarantined"] / totals["read"] if totals["read"] else 0.0
+    return {**totals, "quarantine_rate": round(rate, 6)}

@@ -25,13 +25,14 @@ from typing import Any
 
 from lakelib.config import Settings, Zone, get_settings
 from lakelib.errors import ConfigError, LakeError
+from lakelib.monitor import DAILY_PIPELINE, ingest_metrics
 from lakelib.pipeline._runner import Pipeline, SkipStage, Stage, StageContext
 from lakelib.pipeline._stepfunctions import crawler_task, glue_job_task, lambda_task
 from lakelib.storage import validate_name, zone_store
 
 log = logging.getLogger(__name__)
 
-PIPELINE = "daily"
+PIPELINE = DAILY_PIPELINE
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 DEFAULT_NOTEBOOKS = ("01_explore", "02_train", "03_deploy", "04_report")
 NEEDS_MODEL = ("03_deploy",)
@@ -69,16 +70,11 @@ def _ingest(ctx: StageContext) -> dict[str, Any]:
     if not locations:
         raise SkipStage("no [pipeline.ingest] sources configured")
     when = dt.datetime.combine(ctx.run_date, dt.time(2, 0), tzinfo=dt.UTC)
-    totals = {"read": 0, "landed": 0, "quarantined": 0, "files": 0, "bytes": 0}
-    for source, location in locations.items():
-        summary = ingest(source, location, run_date=when, settings=ctx.settings)
-        totals["read"] += summary.read
-        totals["landed"] += summary.landed
-        totals["quarantined"] += summary.quarantined
-        totals["files"] += len(summary.files) + len(summary.quarantine_files)
-        totals["bytes"] += summary.bytes_written
-    rate = totals["quarantined"] / totals["read"] if totals["read"] else 0.0
-    return {**totals, "quarantine_rate": round(rate, 6)}
+    summaries = [
+        ingest(source, location, run_date=when, settings=ctx.settings)
+        for source, location in locations.items()
+    ]
+    return ingest_metrics(summaries)
 
 
 def _crawl(ctx: StageContext) -> dict[str, Any]:
@@ -92,24 +88,35 @@ def _crawl(ctx: StageContext) -> dict[str, Any]:
     }
 
 
+def etl_metrics(result: Any) -> dict[str, Any]:
+    """The stage metrics of one ETL run (an ``EtlRun``): the same locally and in a Glue job."""
+    if result.job == "curate":
+        return {
+            "duration_s": result.duration_s,
+            **{f"rows_{k}": v for k, v in result.tables.items()},
+        }
+    return {
+        "rows_in": result.rows_in,
+        "rows_out": result.rows_out,
+        "rows_quarantined": result.rows_quarantined,
+        "duplicates_removed": result.duplicates_removed,
+        "files": result.files_written,
+        "unknown_customers": result.unknown_customers,
+    }
+
+
+# The stage of the daily pipeline that runs each ETL job (its metrics' ``Stage`` dimension).
+ETL_STAGES = {"sales_clean": "etl", "curate": "curate"}
+
+
 def _etl(job: str) -> Any:
     def run(ctx: StageContext) -> dict[str, Any]:
         from lakelib.etl import run_etl
 
-        (result,) = run_etl(job, settings=ctx.settings)
-        if job == "curate":
-            return {
-                "duration_s": result.duration_s,
-                **{f"rows_{k}": v for k, v in result.tables.items()},
-            }
-        return {
-            "rows_in": result.rows_in,
-            "rows_out": result.rows_out,
-            "rows_quarantined": result.rows_quarantined,
-            "duplicates_removed": result.duplicates_removed,
-            "files": result.files_written,
-            "unknown_customers": result.unknown_customers,
-        }
+        results = run_etl(job, settings=ctx.settings)
+        if not results:
+            raise SkipStage("nothing new since the last run")
+        return etl_metrics(results[0])
 
     return run
 

@@ -19,6 +19,7 @@ from typing import Any
 from lakelib.config import Settings, Zone, get_settings
 from lakelib.errors import ConfigError, LakeError, ValidationError
 from lakelib.monitor import (
+    DIMENSIONS,
     FAILED,
     RUNNING,
     SKIPPED,
@@ -28,6 +29,7 @@ from lakelib.monitor import (
     MetricsSink,
     RunRecord,
     load_run,
+    metrics_namespace,
     utc_now,
 )
 from lakelib.report import Alert, alert_sinks, evaluate, load_rules
@@ -106,7 +108,9 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _metrics_sink(settings: Settings) -> MetricsSink:
-    return LocalMetrics(zone_store(Zone.RUNS, settings)) if settings.is_local else EmfMetrics()
+    if settings.is_local:
+        return LocalMetrics(zone_store(Zone.RUNS, settings))
+    return EmfMetrics(metrics_namespace(settings))
 
 
 def flatten_metrics(results: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -210,7 +214,7 @@ def run_pipeline(
             record.save(runs)
             notify(stage.name, f"skipped: {stage_record.error}")
             continue
-        dimensions = {"Pipeline": pipeline.name, "Stage": stage.name}
+        dimensions = dict(zip(DIMENSIONS, (pipeline.name, stage.name), strict=True))
         failures = 0 if error is None else 1
         metrics_sink.emit(
             {

@@ -156,7 +156,9 @@ def test_emr_steps_on_a_running_cluster(aws_settings: Any) -> None:
         "s3://lake-scripts/jobs/sales_clean.py",
     ]
     assert args[4:6] == ["--JOB_NAME", "sales_clean"] and "--full" in args
-    assert "s3://lake-scripts/jobs/lake.toml" in args and "lake-raw" in args
+    # The config Pulumi uploads, as the job argument Glue also gets.
+    config = args.index("--LAKE_CONFIG")
+    assert args[config + 1] == "s3://lake-scripts/config/lake.toml" and "lake-raw" in args
     # moto leaves steps running: following stops at the timeout with a clear note.
     run = backend.follow(cluster, "sales_clean", step_ids[0])
     assert not run.succeeded and "after 15 s" in str(run.error)
@@ -206,3 +208,64 @@ def test_emr_step_states_are_followed_to_the_end(aws_settings: Any) -> None:
     failed = EmrEtl(aws_settings, client=_Emr(["RUNNING", "FAILED"]), poll_interval=0)
     run = failed.follow("j-1", "curate", "s-2")
     assert run.state == "FAILED" and run.error == "Exception in thread main"
+
+
+def test_a_glue_etl_job_without_its_config_fails_naming_lake_config(
+    aws_settings: Any, tmp_path: Any
+) -> None:
+    """Exactly Pulumi's arguments minus the config: one line naming LAKE_CONFIG, exit 1, and
+    the failure as a bare EMF line (never a run on default contracts)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from lakelib.monitor import DIMENSIONS
+
+    script = Path(__file__).resolve().parents[2] / "jobs" / "sales_clean.py"
+    pulumi_args = [
+        "--JOB_NAME",
+        "lake-sales-clean",
+        "--job-bookmark-option",
+        "job-bookmark-enable",
+        "--TempDir",
+        "s3://lake-scripts/glue-temp/",
+        "--database",
+        "data_lake_db",
+        "--raw_bucket",
+        "lake-raw",
+        "--processed_bucket",
+        "lake-processed",
+        "--curated_bucket",
+        "lake-curated",
+        "--scripts_bucket",
+        "lake-scripts",
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKE_")}
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(script), *pulumi_args, *extra],
+            cwd=tmp_path,  # Glue's working folder holds no lake.toml
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    done = run()
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1].startswith(
+        "sales_clean: no workspace config: LAKE_CONFIG is not set"
+    )
+    (line,) = done.stdout.splitlines()
+    document = json.loads(line)
+    assert document["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [list(DIMENSIONS)]
+    assert (document["Pipeline"], document["Stage"], document["Failures"]) == ("daily", "etl", 1)
+
+    uri = "s3://lake-scripts/config/lake.toml"  # named, but never uploaded
+    done = run("--LAKE_CONFIG", uri)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1].startswith(
+        f"sales_clean: cannot read LAKE_CONFIG={uri}: NoSuchKey"
+    )

@@ -112,3 +112,74 @@ def test_get_settings_reads_env_lazily(tmp_path: Path, monkeypatch: pytest.Monke
     assert module._current is None  # nothing was loaded at import time
     monkeypatch.setenv("LAKE_HOME", str(tmp_path / "h"))
     assert get_settings().home == tmp_path / "h"
+
+
+# -- the config Pulumi ships: LAKE_CONFIG as a path or an s3:// URI ------------------------
+
+SHIPPED = """
+[sources.sales]
+required = ["id"]
+fields = { id = "string" }
+
+[[alerts.rules]]
+name = "failed_stage"
+metric = "failed_stages"
+above = 0
+
+[monitoring]
+metrics_namespace = "acme-lake"
+"""
+
+
+@pytest.mark.aws
+def test_lake_config_s3_uri_is_read_before_walking_up(tmp_path: Path, aws: str) -> None:
+    from lakelib.aws import client
+    from lakelib.config import aws_config_uri
+
+    client("s3").create_bucket(Bucket="acme-scripts")
+    client("s3").put_object(Bucket="acme-scripts", Key="config/lake.toml", Body=SHIPPED.encode())
+    # A lake.toml nearer the job (the repository's, say) must not win over the shipped one.
+    write_config(tmp_path, '[catalog]\ndatabase = "walked_up"\n')
+    uri = "s3://acme-scripts/config/lake.toml"
+    env = {"LAKE_CONFIG": uri, "LAKE_SCRIPTS_BUCKET": "acme-scripts"}
+    settings = load_settings(profile="aws", cwd=tmp_path, env=env, require_config=True)
+    assert settings.section("sources")["sales"]["required"] == ["id"]
+    assert settings.section("alerts")["rules"][0]["name"] == "failed_stage"
+    assert settings.database == "data_lake_db"  # not the walked-up file's
+    assert settings.config_source == uri and settings.config_file is None
+    assert aws_config_uri(settings) == uri
+
+
+@pytest.mark.aws
+def test_an_unreadable_lake_config_is_one_line_naming_it(tmp_path: Path, aws: str) -> None:
+    from lakelib.aws import client
+
+    client("s3").create_bucket(Bucket="acme-scripts")
+    env = {"LAKE_CONFIG": "s3://acme-scripts/config/lake.toml"}
+    with pytest.raises(ConfigError) as error:
+        load_settings(profile="aws", cwd=tmp_path, env=env)
+    message = str(error.value)
+    assert message.startswith(
+        "cannot read LAKE_CONFIG=s3://acme-scripts/config/lake.toml: NoSuchKey"
+    )
+    assert "\n" not in message
+    client("s3").put_object(Bucket="acme-scripts", Key="config/lake.toml", Body=b"[sources\n")
+    with pytest.raises(ConfigError, match=r"s3://acme-scripts/config/lake\.toml"):
+        load_settings(profile="aws", cwd=tmp_path, env=env)
+
+
+def test_a_job_on_aws_without_a_config_refuses_instead_of_defaulting(tmp_path: Path) -> None:
+    # No LAKE_CONFIG and no lake.toml up from the job's folder: contracts, alert rules and
+    # model settings would silently be the defaults.
+    with pytest.raises(ConfigError) as error:
+        load_settings(profile="aws", cwd=tmp_path, env={}, require_config=True)
+    assert "LAKE_CONFIG is not set" in str(error.value) and "\n" not in str(error.value)
+    # Outside a job (a laptop on the aws profile, the local profile) defaults still apply.
+    assert load_settings(profile="aws", cwd=tmp_path, env={}).config_source is None
+    assert load_settings(cwd=tmp_path, env={}, require_config=True).profile == "local"
+    # A path in LAKE_CONFIG is read like a walked-up file.
+    path = write_config(tmp_path / "shipped", SHIPPED)
+    settings = load_settings(
+        profile="aws", cwd=tmp_path, env={"LAKE_CONFIG": str(path)}, require_config=True
+    )
+    assert settings.config_source == str(path) and "sales" in settings.section("sources")
