@@ -135,9 +135,11 @@ def build(out: Path) -> None:
         [lakelib, *(by_name[n] for n in glue.installed)],
         [lakelib_req, *(f"{n}=={v}" for n, v in sorted(glue.installed.items()))],
     )
+    tools = wheelhouse / "emr-tools"
+    _pip("download", "--no-deps", "--quiet", "-d", str(tools), *deps.EMR_BOOTSTRAP_PINS)
     _zip(
         wheelhouse / f"lakelib-{version}-emr7.zip",
-        [lakelib, *by_name.values()],
+        [lakelib, *by_name.values(), *tools.glob("*.whl")],
         [lakelib_req, *(f"{n}=={v}" for n, v in sorted(pins.items()))],
     )
     _pip("install", "--no-deps", "--quiet", "--target", str(bundle),

@@ -44,6 +44,10 @@ GLUE_PYTHON = "3.11"
 # Wheel platform tags AL2023 x86_64 accepts (AWS Glue docs, "AWS Glue environment details").
 LINUX_X86_64_PLATFORMS = ("manylinux_2_34_x86_64", "manylinux_2_28_x86_64", "manylinux2014_x86_64")
 
+# Shipped in the EMR wheelhouse only: EMR 7's python3.11 may lack pip, and the bootstrap
+# runs pip straight from its wheel (``python3.11 pip-<v>.whl/pip install --no-index ...``).
+EMR_BOOTSTRAP_PINS = ("pip==25.3",)
+
 # What the ingestion Lambda imports beyond the standard library and lakelib (the handler's
 # import closure: lakelib.ingest, lakelib.sources, lakelib.storage, lakelib.config).
 LAMBDA_ROOTS = ("urllib3", "orjson", "ijson", "boto3")
