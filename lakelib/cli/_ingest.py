@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated
 
 import typer
@@ -83,6 +84,16 @@ def ingest_command(
     timeout: Annotated[
         float, typer.Option(min=0.1, help="HTTP source: seconds to connect / to read a page.")
     ] = 30.0,
+    header: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--header",
+            "-H",
+            help="HTTP source: a request header 'Name: value', repeatable. Pass credentials by "
+            "reference: 'Authorization: env:API_TOKEN' or 'X-Api-Key: secretsmanager:<id>'.",
+            show_default=False,
+        ),
+    ] = None,
     validate: Annotated[
         bool,
         typer.Option(
@@ -96,6 +107,7 @@ def ingest_command(
     """Fetch, validate, add metadata, gzip and land records in the raw zone."""
     if fmt not in FORMATS:
         raise typer.BadParameter(f"use one of: {', '.join(FORMATS)}", param_hint="--format")
+    headers = parse_headers(header or [], location)
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -118,9 +130,29 @@ def ingest_command(
             watermark=watermark,
             retries=retries,
             timeout=timeout,
+            headers=headers,
             progress=lambda n: bar.advance(task, n),
         )
     print_summary(summary)
+
+
+def parse_headers(values: list[str], location: str) -> dict[str, str]:
+    """``["Authorization: env:TOKEN"]`` -> ``{"Authorization": "env:TOKEN"}`` (usage errors: 2)."""
+    if values and not location.startswith(("http://", "https://")):
+        raise typer.BadParameter("applies to http(s):// sources only", param_hint="--header")
+    headers: dict[str, str] = {}
+    for value in values:
+        name, sep, text = value.partition(":")
+        name, text = name.strip(), text.strip()
+        # RFC 9110 token characters; a value may hold anything but line breaks.
+        if not sep or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name) or not text:
+            raise typer.BadParameter(
+                "use 'Name: value' (e.g. 'Authorization: env:API_TOKEN')", param_hint="--header"
+            )
+        if "\r" in text or "\n" in text:
+            raise typer.BadParameter("a header value cannot span lines", param_hint="--header")
+        headers[name] = text
+    return headers
 
 
 @app.command("serve-ingest")

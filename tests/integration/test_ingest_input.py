@@ -8,21 +8,31 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
+import os
+import subprocess
+import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
+from lakelib._httpserver import Request, Response, error_response
 from lakelib.aws import client
-from lakelib.config import Zone
-from lakelib.errors import ConfigError
+from lakelib.config import Zone, load_settings
+from lakelib.errors import ConfigError, IngestError
 from lakelib.ingest import handler, ingest, make_webhook_server
-from lakelib.samples import make_sample_api
+from lakelib.samples import SampleApiServer, make_sample_api, read_manifest
+from lakelib.sources import HttpSource
 from lakelib.storage import zone_store
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def read_zone(zone: Zone, prefix: str = "") -> list[dict[str, Any]]:
@@ -142,3 +152,144 @@ def test_a_webhook_body_with_a_bom(lake_home: Path, serve: Any) -> None:
         answer = json.loads(response.read())
     assert response.status == 202
     assert (answer["landed"], answer["quarantined"]) == (2, 0)
+
+
+# --- credentials -----------------------------------------------------------------------------
+
+API_KEY = "k3y-4b1e2c9d7f"
+TOKEN = "Bearer t0k3n-9f8e7d6c5b"
+
+
+class _GuardedApi(SampleApiServer):
+    """The sample API behind a credential: ``?api_key=`` or an ``Authorization`` header."""
+
+    def __init__(self, inner: SampleApiServer, *, api_key: str = "", token: str = "") -> None:
+        super().__init__(("127.0.0.1", 0), inner.records, inner.page_size, inner.pagination, 0)
+        self.api_key, self.token = api_key, token
+        self.refused = 0
+
+    def handle(self, request: Request) -> Response:
+        given = parse_qs(request.query).get("api_key", [""])[0]
+        if (self.api_key and given != self.api_key) or (
+            self.token and request.header("authorization") != self.token
+        ):
+            self.refused += 1
+            return error_response(HTTPStatus.UNAUTHORIZED, "missing or wrong credential")
+        return super().handle(request)
+
+
+def guarded(samples: Path, serve: Any, **credential: str) -> _GuardedApi:
+    return serve(_GuardedApi(make_sample_api(samples, page_size=400), **credential))
+
+
+def lake_text(home: Path) -> str:
+    """Every byte the lake holds, decompressed, as text."""
+    parts = []
+    for path in sorted(p for p in home.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        parts.append(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
+    return b"\n".join(parts).decode("utf-8", "replace")
+
+
+def test_an_api_key_in_the_url_is_never_recorded_or_shown(
+    samples: Path, lake_home: Path, serve: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = guarded(samples, serve, api_key=API_KEY)
+    url = f"{api.url}/sales?api_key={API_KEY}"
+    with caplog.at_level(logging.DEBUG):
+        summary = ingest("sales", url)
+    assert summary.read == read_manifest(samples)["sales"]["lines"] and api.refused == 0
+    assert summary.origin == f"{api.url}/sales?api_key=***"
+    origins = {r["_origin"] for r in read_zone(Zone.RAW, "sales/")}
+    assert f"{api.url}/sales?api_key=***" in origins
+    assert f"{api.url}/sales?api_key=***&cursor=400" in origins
+    text = lake_text(lake_home)
+    assert "api_key=***" in text and API_KEY not in text
+    assert "api_key=" in caplog.text and API_KEY not in caplog.text  # urllib3's DEBUG lines too
+
+    # Failures name the URL without its key: the server refusing, and no server at all.
+    with pytest.raises(IngestError) as refused:
+        ingest("sales", f"{api.url}/sales?api_key=wrong-{API_KEY}", force=True)
+    assert "HTTP 401" in str(refused.value) and API_KEY not in str(refused.value)
+    with pytest.raises(IngestError) as unreachable:
+        ingest("sales", HttpSource(f"http://127.0.0.1:9/x?token={API_KEY}", retries=0))
+    assert "token=***" in str(unreachable.value) and API_KEY not in str(unreachable.value)
+
+
+def test_a_header_from_the_environment_on_the_command_line(
+    samples: Path, tmp_path: Path, serve: Any
+) -> None:
+    api = guarded(samples, serve, token=TOKEN)
+    home = tmp_path / "lake"
+    args = ["ingest", "sales", "--from", f"{api.url}/sales"]
+    reference = ["--header", "Authorization: env:SALES_API_TOKEN"]
+
+    unset = lake_cli(*args, *reference, home=home)
+    assert unset.returncode == 1
+    assert unset.stderr.strip().splitlines() == [
+        "lake: error: header Authorization: environment variable SALES_API_TOKEN is not set"
+    ]
+    assert api.requests == 0
+
+    landed = lake_cli(*args, *reference, home=home, SALES_API_TOKEN=TOKEN)
+    assert landed.returncode == 0, landed.stderr
+    assert f"{read_manifest(samples)['sales']['lines']:,}" in landed.stdout
+    assert api.refused == 0
+    assert TOKEN.split()[1] not in landed.stdout + landed.stderr + lake_text(home)
+
+    without = lake_cli(*args, "--force", home=home)
+    assert without.returncode == 1 and "returned HTTP 401" in without.stderr
+    bad = lake_cli(*args, "--header", "Authorization env:X", home=home)
+    assert bad.returncode == 2 and "'Name: value'" in bad.stderr
+
+
+def test_headers_declared_in_lake_toml(
+    samples: Path, tmp_path: Path, lake_home: Path, serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = guarded(samples, serve, token=TOKEN)
+    project = tmp_path / "project"
+    project.mkdir()
+    toml = '[sources.sales]\nheaders = { Authorization = "env:SALES_API_TOKEN" }\n'
+    (project / "lake.toml").write_text(toml)
+    monkeypatch.setenv("SALES_API_TOKEN", TOKEN)
+    summary = ingest("sales", f"{api.url}/sales", settings=load_settings(cwd=project))
+    manifest = read_manifest(samples)["sales"]
+    # This lake.toml declares no fields: only lines that are not JSON objects are refused.
+    assert summary.landed == manifest["lines"] - manifest["dirt"]["malformed_json"]
+    assert api.refused == 0
+
+    (project / "lake.toml").write_text(toml.replace("env:SALES_API_TOKEN", TOKEN))
+    with pytest.raises(ConfigError, match=r"headers\.Authorization: a credential written in"):
+        ingest("sales", f"{api.url}/sales", settings=load_settings(cwd=project))
+    assert TOKEN not in lake_text(lake_home)
+
+
+def test_a_header_from_secrets_manager(
+    aws: str, samples: Path, lake_home: Path, serve: Any
+) -> None:
+    api = guarded(samples, serve, token=TOKEN)
+    secrets = client("secretsmanager")
+    secrets.create_secret(Name="lake/sales-api", SecretString=json.dumps({"authorization": TOKEN}))
+    reference = {"Authorization": "secretsmanager:lake/sales-api#authorization"}
+    summary = ingest("sales", f"{api.url}/sales", headers=reference)
+    assert summary.read == read_manifest(samples)["sales"]["lines"] and api.refused == 0
+    assert TOKEN.split()[1] not in lake_text(lake_home)
+
+    with pytest.raises(IngestError) as missing:
+        ingest("sales", f"{api.url}/sales", headers={"Authorization": "secretsmanager:nope"})
+    assert str(missing.value) == (
+        "header Authorization: cannot read secret nope (ResourceNotFoundException)"
+    )
+
+
+def lake_cli(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("LAKE_", "SALES_"))}
+    environ.update(LAKE_HOME=str(home), COLUMNS="200", **env)
+    return subprocess.run(
+        [sys.executable, "-m", "lakelib", *args],
+        cwd=REPO,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
