@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lake_platform import policies
-from pulumi_harness import ACCOUNT, DR_REGION, Platform
+from pulumi_harness import ACCOUNT, DR_REGION, REPO, Platform
 
 BUCKET = "aws:s3/bucket:Bucket"
 SSE = policies.ENCRYPTION
@@ -64,13 +64,59 @@ def test_every_bucket_is_private_encrypted_tls_only_and_logged(platform: Platfor
     }
 
 
-def test_raw_is_versioned_sse_s3_and_moves_to_glacier_after_90_days(platform: Platform) -> None:
+def test_raw_is_versioned_sse_s3(platform: Platform) -> None:
     raw = _bucket(platform, "raw")
     assert _versioned(platform, raw)
     assert _sse(platform, raw) == {"sseAlgorithm": "AES256"}
-    (glacier,) = [r for r in _rules(platform, raw) if r.get("transitions")]
-    assert glacier["status"] == "Enabled"
-    assert glacier["transitions"] == [{"days": 90, "storageClass": "GLACIER"}]
+
+
+def _matches(rule: dict[str, Any], key: str) -> bool:
+    """Whether an S3 lifecycle rule's filter selects ``key`` (prefix filters; tags fail)."""
+    rule_filter = rule.get("filter") or {}
+    conditions = rule_filter.get("and") or rule_filter
+    if conditions.get("tags") or conditions.get("tag"):
+        return False  # the lake tags no raw object: a tag filter never selects one
+    return key.startswith(conditions.get("prefix", ""))
+
+
+def _storage_class_after(rules: list[dict[str, Any]], key: str) -> dict[int, str]:
+    """Days after creation -> storage class, for every enabled rule that selects ``key``."""
+    return {
+        t["days"]: t["storageClass"]
+        for r in rules
+        if r["status"] == "Enabled" and _matches(r, key)
+        for t in r.get("transitions") or []
+    }
+
+
+def test_reference_snapshots_never_move_to_glacier(platform: Platform) -> None:
+    """Issue 13 item 9: customers/products are landed once and read by every ETL run."""
+    from lakelib.etl._sales_clean import REFERENCES
+
+    rules = _rules(platform, _bucket(platform, "raw"))
+    for source in REFERENCES:  # what the ETL joins: its reference snapshots
+        key = f"{source}/year=2026/month=01/day=01/{source}_20260101T020000Z.csv.gz"
+        assert _storage_class_after(rules, key) == {}, source
+    # Ingestion state and rejects are read back by ingestion: never archived either.
+    assert _storage_class_after(rules, "_lakelib/runs/ingest/run.json") == {}
+
+
+def test_daily_sales_move_to_glacier_after_90_days(platform: Platform) -> None:
+    from lakelib.config import load_settings
+    from lakelib.etl._sales_clean import REFERENCES
+
+    rules = _rules(platform, _bucket(platform, "raw"))
+    daily = [
+        s for s in load_settings(home=REPO / ".lake").section("sources") if s not in REFERENCES
+    ]
+    assert daily == ["sales"]
+    for source in daily:
+        key = f"{source}/year=2026/month=01/day=01/{source}_20260101T020000Z.jsonl.gz"
+        assert _storage_class_after(rules, key) == {90: "GLACIER"}, source
+        (rule,) = [r for r in rules if r.get("transitions") and _matches(r, key)]
+        assert rule["noncurrentVersionTransitions"] == [
+            {"noncurrentDays": 90, "storageClass": "GLACIER"}
+        ]
 
 
 def test_processed_is_versioned_sse_kms_with_customer_key_and_expires_after_365_days(

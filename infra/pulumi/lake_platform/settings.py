@@ -18,6 +18,9 @@ from typing import Any, Protocol
 DEFAULT_DATABASE = "data_lake_db"
 DEFAULT_WORKGROUPS = ("primary", "analytics", "ml_data")
 
+# Reference sources: snapshots the ETL joins on every run (lakelib.etl REFERENCES).
+DEFAULT_REFERENCE_SOURCES = ("customers", "products")
+
 # Buckets of the platform, keyed by the zone name used in resource names and stack outputs.
 # ``logs`` receives S3 access logs, CloudTrail and VPC flow logs.
 BUCKET_ZONES = ("raw", "processed", "curated", "scripts", "query-results", "logs")
@@ -207,6 +210,11 @@ class PlatformSettings:
     bucket_names: Mapping[str, str]
     adopt_workgroups: tuple[str, ...] = ("primary",)
     raw_glacier_days: int = 90
+    # Raw prefixes (one per source) that move to Glacier: the sources lake.toml declares,
+    # minus the reference snapshots the ETL keeps reading (customers/products are landed
+    # once and joined on every run; an archived snapshot would fail the ETL and --full).
+    raw_archived_sources: tuple[str, ...] = ()
+    raw_reference_sources: tuple[str, ...] = DEFAULT_REFERENCE_SOURCES
     processed_expire_days: int = 365
     query_results_expire_days: int = 30
     logs_expire_days: int = 365
@@ -408,6 +416,8 @@ def load_settings(
         raise PlatformConfigError(f"reporting.workgroup {reporting.workgroup!r} is not a workgroup")
 
     wheelhouse = config.get("wheelhouse")
+    references = tuple(config.get_object("rawReferenceSources") or DEFAULT_REFERENCE_SOURCES)
+    archived = tuple(s for s in document.get("sources", {}) if s not in references)
     ml_mode = config.get("mlMode") or "notebook"
     if ml_mode not in {"notebook", "domain", "none"}:
         raise PlatformConfigError(f"mlMode must be notebook, domain or none, got {ml_mode!r}")
@@ -424,6 +434,8 @@ def load_settings(
         bucket_names=bucket_names,
         adopt_workgroups=tuple(config.get_object("adoptWorkgroups") or ("primary",)),
         raw_glacier_days=config.get_int("rawGlacierDays") or 90,
+        raw_archived_sources=archived,
+        raw_reference_sources=references,
         processed_expire_days=config.get_int("processedExpireDays") or 365,
         query_results_expire_days=config.get_int("queryResultsExpireDays") or 30,
         logs_expire_days=config.get_int("logsExpireDays") or 365,

@@ -3,7 +3,8 @@
 Every bucket gets: a public access block (all four switches), bucket-owner-enforced object
 ownership (no ACLs), default encryption, a TLS-only bucket policy and access logging into
 the logs bucket. Zones then differ as the architecture says: raw is versioned SSE-S3 moving
-to Glacier after 90 days; processed is versioned SSE-KMS expiring after 365 days; curated is
+to Glacier after 90 days (daily-landed sources only: reference snapshots the ETL reads stay
+in Standard); processed is versioned SSE-KMS expiring after 365 days; curated is
 SSE-KMS and read-only for the analyst role; query results expire after a month.
 """
 
@@ -88,18 +89,7 @@ class Storage(pulumi.ComponentResource):
             sse_s3,
             versioned=True,
             log_to=logs,
-            lifecycle=[
-                {
-                    "id": "raw-to-glacier",
-                    "status": "Enabled",
-                    "filter": {},
-                    "transitions": [{"days": s.raw_glacier_days, "storage_class": "GLACIER"}],
-                    "noncurrent_version_transitions": [
-                        {"noncurrent_days": s.raw_glacier_days, "storage_class": "GLACIER"}
-                    ],
-                },
-                _abort_uploads(),
-            ],
+            lifecycle=[*_raw_archive_rules(s), _abort_uploads()],
         )
         self._add(
             "processed",
@@ -452,6 +442,28 @@ class Storage(pulumi.ComponentResource):
             policy=iam.document(statements),
             opts=ResourceOptions(parent=self),
         )
+
+
+def _raw_archive_rules(s: PlatformSettings) -> list[dict[str, Any]]:
+    """Glacier after ``raw_glacier_days``, per source prefix, never for reference snapshots.
+
+    Only the sources landed daily are archived (``sales/``); the ETL reads the latest
+    customers/products snapshot on every run, however old it is, and Glacier objects cannot
+    be read without a restore. Ingestion state (``_lakelib/``) and rejects stay put too.
+    """
+    return [
+        {
+            "id": f"raw-{source}-to-glacier",
+            "status": "Enabled",
+            "filter": {"prefix": f"{source}/"},
+            "transitions": [{"days": s.raw_glacier_days, "storage_class": "GLACIER"}],
+            "noncurrent_version_transitions": [
+                {"noncurrent_days": s.raw_glacier_days, "storage_class": "GLACIER"}
+            ],
+        }
+        for source in s.raw_archived_sources
+        if source not in s.raw_reference_sources
+    ]
 
 
 def _sid(zone: str) -> str:
