@@ -47,6 +47,7 @@ def handler(event: Mapping[str, Any] | None, context: Any = None) -> dict[str, A
     sees it) when the run fails.
     """
     from lakelib.ingest._run import ingest
+    from lakelib.sources import redact_url
 
     event = event or {}
     env = dict(os.environ)
@@ -61,7 +62,7 @@ def handler(event: Mapping[str, Any] | None, context: Any = None) -> dict[str, A
     if not endpoint:
         raise ConfigError("SOURCE_API_ENDPOINT is not set")
     request_id = getattr(context, "aws_request_id", None)
-    log.info("ingest %s from %s (request %s)", source, endpoint, request_id)
+    log.info("ingest %s from %s (request %s)", source, redact_url(str(endpoint)), request_id)
     summary = ingest(source, str(endpoint), run_date=_run_time(event), settings=settings)
     result = summary.as_dict()
     result["status"] = "ok"

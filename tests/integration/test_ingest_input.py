@@ -293,3 +293,27 @@ def lake_cli(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess[
         text=True,
         timeout=120,
     )
+
+
+def test_the_lambda_keeps_an_endpoint_key_out_of_s3_and_its_logs(
+    aws: str,
+    samples: Path,
+    serve: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    api = guarded(samples, serve, api_key=API_KEY)
+    s3 = client("s3")
+    s3.create_bucket(Bucket="lake-raw")
+    monkeypatch.setenv("S3_RAW_BUCKET", "lake-raw")
+    monkeypatch.setenv("SOURCE_API_ENDPOINT", f"{api.url}/sales?api_key={API_KEY}")
+    with caplog.at_level(logging.INFO):
+        result = handler({"detail-type": "Scheduled Event", "detail": {}}, None)
+    assert result["landed"] > 0 and api.refused == 0
+    assert "api_key=***" in caplog.text and API_KEY not in caplog.text
+    assert API_KEY not in json.dumps(result)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="lake-raw")["Contents"]]
+    for key in keys:
+        data = s3.get_object(Bucket="lake-raw", Key=key)["Body"].read()
+        text = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+        assert API_KEY.encode() not in text, key

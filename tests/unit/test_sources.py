@@ -223,3 +223,40 @@ def test_a_posted_body_with_a_bom(body: bytes, ctype: str) -> None:
     (unit,) = PayloadSource(body, "webhook:test", ctype).units()
     items = [item for batch in unit.batches() for item in batch]
     assert [i.record for i in items] == RECORDS
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "https://api.example.com/v1/sales?api_key=abc123&page=2",
+            "https://api.example.com/v1/sales?api_key=***&page=2",
+        ),
+        ("https://user:pa55@host/x", "https://user:***@host/x"),
+        ("https://ghp_abcdef@host/x", "https://***@host/x"),
+        (
+            "https://b.s3.amazonaws.com/k?X-Amz-Credential=AKIA%2F1&X-Amz-Signature=f00d&x=1",
+            "https://b.s3.amazonaws.com/k?X-Amz-Credential=***&X-Amz-Signature=***&x=1",
+        ),
+        ("https://h/cb#access_token=tok&state=s", "https://h/cb#access_token=***&state=s"),
+        ("https://h/x?cursor=40&sig=abc&token=", "https://h/x?cursor=40&sig=***&token="),
+        ("https://h:8443/path?email=a@b.example", "https://h:8443/path?email=a@b.example"),
+        (
+            "GET /sales?apiKey=k1 failed: Max retries exceeded with url: /sales?apiKey=k1",
+            "GET /sales?apiKey=*** failed: Max retries exceeded with url: /sales?apiKey=***",
+        ),
+    ],
+)
+def test_redact_url_masks_credentials_and_keeps_the_rest(url: str, shown: str) -> None:
+    from lakelib.sources import redact_url
+
+    assert redact_url(url) == shown
+    assert redact_url(shown) == shown
+
+
+def test_a_sql_origin_hides_password_and_credential_parameters() -> None:
+    from lakelib.sources import redact
+
+    shown = redact("postgresql://app:s3cret@db.internal:5432/shop?sslmode=require&password=x2")
+    assert "s3cret" not in shown and "x2" not in shown
+    assert shown.startswith("postgresql://app:***@db.internal:5432/shop?")
