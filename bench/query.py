@@ -14,6 +14,14 @@ Then the cold CLI latency: ``python -m lakelib query ... --format csv`` as a fre
 Prints medians and the ratio; not a pass/fail test. Usage::
 
     python bench/query.py [--rows N] [--days D] [--repeat K]
+
+``--large-result N`` measures instead what a result of N rows (``SELECT *`` of the table,
+default 5,000,000) costs in memory: peak RSS (``ru_maxrss``) of a fresh process that runs
+``run_query`` (result streamed to its CSV), against a fresh process that does the same by
+hand holding the result whole (DuckDB to one Arrow table, then ``pyarrow.csv.write_csv``) and
+one that only imports lakelib and opens DuckDB (the floor)::
+
+    python bench/query.py --large-result 5000000
 """
 
 from __future__ import annotations
@@ -72,6 +80,91 @@ def build(home: Path, rows: int, days: int) -> Path:
     return root
 
 
+# Each large-result run is its own process, so its peak RSS is its own.
+_LARGE_CHILD = """
+import resource, sys, time
+mode, home, work = sys.argv[1], sys.argv[2], sys.argv[3]
+from pathlib import Path
+from lakelib.config import load_settings
+settings = load_settings(home=home, cwd=Path(work), env={})
+started = time.perf_counter()
+rows = 0
+if mode == "floor":
+    from lakelib.query import open_engine
+    open_engine(settings).connection().execute("SELECT 1").fetchall()
+elif mode == "lakelib":
+    from lakelib.query import run_query
+    result = run_query("SELECT * FROM sales_clean", settings=settings)
+    rows = result.record.rows
+else:
+    import duckdb, pyarrow.csv as pacsv
+    con = duckdb.connect()
+    table = con.sql(
+        "SELECT * FROM read_parquet('" + home + "/processed/sales_clean/*/*/*/*.parquet', "
+        "hive_partitioning = true)"
+    ).to_arrow_table()
+    pacsv.write_csv(table, work + "/by-hand.csv")
+    rows = table.num_rows
+elapsed = time.perf_counter() - started
+print(rows, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, elapsed)
+"""
+
+
+def large_result(rows: int) -> None:
+    """Peak memory of a result of ``rows`` rows: lakelib (streamed) vs held whole by hand."""
+    import duckdb
+
+    from lakelib.catalog import crawl
+    from lakelib.config import load_settings
+
+    work = Path(tempfile.mkdtemp(prefix="bench-query-large-"))
+    try:
+        home = work / "lake"
+        root = build(home, rows, 60)
+        crawl("processed", settings=load_settings(home=home, cwd=work, env={}))
+        size = sum(p.stat().st_size for p in root.rglob("*.parquet"))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LAKE_")}
+        found: dict[str, tuple[int, float, float]] = {}
+        for mode in ("floor", "by-hand", "lakelib"):
+            done = subprocess.run(
+                [sys.executable, "-c", _LARGE_CHILD, mode, str(home), str(work)],
+                cwd=work,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise SystemExit(f"{mode} failed: {done.stderr.strip().splitlines()[-1:]}")
+            n, rss_kb, seconds = done.stdout.strip().splitlines()[-1].split()
+            found[mode] = (int(n), int(rss_kb) / 1024, float(seconds))
+        result_csv = next((home / "query-results" / "primary").glob("*.csv"))
+        print(
+            f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+            f"{platform.python_version()}, duckdb {duckdb.__version__}"
+        )
+        print(
+            f"result: SELECT * of {rows:,} rows (7 columns), Parquet {size / 1e6:.1f} MB, "
+            f"result CSV {result_csv.stat().st_size / 1e6:.1f} MB"
+        )
+        floor = found["floor"][1]
+        for mode, label in (
+            ("floor", "import lakelib + open DuckDB"),
+            ("by-hand", "held whole (DuckDB -> Arrow -> CSV)"),
+            ("lakelib", "lakelib run_query (streamed)"),
+        ):
+            n, rss, seconds = found[mode]
+            print(
+                f"{label:38s} peak RSS {rss:8.0f} MB  (+{rss - floor:6.0f} MB over the floor)  "
+                f"{seconds:6.1f} s  {n:,} rows"
+            )
+        base = found["by-hand"][1] - floor
+        mine = found["lakelib"][1] - floor
+        print(f"memory over the floor, lakelib / held whole: {mine / base:.2f}x")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def timed(fn: object, repeat: int) -> list[float]:
     out = []
     for _ in range(repeat):
@@ -86,7 +179,17 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument(
+        "--large-result",
+        type=int,
+        default=0,
+        metavar="N",
+        help="measure peak memory of an N-row result instead (e.g. 5000000)",
+    )
     args = parser.parse_args()
+    if args.large_result:
+        large_result(args.large_result)
+        return
 
     import duckdb
 

@@ -287,18 +287,36 @@ def textual(table: pa.Table) -> pa.Table:
             values = [None if v is None else trino_text(v) for v in column.to_pylist()]
             column = pa.chunked_array([pa.array(values, pa.string())])
         elif pa.types.is_timestamp(kind):
-            column = pa.chunked_array(
-                [
-                    pa.array(
-                        [None if v is None else trino_text(v) for v in column.to_pylist()],
-                        pa.string(),
-                    )
-                ]
-            )
+            column = _timestamp_text(column)
         elif pa.types.is_decimal(kind):
             column = pc.cast(column, pa.string())
         columns.append(column)
     return pa.table(columns, names=table.column_names)
+
+
+_UTC_NAMES = {"UTC", "Etc/UTC", "+00:00", "Z"}
+
+
+def _timestamp_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Timestamps as :func:`trino_text` writes them (``2026-01-02 03:04:05.678``, `` UTC``
+    for a zoned one), computed by Arrow: a per-value Python loop costs seconds per million."""
+    kind = column.type
+    low, high = pc.min_max(column).values()
+    years_ok = low.as_py() is None or (
+        pc.year(low).as_py() >= 1000 and pc.year(high).as_py() <= 9999
+    )
+    if (kind.tz is not None and kind.tz not in _UTC_NAMES) or not years_ok:
+        # Other zones and four-digit-year edge cases keep Python's exact text.
+        values = [None if v is None else trino_text(v) for v in column.to_pylist()]
+        return pa.chunked_array([pa.array(values, pa.string())])
+    # isoformat(timespec="milliseconds") drops the digits past the millisecond: floor.
+    millis = pc.cast(
+        pc.floor_temporal(column, unit="millisecond"), pa.timestamp("ms", kind.tz), safe=False
+    )
+    text = pc.strftime(millis, format="%Y-%m-%d %H:%M:%S")  # %S carries ".mmm" at ms
+    if kind.tz is not None:
+        text = pc.binary_join_element_wise(text, pa.scalar(" UTC"), "")
+    return text
 
 
 def render_csv(table: pa.Table, *, quote_all: bool) -> bytes:

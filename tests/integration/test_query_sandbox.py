@@ -299,3 +299,26 @@ def test_cli_table_view_is_capped_and_csv_streams_a_large_result(lake_dir: Path)
     too_big = lake("query", "SELECT id FROM events", "-f", "json", cwd=lake_dir)
     assert too_big.returncode == 1 and too_big.stderr.count("\n") == 1
     assert "max_result_rows" in too_big.stderr
+
+
+def test_timestamps_in_the_csv_keep_trinos_text() -> None:
+    """The CSV's timestamps are computed by Arrow now; they must read as Trino writes them."""
+    from lakelib.query._results import textual, trino_text
+
+    values = [
+        dt.datetime(2026, 1, 1, 0, 0, 0, 123999),  # digits past the millisecond are dropped
+        dt.datetime(1969, 12, 31, 23, 59, 59, 999500),  # before 1970: still dropped, not rounded
+        None,
+        dt.datetime(2026, 5, 5, 5, 5, 5),
+        dt.datetime(1, 1, 1),  # a year Arrow's strftime would not pad
+    ]
+    for tz in (None, "UTC", "Europe/Paris"):
+        stamps = [v if v is None or tz is None else v.replace(tzinfo=dt.UTC) for v in values]
+        if tz == "Europe/Paris":
+            stamps = stamps[:4]
+        table = pa.table({"t": pa.array(stamps, pa.timestamp("us", tz))})
+        expected = [None if v is None else trino_text(v) for v in table.column(0).to_pylist()]
+        assert textual(table).column(0).to_pylist() == expected
+    assert textual(pa.table({"t": pa.array([dt.datetime(2026, 1, 2, 3, 4, 5, 678000)])})).column(
+        0
+    ).to_pylist() == ["2026-01-02 03:04:05.678"]
