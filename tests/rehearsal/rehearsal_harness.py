@@ -1,0 +1,1263 @@
+"""The deploy rehearsal: the platform Pulumi declares, stood up in moto server, run for days.
+
+What is real, what the harness plays, and why
+---------------------------------------------
+1. **Render.** ``infra/pulumi/__main__.py`` runs under Pulumi's own mocks (the INFRA
+   harness, ``tests/infra/pulumi_harness.py``) with the ``dev`` stack config of
+   ``infra/pulumi/Pulumi.dev.yaml``. Only three values are replaced: the state machine
+   file (exported now from :func:`lakelib.pipeline.daily_pipeline`, as
+   ``lake run --export-step-functions`` writes it), the wheelhouse (zips shaped like
+   ``build_artifacts.py``'s: nothing installs them here), the source API endpoint (a sample
+   API on 127.0.0.1), and the Lambda's dependencies: ``build_artifacts.py`` downloads cp312
+   wheels from the package index, which a test may not reach, so the function gets the
+   pinned distributions (``deps/lambda.txt``, versions checked) copied from this
+   environment as a layer instead of a bundled folder.
+2. **Stand up.** Every resource on the daily run's path is created in a moto server on
+   127.0.0.1 from its rendered inputs: buckets with encryption, versioning, lifecycle, public
+   access block and policy; KMS keys (moto's key ids replace the mock ids everywhere); IAM
+   roles with exactly their declared inline policies; the Glue database, crawlers and jobs
+   with their default arguments; the SNS topic; Athena workgroups; the Lambda function with
+   the code archive Pulumi packages; the state machine with its rendered definition. Each
+   ``BucketObjectv2`` is uploaded from its ``source``, and nothing else is.
+   *Not applied:* the ``DenyInsecureTransport`` statement of each bucket policy (moto
+   serves plain http on 127.0.0.1 and enforces it: every request would be 403; the test
+   asserts every bucket's rendered policy carries it instead). Resources off the daily path
+   (network, CloudTrail, alarms, dashboard, replicas, QuickSight, EMR) are left to the infra
+   tier's assertions.
+3. **Roles under enforcement.** After stand-up moto's IAM enforcement is switched on
+   (``/moto-api/reset-auth``, the runtime form of ``INITIAL_NO_AUTH_ACTION_COUNT``). Each
+   played service calls AWS with an ``sts:AssumeRole`` session of the role Pulumi gives it.
+   moto evaluates S3 requests against the role's policies with the object's ARN; for every
+   other service moto evaluates against the resource ``*`` (so a scoped statement never
+   matches; FACTS.md: "for Glue it denied a read the policy allowed"). The harness therefore
+   replaces moto's non-S3 check with one that derives the resource ARNs a request touches
+   (Glue catalog/database/table, job, crawler; SNS topic; Lambda function; Athena
+   workgroup) and evaluates the role's statements against them. Conditions are not
+   evaluated (moto cannot either); actions whose resource the harness does not derive are
+   checked by action only. The state machine's own calls run under its role too.
+4. **The state machine** runs in moto's Step Functions interpreter (moto-api config
+   ``execute_state_machine``). Its ``Wait`` states take no time. The harness plays the
+   services the interpreter cannot run:
+
+   - ``lambda:invoke`` -> moto would need Docker. The harness runs the Lambda's handler in
+     a subprocess whose import path is the code archive Pulumi packages plus what the
+     Lambda runtime provides (boto3 and its dependencies), with exactly the function's
+     environment variables and the role's credentials.
+   - ``glue:startJobRun.sync`` -> moto only flips run states. The harness runs the job's
+     script, downloaded from ``ScriptLocation`` under the job's role, with exactly the
+     run's arguments (defaults + state machine's) as Glue passes them, in a working folder
+     of its own, then marks the run SUCCEEDED or FAILED (with the job's error) for the
+     interpreter's ``.sync`` poll. The job runs in this process on the test run's one
+     SparkSession; lakelib is imported from the repo (the wheel is not installed).
+     **Spark on s3a:// is not available**: Spark's ``s3://`` filesystem is Hadoop's
+     ``ViewFileSystemOverloadScheme`` over a local mirror of each bucket, filled before the
+     run (under the role: what it cannot read is not there) and written back after it
+     (under the role: a write it may not make fails the run). boto3 calls of the job go to
+     moto directly.
+   - crawlers: moto's crawler goes READY at once and creates no tables (not played).
+   - Athena: moto answers queries with empty results (not played).
+5. What this cannot prove: Spark's s3a:// connector, the real Glue/EMR/Lambda images and
+   their installed packages, Pulumi's engine (providers, diffs, ordering), IAM conditions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import runpy
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+INFRA_TESTS = REPO / "tests" / "infra"
+if str(INFRA_TESTS) not in sys.path:
+    sys.path.insert(0, str(INFRA_TESTS))
+
+from pulumi_harness import ACCOUNT, REGION, Platform, run_program  # noqa: E402
+
+PROJECT_KEY = "lakelib-platform"
+DEV_STACK = REPO / "infra" / "pulumi" / "Pulumi.dev.yaml"
+TLS_SID = "DenyInsecureTransport"
+
+# The packages the AWS Lambda Python runtime provides next to the function's code.
+LAMBDA_RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3")
+
+log = logging.getLogger("rehearsal")
+
+
+class RehearsalError(AssertionError):
+    """The rehearsal found the platform would not work; the message names stage and cause."""
+
+
+# -- render ------------------------------------------------------------------------------
+
+
+def build_wheelhouse(folder: Path) -> Path:
+    """A wheelhouse shaped like ``build_artifacts.py``'s (what Pulumi uploads; nothing
+    installs it here: building the real one needs the package index)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / "lakelib-0.1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted((REPO / "lakelib").rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                archive.write(path, path.relative_to(REPO).as_posix())
+    for name in ("lakelib-0.1.0-glue5.gluewheels.zip", "lakelib-0.1.0-emr7.zip"):
+        with zipfile.ZipFile(folder / name, "w") as archive:
+            archive.write(wheel, wheel.name)
+    return folder
+
+
+LAMBDA_PINS = REPO / "infra" / "pulumi" / "deps" / "lambda.txt"
+LAMBDA_LAYER_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:rehearsal-lambda-deps:1"
+
+
+def lambda_layer(folder: Path) -> Path:
+    """The pinned Lambda dependencies (``deps/lambda.txt``) as a layer's ``python/`` folder.
+
+    The dev stack bundles cp312 wheels that ``build_artifacts.py`` downloads; offline, the
+    rehearsal copies the same distributions, at the pinned versions, from this environment
+    (and refuses to run if a version differs), and gives them to the function as a layer.
+    """
+    from importlib import metadata
+
+    target = folder / "python"
+    if target.is_dir():
+        return folder
+    target.mkdir(parents=True)
+    for line in LAMBDA_PINS.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, _, version = line.partition("==")
+        dist = metadata.distribution(name)
+        if dist.version != version:
+            raise RehearsalError(f"{name} {dist.version} is installed, {version} is pinned")
+        root = Path(str(dist.locate_file("")))
+        for file in dist.files or []:
+            source = root / file
+            if ".." in file.parts or not source.is_file() or "__pycache__" in file.parts:
+                continue
+            destination = target / file
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, destination)
+    return folder
+
+
+def dev_stack_config(
+    tmp: Path, api_url: str, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """``Pulumi.dev.yaml`` with this run's state machine, wheelhouse, source and layer."""
+    import yaml
+
+    from lakelib.pipeline import daily_pipeline
+    from lakelib.pipeline._stepfunctions import export_state_machine
+
+    config: dict[str, Any] = dict(yaml.safe_load(DEV_STACK.read_text())["config"])
+    state_machine = tmp / "state_machine.json"
+    state_machine.write_text(export_state_machine(daily_pipeline()))
+    config[f"{PROJECT_KEY}:stateMachineFile"] = str(state_machine)
+    config[f"{PROJECT_KEY}:wheelhouse"] = str(build_wheelhouse(tmp / "wheelhouse"))
+    ingest = dict(config.get(f"{PROJECT_KEY}:ingest") or {})
+    ingest["sourceApiEndpoint"] = f"{api_url}/sales"
+    ingest["dependenciesDir"] = ""
+    ingest["layers"] = [LAMBDA_LAYER_ARN]
+    config[f"{PROJECT_KEY}:ingest"] = ingest
+    for key, value in (overrides or {}).items():
+        config[key if ":" in key else f"{PROJECT_KEY}:{key}"] = value
+    return config
+
+
+def render(tmp: Path, api_url: str, overrides: Mapping[str, Any] | None = None) -> Platform:
+    """Run the Pulumi program under mocks with the dev stack config; what it declares."""
+    return run_program(dev_stack_config(tmp, api_url, overrides))
+
+
+# -- small helpers -----------------------------------------------------------------------
+
+
+def _moto_api(endpoint: str, path: str, body: Any) -> None:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    # A form content type (urllib's default) would leave werkzeug's request.data empty.
+    request = urllib.request.Request(
+        f"{endpoint}{path}", data=data, method="POST", headers={"Content-Type": "text/plain"}
+    )
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    opener.open(request, timeout=10).close()
+
+
+_SPECIAL_KEYS = {
+    "id": "ID",
+    "sseAlgorithm": "SSEAlgorithm",
+    "kmsMasterKeyId": "KMSMasterKeyID",
+}
+
+
+def _pascal(value: Any) -> Any:
+    """Mock inputs (camelCase, numbers as floats) -> API request shapes (PascalCase, ints)."""
+    if isinstance(value, Mapping):
+        return {_SPECIAL_KEYS.get(k, k[:1].upper() + k[1:]): _pascal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_pascal(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """One principal's keys (an IAM user's, or an assumed-role session's)."""
+
+    key: str
+    secret: str
+    token: str | None = None
+    name: str = ""
+
+    def env(self) -> dict[str, str]:
+        env = {"AWS_ACCESS_KEY_ID": self.key, "AWS_SECRET_ACCESS_KEY": self.secret}
+        if self.token:
+            env["AWS_SESSION_TOKEN"] = self.token
+        return env
+
+
+@dataclass
+class Play:
+    """One service run the harness played: which stage, as whom, and how it ended."""
+
+    service: str
+    name: str
+    role: str
+    ok: bool = True
+    error: str = ""
+    output: str = ""
+    arguments: dict[str, str] = field(default_factory=dict)
+    denied: list[str] = field(default_factory=list)
+
+
+# -- non-S3 IAM evaluation ---------------------------------------------------------------
+
+
+def _matches(pattern: str, value: str) -> bool:
+    import re
+
+    regex = "^" + re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".") + "$"
+    return re.match(regex, value, re.IGNORECASE) is not None
+
+
+def _listed(element: Any) -> list[str]:
+    return [element] if isinstance(element, str) else list(element or [])
+
+
+def statement_allows(statement: Mapping[str, Any], action: str, resource: str | None) -> bool:
+    """Whether a statement's Action and Resource cover ``action`` on ``resource``.
+
+    ``resource=None`` checks the action only. Conditions are not evaluated.
+    """
+    if "NotAction" in statement:
+        if any(_matches(p, action) for p in _listed(statement["NotAction"])):
+            return False
+    elif not any(_matches(p, action) for p in _listed(statement.get("Action"))):
+        return False
+    if resource is None:
+        return True
+    if "NotResource" in statement:
+        return not any(_matches(p, resource) for p in _listed(statement["NotResource"]))
+    return any(_matches(p, resource) for p in _listed(statement.get("Resource", "*")))
+
+
+def policies_allow(documents: list[Mapping[str, Any]], action: str, resource: str | None) -> bool:
+    statements = [s for doc in documents for s in _listed_statements(doc)]
+    if any(
+        s.get("Effect") == "Deny" and statement_allows(s, action, resource or "*")
+        for s in statements
+    ):
+        return False
+    return any(
+        s.get("Effect") == "Allow" and statement_allows(s, action, resource) for s in statements
+    )
+
+
+def _listed_statements(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    statement = doc.get("Statement", [])
+    return [statement] if isinstance(statement, Mapping) else list(statement)
+
+
+_GLUE_TABLE_ACTIONS = {
+    "createtable": ("DatabaseName", ("TableInput", "Name")),
+    "updatetable": ("DatabaseName", ("TableInput", "Name")),
+    "gettable": ("DatabaseName", "Name"),
+    "deletetable": ("DatabaseName", "Name"),
+    "gettables": ("DatabaseName", None),
+    "batchcreatepartition": ("DatabaseName", "TableName"),
+    "batchdeletepartition": ("DatabaseName", "TableName"),
+    "batchgetpartition": ("DatabaseName", "TableName"),
+    "batchupdatepartition": ("DatabaseName", "TableName"),
+    "getpartitions": ("DatabaseName", "TableName"),
+    "getpartition": ("DatabaseName", "TableName"),
+    "createpartition": ("DatabaseName", "TableName"),
+    "updatepartition": ("DatabaseName", "TableName"),
+    "deletepartition": ("DatabaseName", "TableName"),
+}
+
+
+def request_resources(
+    service: str, operation: str, params: Mapping[str, Any], path: str, region: str, account: str
+) -> list[str] | None:
+    """The ARNs an API request touches (all must be allowed); ``None`` = not derived."""
+    op = operation.lower()
+    if service == "glue":
+        base = f"arn:aws:glue:{region}:{account}"
+        if op in _GLUE_TABLE_ACTIONS:
+            db_key, table_key = _GLUE_TABLE_ACTIONS[op]
+            database = str(params.get(db_key, ""))
+            if isinstance(table_key, tuple):
+                table = str((params.get(table_key[0]) or {}).get(table_key[1], ""))
+            else:
+                table = str(params.get(table_key, "*")) if table_key else "*"
+            return [
+                f"{base}:catalog",
+                f"{base}:database/{database}",
+                f"{base}:table/{database}/{table}",
+            ]
+        if op in {"getdatabase", "createdatabase", "updatedatabase"}:
+            name = params.get("Name") or (params.get("DatabaseInput") or {}).get("Name", "")
+            return [f"{base}:catalog", f"{base}:database/{name}"]
+        if op in {"startjobrun", "getjobrun", "getjobruns", "batchstopjobrun", "getjob"}:
+            return [f"{base}:job/{params.get('JobName', params.get('Name', ''))}"]
+        if op in {"startcrawler", "getcrawler", "stopcrawler"}:
+            return [f"{base}:crawler/{params.get('Name', '')}"]
+        return None
+    if service == "sns" and op == "publish":
+        return [str(params.get("TopicArn") or params.get("TargetArn") or "")]
+    if service == "lambda" and "/functions/" in path:
+        name = path.split("/functions/", 1)[1].split("/", 1)[0]
+        name = urllib.request.unquote(name)
+        if not name.startswith("arn:"):
+            name = f"arn:aws:lambda:{region}:{account}:function:{name}"
+        return [name]
+    if service == "athena" and params.get("WorkGroup"):
+        return [f"arn:aws:athena:{region}:{account}:workgroup/{params['WorkGroup']}"]
+    if service == "states" and params.get("stateMachineArn"):
+        return [str(params["stateMachineArn"])]
+    return None
+
+
+@contextlib.contextmanager
+def resource_aware_iam(denials: list[str]) -> Iterator[None]:
+    """Replace moto's non-S3 permission check with one that knows the resources touched."""
+    from moto.iam import access_control
+
+    original = access_control.IAMRequest.check_action_permitted
+
+    def check(self: Any, resource: str) -> None:
+        action = self._action
+        if action == "sts:GetCallerIdentity":
+            return
+        service, _, operation = action.partition(":")
+        params: dict[str, Any] = {}
+        if self._body:
+            try:
+                loaded = json.loads(self._body)
+                params = loaded if isinstance(loaded, dict) else {}
+            except (ValueError, UnicodeDecodeError):
+                params = {}
+        if not params:
+            params = {
+                k: (v[0] if isinstance(v, list) and len(v) == 1 else v)
+                for k, v in dict(self._data or {}).items()
+            }
+        arns = request_resources(
+            service, operation, params, self._path, self._region, self.account_id
+        )
+        documents = [
+            access_control.IAMPolicy(p)._policy_json for p in self._access_key.collect_policies()
+        ]
+        for arn in arns or [None]:
+            if not policies_allow(documents, action, arn):
+                denials.append(f"{self._access_key.arn} may not {action} on {arn or '(any)'}")
+                self._raise_access_denied()
+
+    access_control.IAMRequest.check_action_permitted = check  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        access_control.IAMRequest.check_action_permitted = original  # type: ignore[method-assign]
+
+
+# -- stand-up ----------------------------------------------------------------------------
+
+# Resource types stood up in moto (the daily run's path). Anything else is the infra tier's.
+STOOD_UP = (
+    "aws:kms/key:Key",
+    "aws:s3/bucket:Bucket",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketPolicy:BucketPolicy",
+    "aws:iam/role:Role",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:glue/catalogDatabase:CatalogDatabase",
+    "aws:glue/crawler:Crawler",
+    "aws:glue/job:Job",
+    "aws:sns/topic:Topic",
+    "aws:athena/workgroup:Workgroup",
+    "aws:lambda/function:Function",
+    "aws:sfn/stateMachine:StateMachine",
+    "aws:s3/bucketObjectv2:BucketObjectv2",
+)
+
+
+def materialize(asset: Any, target: Path) -> None:
+    """Write a Pulumi asset or archive (as the mocks see it) to ``target``."""
+    import pulumi
+
+    if isinstance(asset, pulumi.FileAsset):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(asset.path, target)
+    elif isinstance(asset, pulumi.StringAsset):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(asset.text)
+    elif isinstance(asset, pulumi.FileArchive):
+        source = Path(asset.path)
+        if source.is_dir():
+            shutil.copytree(
+                source,
+                target,
+                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+                dirs_exist_ok=True,
+            )
+        else:
+            with zipfile.ZipFile(source) as archive:
+                archive.extractall(target)
+    elif isinstance(asset, pulumi.AssetArchive):
+        target.mkdir(parents=True, exist_ok=True)
+        for name, part in asset.assets.items():
+            materialize(part, target / name)
+    else:
+        raise TypeError(f"cannot materialize {type(asset).__name__}")
+
+
+def zip_folder(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder).as_posix())
+    return buffer.getvalue()
+
+
+class Stack:
+    """The rendered platform, stood up in one moto server; clients as admin or as a role."""
+
+    def __init__(self, platform: Platform, endpoint: str, workdir: Path) -> None:
+        self.platform = platform
+        self.endpoint = endpoint
+        self.workdir = workdir
+        self.outputs = platform.outputs
+        self.admin: Credentials | None = None
+        self.ids: dict[str, str] = {}  # mock id/ARN -> moto's
+        self.uploaded: list[tuple[str, str]] = []
+        self.tls_only: dict[str, bool] = {}
+        self.lambda_code: dict[str, Path] = {}
+        self.lambda_layers: dict[str, list[Path]] = {}
+        self.not_stood_up: dict[str, int] = {}
+        self._sessions: dict[str, Credentials] = {}
+        self._clients: dict[tuple[str, Credentials | None], Any] = {}
+        self._session: Any = None
+        self.machine_arn = ""
+
+    # clients ---------------------------------------------------------------------------
+
+    def client(self, service: str, creds: Credentials | None = None) -> Any:
+        creds = creds or self.admin
+        cache_key = (service, creds)
+        if cache_key not in self._clients:
+            self._clients[cache_key] = self._new_client(service, creds)
+        return self._clients[cache_key]
+
+    def _new_client(self, service: str, creds: Credentials | None) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        if self._session is None:
+            self._session = boto3.session.Session(region_name=REGION)
+        kwargs: dict[str, Any] = {}
+        if creds is not None:
+            kwargs = {
+                "aws_access_key_id": creds.key,
+                "aws_secret_access_key": creds.secret,
+                "aws_session_token": creds.token,
+            }
+        else:
+            kwargs = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        return self._session.client(
+            service,
+            endpoint_url=self.endpoint,
+            config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+            **kwargs,
+        )
+
+    def role_session(self, role_arn: str, session: str = "rehearsal") -> Credentials:
+        """An ``sts:AssumeRole`` session of ``role_arn`` (cached per role)."""
+        if role_arn not in self._sessions:
+            answer = self.client("sts").assume_role(
+                RoleArn=role_arn, RoleSessionName=session, DurationSeconds=3600
+            )["Credentials"]
+            self._sessions[role_arn] = Credentials(
+                answer["AccessKeyId"],
+                answer["SecretAccessKey"],
+                answer["SessionToken"],
+                role_arn.rsplit("/", 1)[-1],
+            )
+        return self._sessions[role_arn]
+
+    def translate(self, value: Any) -> Any:
+        """Replace the mocks' computed ids (KMS keys) with moto's, anywhere in ``value``."""
+        if not self.ids:
+            return value
+        text = json.dumps(value)
+        for mock, real in self.ids.items():
+            text = text.replace(mock, real)
+        return json.loads(text)
+
+    # stand-up --------------------------------------------------------------------------
+
+    def stand_up(self) -> None:
+        iam = self.client("iam")
+        iam.create_user(UserName="rehearsal-admin")
+        iam.put_user_policy(
+            UserName="rehearsal-admin",
+            PolicyName="admin",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+                }
+            ),
+        )
+        key = iam.create_access_key(UserName="rehearsal-admin")["AccessKey"]
+        self.admin = Credentials(key["AccessKeyId"], key["SecretAccessKey"], name="rehearsal-admin")
+        records = self.platform.records
+        for typ in STOOD_UP:
+            for record in [r for r in records if r.type == typ]:
+                inputs = record.inputs
+                # Replicas live in the DR region: off the daily path.
+                if inputs.get("region") not in (None, REGION):
+                    continue
+                getattr(self, "_" + typ.rsplit(":", 1)[-1].lower())(record.name, inputs)
+        for record in records:
+            if record.type not in STOOD_UP and record.type.startswith("aws:"):
+                self.not_stood_up[record.type] = self.not_stood_up.get(record.type, 0) + 1
+
+    def _key(self, name: str, inputs: Mapping[str, Any]) -> None:
+        kms = self.client("kms")
+        meta = kms.create_key(
+            Description=str(inputs.get("description", name)), Policy=inputs["policy"]
+        )["KeyMetadata"]
+        if inputs.get("enableKeyRotation"):
+            kms.enable_key_rotation(KeyId=meta["KeyId"])
+        mock_id = f"key-{name}"
+        self.ids[f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{mock_id}"] = meta["Arn"]
+        self.ids[mock_id] = meta["KeyId"]
+
+    def _bucket(self, name: str, inputs: Mapping[str, Any]) -> None:
+        self.client("s3").create_bucket(Bucket=inputs["bucket"])
+
+    def _bucketserversideencryptionconfiguration(
+        self, name: str, inputs: Mapping[str, Any]
+    ) -> None:
+        inputs = self.translate(inputs)
+        self.client("s3").put_bucket_encryption(
+            Bucket=inputs["bucket"],
+            ServerSideEncryptionConfiguration={"Rules": _pascal(inputs["rules"])},
+        )
+
+    def _bucketversioning(self, name: str, inputs: Mapping[str, Any]) -> None:
+        self.client("s3").put_bucket_versioning(
+            Bucket=inputs["bucket"],
+            VersioningConfiguration=_pascal(inputs["versioningConfiguration"]),
+        )
+
+    def _bucketlifecycleconfiguration(self, name: str, inputs: Mapping[str, Any]) -> None:
+        rules = _pascal(inputs["rules"])
+        for rule in rules:
+            if not rule.get("Filter"):
+                rule["Filter"] = {"Prefix": ""}
+        self.client("s3").put_bucket_lifecycle_configuration(
+            Bucket=inputs["bucket"], LifecycleConfiguration={"Rules": rules}
+        )
+
+    def _bucketpublicaccessblock(self, name: str, inputs: Mapping[str, Any]) -> None:
+        config = {k: v for k, v in _pascal(dict(inputs)).items() if k != "Bucket"}
+        self.client("s3").put_public_access_block(
+            Bucket=inputs["bucket"], PublicAccessBlockConfiguration=config
+        )
+
+    def _bucketpolicy(self, name: str, inputs: Mapping[str, Any]) -> None:
+        policy = self.translate(json.loads(inputs["policy"]))
+        statements = _listed_statements(policy)
+        self.tls_only[inputs["bucket"]] = any(s.get("Sid") == TLS_SID for s in statements)
+        # moto serves plain http and enforces TLS-only: applied, every request would be 403.
+        kept = [s for s in statements if s.get("Sid") != TLS_SID]
+        if kept:
+            self.client("s3").put_bucket_policy(
+                Bucket=inputs["bucket"], Policy=json.dumps({**policy, "Statement": kept})
+            )
+
+    def _role(self, name: str, inputs: Mapping[str, Any]) -> None:
+        self.client("iam").create_role(
+            RoleName=inputs["name"], AssumeRolePolicyDocument=inputs["assumeRolePolicy"]
+        )
+
+    def _rolepolicy(self, name: str, inputs: Mapping[str, Any]) -> None:
+        self.client("iam").put_role_policy(
+            RoleName=inputs["role"],
+            PolicyName=inputs["name"],
+            PolicyDocument=json.dumps(self.translate(json.loads(inputs["policy"]))),
+        )
+
+    def _catalogdatabase(self, name: str, inputs: Mapping[str, Any]) -> None:
+        self.client("glue").create_database(
+            DatabaseInput={"Name": inputs["name"], "LocationUri": inputs.get("locationUri", "")}
+        )
+
+    def _crawler(self, name: str, inputs: Mapping[str, Any]) -> None:
+        targets = [
+            {"Path": t["path"], **({"Exclusions": t["exclusions"]} if t.get("exclusions") else {})}
+            for t in inputs.get("s3Targets", [])
+        ]
+        extra: dict[str, Any] = {}
+        if inputs.get("tablePrefix"):
+            extra["TablePrefix"] = inputs["tablePrefix"]
+        if inputs.get("configuration"):
+            extra["Configuration"] = inputs["configuration"]
+        self.client("glue").create_crawler(
+            Name=inputs["name"],
+            Role=inputs["role"],
+            DatabaseName=inputs["databaseName"],
+            Targets={"S3Targets": targets},
+            SchemaChangePolicy=_pascal(inputs.get("schemaChangePolicy") or {}),
+            **extra,
+        )
+
+    def _job(self, name: str, inputs: Mapping[str, Any]) -> None:
+        self.client("glue").create_job(
+            Name=inputs["name"],
+            Role=inputs["roleArn"],
+            Command=_pascal(inputs["command"]),
+            DefaultArguments=dict(inputs.get("defaultArguments") or {}),
+            GlueVersion=inputs.get("glueVersion", "5.0"),
+            WorkerType=inputs.get("workerType", "G.1X"),
+            NumberOfWorkers=int(inputs.get("numberOfWorkers", 2)),
+            MaxRetries=int(inputs.get("maxRetries", 0)),
+            Timeout=int(inputs.get("timeout", 120)),
+            ExecutionProperty=_pascal(inputs.get("executionProperty") or {}),
+        )
+
+    def _topic(self, name: str, inputs: Mapping[str, Any]) -> None:
+        inputs = self.translate(inputs)
+        attributes = {}
+        if inputs.get("kmsMasterKeyId"):
+            attributes["KmsMasterKeyId"] = inputs["kmsMasterKeyId"]
+        self.client("sns").create_topic(Name=inputs["name"], Attributes=attributes)
+
+    def _workgroup(self, name: str, inputs: Mapping[str, Any]) -> None:
+        athena = self.client("athena")
+        config = (inputs.get("configuration") or {}).get("resultConfiguration") or {}
+        # `primary` exists in every account (Pulumi adopts it).
+        with contextlib.suppress(athena.exceptions.InvalidRequestException):
+            athena.create_work_group(
+                Name=inputs["name"],
+                Configuration={
+                    "ResultConfiguration": {"OutputLocation": config.get("outputLocation", "")}
+                },
+            )
+
+    def _function(self, name: str, inputs: Mapping[str, Any]) -> None:
+        code = self.workdir / "lambda-code" / inputs["name"]
+        materialize(inputs["code"], code)
+        self.lambda_code[inputs["name"]] = code
+        self.lambda_layers[inputs["name"]] = [
+            lambda_layer(self.workdir / "lambda-layer") / "python"
+            for arn in inputs.get("layers") or []
+            if arn == LAMBDA_LAYER_ARN
+        ]
+        variables = dict((inputs.get("environment") or {}).get("variables") or {})
+        self.client("lambda").create_function(
+            FunctionName=inputs["name"],
+            Runtime=inputs["runtime"],
+            Role=inputs["role"],
+            Handler=inputs["handler"],
+            Code={"ZipFile": zip_folder(code)},
+            Environment={"Variables": self.translate(variables)},
+            Timeout=int(inputs.get("timeout", 300)),
+            MemorySize=int(inputs.get("memorySize", 512)),
+        )
+
+    def _statemachine(self, name: str, inputs: Mapping[str, Any]) -> None:
+        definition = inputs["definition"]
+        for mock, real in self.ids.items():
+            definition = definition.replace(mock, real)
+        self.machine_arn = self.client("stepfunctions").create_state_machine(
+            name=inputs["name"], definition=definition, roleArn=inputs["roleArn"]
+        )["stateMachineArn"]
+
+    def _bucketobjectv2(self, name: str, inputs: Mapping[str, Any]) -> None:
+        target = self.workdir / "uploads" / name
+        materialize(inputs["source"], target)
+        extra = {"ContentType": inputs["contentType"]} if inputs.get("contentType") else {}
+        self.client("s3").put_object(
+            Bucket=inputs["bucket"], Key=inputs["key"], Body=target.read_bytes(), **extra
+        )
+        self.uploaded.append((inputs["bucket"], inputs["key"]))
+
+    # views ----------------------------------------------------------------------------
+
+    def records(self, typ: str) -> list[Any]:
+        return self.platform.of_type(typ)
+
+    @property
+    def state_machine_arn(self) -> str:
+        # The mocks' ARN is made up; moto's is the one AWS would give.
+        return self.machine_arn
+
+    def bucket(self, zone: str) -> str:
+        return str(self.outputs[f"{zone.replace('-', '_')}_bucket"])
+
+    def keys(self, bucket: str, prefix: str = "") -> list[str]:
+        s3 = self.client("s3")
+        found: list[str] = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            found.extend(o["Key"] for o in page.get("Contents", []))
+        return found
+
+
+# -- the played services -----------------------------------------------------------------
+
+_LAMBDA_BOOTSTRAP = r"""
+import importlib, json, sys, traceback
+event = json.loads(sys.stdin.read() or "{}")
+module, _, name = sys.argv[1].rpartition(".")
+class Context:
+    aws_request_id = "rehearsal"
+    function_name = sys.argv[2]
+try:
+    result = getattr(importlib.import_module(module), name)(event, Context())
+except BaseException as exc:
+    print("\n__ERROR__" + json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc),
+          "stackTrace": traceback.format_exc().splitlines()[-6:]}))
+    sys.exit(1)
+print("\n__RESULT__" + json.dumps(result, default=str))
+"""
+
+
+def lambda_runtime_folder(target: Path) -> Path:
+    """What the Lambda Python runtime provides besides the stdlib: boto3 and its deps."""
+    if target.is_dir():
+        return target
+    target.mkdir(parents=True)
+    import importlib.util
+
+    for name in (*LAMBDA_RUNTIME_PACKAGES, "six"):
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            continue
+        origin = Path(spec.origin)
+        source = origin.parent if origin.name == "__init__.py" else origin
+        (target / source.name).symlink_to(source)
+    return target
+
+
+class Rehearsal:
+    """A stood-up :class:`Stack` whose state machine runs in moto with the services played."""
+
+    def __init__(self, stack: Stack, spark: Any = None) -> None:
+        self.stack = stack
+        self.spark = spark
+        self.plays: list[Play] = []
+        self.denials: list[str] = []
+        self.sabotage: dict[str, Callable[[Play], None]] = {}
+        self._lock = threading.Lock()
+        self._counter = 0
+
+    # the moto patches ------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[Rehearsal]:
+        """Enforcement on, the interpreter on, the services played; everything undone after."""
+        from moto.awslambda.models import LambdaBackend
+        from moto.glue.models import FakeJobRun, GlueBackend
+        from moto.stepfunctions.parser.asl.component.state.wait.wait_function import (
+            wait_function,
+        )
+
+        stack = self.stack
+        port = stack.endpoint.rsplit(":", 1)[1]
+        saved_env = {k: os.environ.get(k) for k in ("MOTO_PORT",)}
+        os.environ["MOTO_PORT"] = port
+        originals: list[tuple[Any, str, Any]] = []
+
+        def patch(owner: Any, name: str, value: Any) -> None:
+            originals.append((owner, name, getattr(owner, name)))
+            setattr(owner, name, value)
+
+        rehearsal = self
+        original_start = GlueBackend.start_job_run
+
+        def start_job_run(backend: Any, name: str, **kwargs: Any) -> str:
+            run_id = original_start(backend, name, **kwargs)
+            job = backend.get_job(name)
+            run = next(r for r in job.job_runs if r.job_run_id == run_id)
+            play = rehearsal.play_glue_job(job, run)
+            run.status = "SUCCEEDED" if play.ok else "FAILED"
+            run.error_message = play.error
+            return str(run_id)
+
+        original_as_dict = FakeJobRun.as_dict
+
+        def as_dict(run: Any) -> dict[str, Any]:
+            answer = original_as_dict(run)
+            if getattr(run, "error_message", ""):
+                answer["ErrorMessage"] = run.error_message
+            return answer
+
+        def invoke(
+            backend: Any,
+            function_name: str,
+            qualifier: Any,
+            body: Any,
+            headers: Any,
+            response_headers: Any,
+        ) -> bytes:
+            function = backend.get_function(function_name, qualifier)
+            play = rehearsal.play_lambda(function, body)
+            if play.ok:
+                payload = play.output.encode()
+            else:
+                response_headers["x-amz-function-error"] = "Unhandled"
+                payload = json.dumps(
+                    {"errorType": "RehearsalError", "errorMessage": play.error}
+                ).encode()
+            response_headers["Content-Length"] = str(len(payload))
+            return payload
+
+        def no_wait(self: Any, env: Any, wait_seconds: int) -> None:
+            return None
+
+        patch(GlueBackend, "start_job_run", start_job_run)
+        patch(FakeJobRun, "as_dict", as_dict)
+        patch(LambdaBackend, "invoke", invoke)
+        patch(wait_function.WaitFunction, "_wait_interval", no_wait)
+        # The interpreter's own calls (Lambda, Glue, SNS) are made as the state machine's role.
+        sfn_role = self._state_machine_role()
+        creds = stack.role_session(sfn_role, "states")
+        import boto3
+        from botocore.config import Config
+
+        def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+            return boto3.session.Session().client(
+                service,
+                region_name=region,
+                endpoint_url=stack.endpoint,
+                aws_access_key_id=creds.key,
+                aws_secret_access_key=creds.secret,
+                aws_session_token=creds.token,
+                config=Config(
+                    parameter_validation=False,
+                    retries={"max_attempts": 0, "total_max_attempts": 1},
+                    read_timeout=900,
+                ),
+            )
+
+        for module in list(sys.modules.values()):
+            if getattr(module, "__name__", "").startswith("moto.stepfunctions.parser") and hasattr(
+                module, "boto_client_for"
+            ):
+                patch(module, "boto_client_for", boto_client_for)
+        _moto_api(
+            stack.endpoint, "/moto-api/config", {"stepfunctions": {"execute_state_machine": True}}
+        )
+        _moto_api(
+            stack.endpoint,
+            "/moto-api/state-manager/set-transition",
+            {"model_name": "glue::crawl", "transition": {"progression": "immediate"}},
+        )
+        with resource_aware_iam(self.denials):
+            _moto_api(stack.endpoint, "/moto-api/reset-auth", b"0")
+            try:
+                yield self
+            finally:
+                _moto_api(stack.endpoint, "/moto-api/reset-auth", b"inf")
+                _moto_api(
+                    stack.endpoint,
+                    "/moto-api/config",
+                    {"stepfunctions": {"execute_state_machine": False}},
+                )
+                for owner, name, value in reversed(originals):
+                    setattr(owner, name, value)
+                for key, value in saved_env.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
+
+    def _state_machine_role(self) -> str:
+        (record,) = self.stack.records("aws:sfn/stateMachine:StateMachine")
+        return str(record.inputs["roleArn"])
+
+    def _workdir(self, what: str) -> Path:
+        with self._lock:
+            self._counter += 1
+            folder = self.stack.workdir / "plays" / f"{self._counter:03d}-{what}"
+        folder.mkdir(parents=True)
+        return folder
+
+    def _base_env(self, creds: Credentials) -> dict[str, str]:
+        return {
+            **creds.env(),
+            "AWS_ENDPOINT_URL": self.stack.endpoint,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "NO_PROXY": "127.0.0.1,localhost",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+
+    # Lambda ------------------------------------------------------------------------------
+
+    def play_lambda(self, function: Any, body: Any) -> Play:
+        """Run the function's handler from its code archive, as its role, with its env."""
+        name = function.function_name
+        role = function.role
+        play = Play("lambda", name, role.rsplit("/", 1)[-1])
+        self.plays.append(play)
+        try:
+            creds = self.stack.role_session(role, "lambda")
+            task = self._workdir("lambda") / "task"
+            shutil.copytree(self.stack.lambda_code[name], task)
+            runtime = lambda_runtime_folder(self.stack.workdir / "lambda-runtime")
+            env = {
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "LAMBDA_TASK_ROOT": str(task),
+                "AWS_LAMBDA_FUNCTION_NAME": name,
+                "PYTHONPATH": os.pathsep.join(
+                    str(p) for p in [task, *self.stack.lambda_layers.get(name, []), runtime]
+                ),
+                "PYTHONDONTWRITEBYTECODE": "1",
+                **dict(function.environment_vars or {}),
+                **self._base_env(creds),
+            }
+            if name in self.sabotage:
+                self.sabotage[name](play)
+                env.update(play.arguments)
+            event = body.decode() if isinstance(body, bytes) else str(body or "{}")
+            done = subprocess.run(
+                [sys.executable, "-S", "-c", _LAMBDA_BOOTSTRAP, function.handler, name],
+                input=event,
+                capture_output=True,
+                text=True,
+                cwd=task,
+                env=env,
+                timeout=300,
+            )
+            play.output = done.stdout
+            if "__RESULT__" in done.stdout:
+                play.output = done.stdout.rsplit("__RESULT__", 1)[1].strip()
+            else:
+                play.ok = False
+                detail = done.stdout.rsplit("__ERROR__", 1)[-1].strip()
+                try:
+                    error = json.loads(detail)
+                    play.error = f"{error['errorType']}: {error['errorMessage']}"
+                except ValueError:
+                    play.error = (done.stderr or done.stdout).strip().splitlines()[-1:] and (
+                        done.stderr or done.stdout
+                    ).strip().splitlines()[-1]
+                play.output = done.stderr[-4000:]
+        except Exception as exc:  # the harness itself failed: say so, never hang the run
+            play.ok, play.error = False, f"harness: {type(exc).__name__}: {exc}"
+        return play
+
+    # Glue --------------------------------------------------------------------------------
+
+    def _lake_buckets(self) -> list[str]:
+        zones = ("raw", "processed", "curated", "scripts", "query-results")
+        return [
+            self.stack.bucket(z)
+            for z in zones
+            if f"{z.replace('-', '_')}_bucket" in self.stack.outputs
+        ]
+
+    def _mirror_down(
+        self, creds: Credentials, mirror: Path, play: Play
+    ) -> dict[str, tuple[int, int]]:
+        """Copy what the role can read of each lake bucket; return the snapshot."""
+        s3 = self.stack.client("s3", creds)
+        snapshot: dict[str, tuple[int, int]] = {}
+        for bucket in self._lake_buckets():
+            (mirror / bucket).mkdir(parents=True, exist_ok=True)
+            try:
+                keys = _list_keys(s3, bucket)
+            except Exception as exc:
+                play.denied.append(f"list s3://{bucket}: {_error_code(exc)}")
+                continue
+            for key in keys:
+                target = mirror / bucket / key
+                try:
+                    data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+                except Exception as exc:
+                    play.denied.append(f"read s3://{bucket}/{key}: {_error_code(exc)}")
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+                stat = target.stat()
+                snapshot[f"{bucket}/{key}"] = (stat.st_size, stat.st_mtime_ns)
+        return snapshot
+
+    def _mirror_up(
+        self, creds: Credentials, mirror: Path, snapshot: Mapping[str, tuple[int, int]]
+    ) -> list[str]:
+        """Write back what the run changed, as the role; the writes it was refused."""
+        s3 = self.stack.client("s3", creds)
+        refused: list[str] = []
+        now: dict[str, tuple[int, int]] = {}
+        for path in sorted(mirror.rglob("*")):
+            relative = path.relative_to(mirror).as_posix()
+            if not path.is_file() or "/_temporary/" in relative or ".spark-staging" in relative:
+                continue
+            if path.name.endswith(".crc"):
+                continue
+            stat = path.stat()
+            now[relative] = (stat.st_size, stat.st_mtime_ns)
+        for relative, signature in now.items():
+            if snapshot.get(relative) == signature:
+                continue
+            bucket, _, key = relative.partition("/")
+            try:
+                s3.put_object(Bucket=bucket, Key=key, Body=(mirror / relative).read_bytes())
+            except Exception as exc:
+                refused.append(f"PutObject s3://{bucket}/{key}: {_error_code(exc)}")
+        for relative in sorted(set(snapshot) - set(now)):
+            bucket, _, key = relative.partition("/")
+            try:
+                s3.delete_object(Bucket=bucket, Key=key)
+            except Exception as exc:
+                refused.append(f"DeleteObject s3://{bucket}/{key}: {_error_code(exc)}")
+        return refused
+
+    @contextlib.contextmanager
+    def _spark_on_mirror(self, mirror: Path) -> Iterator[None]:
+        """Spark's s3:// paths read and write the local mirror (Hadoop's view filesystem)."""
+        if self.spark is None:
+            yield
+            return
+        conf = self.spark._jsc.hadoopConfiguration()
+        settings = {
+            "fs.s3.impl": "org.apache.hadoop.fs.viewfs.ViewFileSystemOverloadScheme",
+            "fs.s3.impl.disable.cache": "true",
+            "fs.viewfs.overload.scheme.target.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
+        }
+        for bucket in self._lake_buckets():
+            settings[f"fs.viewfs.mounttable.{bucket}.linkFallback"] = (mirror / bucket).as_uri()
+        before = {k: conf.get(k) for k in settings}
+        for k, v in settings.items():
+            conf.set(k, v)
+        try:
+            yield
+        finally:
+            for k, v in before.items():
+                if v is None:
+                    conf.unset(k)
+                else:
+                    conf.set(k, v)
+
+    def play_glue_job(self, job: Any, run: Any) -> Play:
+        """Run the job's script with the run's arguments, as the job's role."""
+        arguments = {str(k): str(v) for k, v in (run.arguments or {}).items()}
+        play = Play("glue", job.name, job.role_arn.rsplit("/", 1)[-1], arguments=arguments)
+        self.plays.append(play)
+        try:
+            if job.name in self.sabotage:
+                self.sabotage[job.name](play)
+            creds = self.stack.role_session(job.role_arn, "glue")
+            folder = self._workdir(f"glue-{job.name}")
+            location = job.command["ScriptLocation"]
+            bucket, _, key = location.removeprefix("s3://").partition("/")
+            try:
+                script_bytes = (
+                    self.stack.client("s3", creds).get_object(Bucket=bucket, Key=key)["Body"].read()
+                )
+            except Exception as exc:
+                play.ok, play.error = (
+                    False,
+                    f"cannot read the script {location}: {_error_code(exc)}",
+                )
+                return play
+            script = folder / Path(key).name
+            script.write_bytes(script_bytes)
+            mirror = folder / "s3-mirror"
+            snapshot = self._mirror_down(creds, mirror, play)
+            argv = [str(script), "--JOB_NAME", job.name, "--JOB_RUN_ID", run.job_run_id]
+            for name, value in play.arguments.items():
+                argv += [name, value]
+            with self._spark_on_mirror(mirror):
+                code, output = _run_script(script, argv, folder, self._base_env(creds))
+            play.output = output
+            refused = self._mirror_up(creds, mirror, snapshot)
+            if code != 0:
+                play.ok = False
+                play.error = _last_error(output) or f"exited {code}"
+            if refused:
+                play.ok = False
+                play.error = "; ".join(filter(None, [play.error, *refused[:3]]))
+        except Exception as exc:
+            play.ok, play.error = False, f"harness: {type(exc).__name__}: {exc}"
+        return play
+
+    # days ----------------------------------------------------------------------------------
+
+    def run_day(self, run_date: str, timeout: float = 600.0) -> DayResult:
+        """Start the state machine for ``run_date`` (as the daily schedule would) and wait."""
+        sfn = self.stack.client("stepfunctions")
+        started = len(self.plays)
+        arn = sfn.start_execution(
+            stateMachineArn=self.stack.state_machine_arn,
+            name=f"daily-{run_date}-{int(time.time() * 1000)}",
+            input=json.dumps({"run_date": f"{run_date}T02:00:00Z"}),
+        )["executionArn"]
+        deadline = time.monotonic() + timeout
+        while True:
+            described = sfn.describe_execution(executionArn=arn)
+            if described["status"] != "RUNNING":
+                break
+            if time.monotonic() > deadline:
+                sfn.stop_execution(executionArn=arn)
+                break
+            time.sleep(0.2)
+        history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        return DayResult(run_date, described["status"], history, self.plays[started:])
+
+
+def _list_keys(s3: Any, bucket: str) -> list[str]:
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys.extend(o["Key"] for o in page.get("Contents", []))
+    return keys
+
+
+def _error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        error = response.get("Error", {})
+        return f"{error.get('Code', type(exc).__name__)} {error.get('Message', '')}".strip()
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _last_error(output: str) -> str:
+    lines = [line for line in output.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if (
+            " ERROR " in line
+            or line.startswith(("Traceback", "pipeline_stage"))
+            or "Error:" in line
+        ):
+            return line.strip()
+    return lines[-1].strip() if lines else ""
+
+
+def _run_script(
+    script: Path, argv: list[str], cwd: Path, env: Mapping[str, str]
+) -> tuple[int, str]:
+    """Run a job script in this process (the shared SparkSession) with Glue's argv and env."""
+    from lakelib.config import reset_settings
+
+    saved_env = dict(os.environ)
+    saved_argv, saved_cwd = sys.argv, os.getcwd()
+    for name in list(os.environ):
+        if name.startswith(("LAKE_", "AWS_")):
+            del os.environ[name]
+    os.environ.update(env)
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    code = 0
+    reset_settings()
+    try:
+        sys.argv = argv
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            try:
+                runpy.run_path(str(script), run_name="__main__")
+            except SystemExit as exit_:
+                code = (
+                    exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+                )
+                if isinstance(exit_.code, str):
+                    buffer.write(exit_.code + "\n")
+            except BaseException:
+                buffer.write(traceback.format_exc())
+                code = 1
+    finally:
+        root.removeHandler(handler)
+        sys.argv = saved_argv
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        reset_settings()
+    return code, buffer.getvalue()
+
+
+@dataclass
+class DayResult:
+    """One execution of the daily state machine."""
+
+    run_date: str
+    status: str
+    history: list[dict[str, Any]]
+    plays: list[Play]
+
+    @property
+    def failure(self) -> str:
+        """``stage <state>: <cause>`` for the first failed task, or ``""``."""
+        entered = ""
+        for event in self.history:
+            if event["type"].endswith("StateEntered"):
+                entered = event["stateEnteredEventDetails"]["name"]
+            if event["type"] in ("TaskFailed", "LambdaFunctionFailed", "ExecutionFailed"):
+                details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+                played = next((p for p in self.plays if not p.ok), None)
+                cause = (
+                    played.error if played else f"{details.get('error')}: {details.get('cause')}"
+                )
+                who = f" ({played.service} {played.name} as role {played.role})" if played else ""
+                return f"stage {entered}{who}: {cause}"
+        return ""
+
+    def states(self) -> list[str]:
+        return [
+            e["stateEnteredEventDetails"]["name"]
+            for e in self.history
+            if e["type"].endswith("StateEntered")
+        ]
+
+    def check(self) -> None:
+        """Raise :class:`RehearsalError` naming the stage and the cause unless it succeeded."""
+        if self.status != "SUCCEEDED":
+            raise RehearsalError(
+                f"daily run {self.run_date} {self.status}: {self.failure or 'no failed task'}"
+            )

@@ -1,0 +1,131 @@
+"""The deploy rehearsal (issue 13): the platform as Pulumi declares it, run as it would run.
+
+See ``rehearsal_harness.py`` for what is real and what the harness plays. The stand-up tests
+check that what runs is what was declared; the day tests run the daily state machine in
+moto's interpreter; the negative controls show the rehearsal names the stage and the cause.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import stand_up
+from rehearsal_harness import Platform, Rehearsal, Stack
+
+pytestmark = [pytest.mark.aws]
+
+
+@pytest.fixture(scope="module")
+def stack(
+    rendered: Platform, rehearsal_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> Stack:
+    return stand_up(rendered, rehearsal_endpoint, tmp_path_factory.mktemp("stack"))
+
+
+# -- (1) what is stood up is what Pulumi declares ----------------------------------------
+
+
+def test_exactly_what_pulumi_uploads_is_in_the_scripts_bucket(
+    stack: Stack, rendered: Platform
+) -> None:
+    declared = {
+        (r.inputs["bucket"], r.inputs["key"])
+        for r in rendered.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+    }
+    present = {(stack.bucket("scripts"), k) for k in stack.keys(stack.bucket("scripts"))}
+    assert present == declared
+    # The jobs' scripts are the repository's, byte for byte.
+    s3 = stack.client("s3")
+    for _, key in declared:
+        if key.startswith("jobs/") and key.endswith(".py"):
+            body = s3.get_object(Bucket=stack.bucket("scripts"), Key=key)["Body"].read()
+            assert body == (Path(__file__).parents[2] / key).read_bytes()
+
+
+def test_every_bucket_policy_is_tls_only_and_the_rest_is_applied(stack: Stack) -> None:
+    assert stack.tls_only and all(stack.tls_only.values()), stack.tls_only
+    s3 = stack.client("s3")
+    for bucket in stack.tls_only:
+        encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+        assert encryption["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
+    raw = stack.bucket("raw")
+    assert s3.get_bucket_versioning(Bucket=raw)["Status"] == "Enabled"
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=raw)["Rules"]
+    assert any(t["StorageClass"] == "GLACIER" for r in rules for t in r.get("Transitions", []))
+    processed = s3.get_bucket_encryption(Bucket=stack.bucket("processed"))
+    key_id = processed["ServerSideEncryptionConfiguration"]["Rules"][0][
+        "ApplyServerSideEncryptionByDefault"
+    ]["KMSMasterKeyID"]
+    # The key the bucket names exists (moto's id replaced the mocks' everywhere).
+    assert stack.client("kms").describe_key(KeyId=key_id)["KeyMetadata"]["Enabled"]
+
+
+def test_roles_carry_exactly_the_declared_policies(stack: Stack, rendered: Platform) -> None:
+    iam = stack.client("iam")
+    declared: dict[str, dict[str, Any]] = {}
+    for record in rendered.of_type("aws:iam/rolePolicy:RolePolicy"):
+        declared.setdefault(record.inputs["role"], {})[record.inputs["name"]] = stack.translate(
+            json.loads(record.inputs["policy"])
+        )
+    assert declared
+    for role, policies in declared.items():
+        names = iam.list_role_policies(RoleName=role)["PolicyNames"]
+        assert sorted(names) == sorted(policies), role
+        for name, document in policies.items():
+            stored = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+            assert stored == document
+
+
+def test_glue_jobs_and_state_machine_are_the_rendered_ones(
+    stack: Stack, rendered: Platform
+) -> None:
+    glue = stack.client("glue")
+    for record in rendered.of_type("aws:glue/job:Job"):
+        job = glue.get_job(JobName=record.inputs["name"])["Job"]
+        assert job["DefaultArguments"] == record.inputs["defaultArguments"]
+        assert job["Role"] == record.inputs["roleArn"]
+    assert len(rendered.of_type("aws:sfn/stateMachine:StateMachine")) == 1
+    definition = stack.client("stepfunctions").describe_state_machine(
+        stateMachineArn=stack.state_machine_arn
+    )["definition"]
+    assert not re.findall(r"\$\{[A-Za-z_]+\}", definition), "unfilled placeholders"
+    resources = {
+        s.get("Parameters", {}).get("JobName") or s.get("Parameters", {}).get("FunctionName")
+        for s in json.loads(definition)["States"].values()
+        if s["Type"] == "Task"
+    } - {None}
+    jobs = {j["Name"] for j in glue.get_jobs()["Jobs"]}
+    functions = {f["FunctionArn"] for f in stack.client("lambda").list_functions()["Functions"]}
+    assert resources <= jobs | functions, resources - jobs - functions
+
+
+def test_roles_are_enforced_on_s3_and_glue(stack: Stack) -> None:
+    """Under enforcement a role session may do what its policy says, and nothing more."""
+    from botocore.exceptions import ClientError
+
+    lambda_role = next(arn for arn in _role_arns(stack) if arn.endswith("-ingest"))
+    glue_role = next(arn for arn in _role_arns(stack) if arn.endswith("-glue"))
+    with Rehearsal(stack).running():
+        ingest = stack.client("s3", stack.role_session(lambda_role))
+        ingest.put_object(Bucket=stack.bucket("raw"), Key="probe/landed.txt", Body=b"x")
+        with pytest.raises(ClientError, match=r"AccessDenied|Forbidden"):
+            ingest.put_object(Bucket=stack.bucket("curated"), Key="probe.txt", Body=b"x")
+        glue = stack.client("glue", stack.role_session(glue_role))
+        database = str(stack.outputs["database"])
+        assert glue.get_database(Name=database)["Database"]["Name"] == database
+        with pytest.raises(ClientError, match="AccessDenied"):
+            glue.get_database(Name="someone_elses_db")
+        with pytest.raises(ClientError, match="AccessDenied"):
+            stack.client("glue", stack.role_session(lambda_role)).get_database(Name=database)
+    stack.client("s3").delete_object(Bucket=stack.bucket("raw"), Key="probe/landed.txt")
+
+
+def _role_arns(stack: Stack) -> list[str]:
+    return [
+        f"arn:aws:iam::123456789012:role/{r.inputs['name']}"
+        for r in stack.records("aws:iam/role:Role")
+    ]
