@@ -43,6 +43,7 @@ _SUFFIX_FORMATS = {
 }
 _GZIP_MAGIC = b"\x1f\x8b"
 BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 _PARQUET_MAGIC = b"PAR1"
 _HEADER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .\-]*")
@@ -209,6 +210,11 @@ class FileUnit:
             yield batch
 
     def _check_text(self, head: bytes) -> None:
+        if head.startswith(_UTF16_BOMS):
+            # A spreadsheet's "Unicode text" export: say how to fix it, not just "binary".
+            raise IngestError(
+                f'{self.path}: UTF-16 text; save it as UTF-8 (a spreadsheet\'s "CSV UTF-8")'
+            )
         if b"\x00" in head:
             raise IngestError(f"{self.path}: looks binary, not {self.fmt} text")
 

@@ -57,6 +57,7 @@ def test_ingest_prints_a_summary_and_is_idempotent(samples: Path, tmp_path: Path
         (["ingest", "sales", "--from", "{tmp}/garbage.bin"], "cannot tell the format"),
         (["ingest", "sales", "--from", "{tmp}/garbage.jsonl"], "looks binary"),
         (["ingest", "sales", "--from", "{tmp}/empty.jsonl"], "holds no records"),
+        (["ingest", "customers", "--from", "{tmp}/utf16.csv"], "UTF-16 text; save it as UTF-8"),
         (
             [
                 "ingest",
@@ -81,6 +82,7 @@ def test_bad_input_is_one_line_and_exit_1(
     (tmp_path / "garbage.bin").write_bytes(bytes(range(256)) * 10)
     (tmp_path / "garbage.jsonl").write_bytes(bytes(range(256)) * 10)
     (tmp_path / "empty.jsonl").write_bytes(b"")
+    (tmp_path / "utf16.csv").write_bytes("customer_id,region\r\nC1,north\r\n".encode("utf-16"))
     filled = [a.format(samples=samples, tmp=tmp_path) for a in args]
     result = lake(*filled, home=tmp_path / "lake")
     assert result.returncode == 1, result.stdout + result.stderr
