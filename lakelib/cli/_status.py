@@ -14,6 +14,7 @@ from lakelib.report import AlertLog
 from lakelib.storage import Store, zone_store, zone_usage
 
 PIPELINE = "daily"
+_COUNTS = ("read", "landed", "quarantined")
 
 
 def _recent_ingests(runs: Store, limit: int = 5) -> list[dict[str, object]]:
@@ -57,13 +58,15 @@ def status() -> None:
     ingests = _recent_ingests(runs)
     if ingests:
         table = Table(title="recent ingests", title_justify="left")
-        for column in ("run", "source", "read", "landed", "quarantined"):
-            table.add_column(column, justify="left" if column in ("run", "source") else "right")
+        for column in ("run", "source", "read", "landed", "quarantined", "contract"):
+            table.add_column(column, justify="right" if column in _COUNTS else "left")
         for ingest_run in ingests:
             table.add_row(
                 str(ingest_run["run_id"]),
                 str(ingest_run["source"]),
-                *(f"{int(str(ingest_run[k])):,}" for k in ("read", "landed", "quarantined")),
+                *(f"{int(str(ingest_run[k])):,}" for k in _COUNTS),
+                # Runs landed with --no-contract stand out: nothing validated their records.
+                "applied" if ingest_run.get("validated", True) else "none (--no-contract)",
             )
         out.print(table)
 

@@ -121,3 +121,17 @@ def test_an_undeclared_source_is_refused_and_nothing_lands(samples: Path, tmp_pa
     # Without a contract only unparseable lines are quarantined.
     assert record["quarantined"] == manifest["dirt"]["malformed_json"]
     assert record["landed"] == manifest["lines"] - manifest["dirt"]["malformed_json"]
+
+
+def test_status_shows_which_ingests_ran_without_a_contract(samples: Path, tmp_path: Path) -> None:
+    home = tmp_path / "lake"
+    one_file = str(samples / "customers")
+    assert lake("ingest", "customers", "--from", one_file, home=home).returncode == 0
+    assert (
+        lake("ingest", "raw_dump", "--from", one_file, "--no-contract", home=home).returncode == 0
+    )
+    status = lake("status", home=home)
+    assert status.returncode == 0, status.stderr
+    cells = [[c.strip() for c in line.split("│")] for line in status.stdout.splitlines()]
+    contract = {row[2]: row[-2] for row in cells if len(row) == 8 and "Z-" in row[1]}
+    assert contract == {"raw_dump": "none (--no-contract)", "customers": "applied"}
