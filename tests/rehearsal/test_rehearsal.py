@@ -129,3 +129,27 @@ def _role_arns(stack: Stack) -> list[str]:
         f"arn:aws:iam::123456789012:role/{r.inputs['name']}"
         for r in stack.records("aws:iam/role:Role")
     ]
+
+
+# -- (2) one stage under its role: the ingestion Lambda ------------------------------------
+
+
+def test_the_ingest_lambda_lands_the_days_sales_under_its_role(
+    stack: Stack, daily_source: Any
+) -> None:
+    daily_source.serve("2026-01-01")
+    (function,) = stack.records("aws:lambda/function:Function")
+    with Rehearsal(stack).running() as rehearsal:
+        answer = stack.client("lambda").invoke(
+            FunctionName=function.inputs["name"],
+            Payload=json.dumps({"time": "2026-01-01T02:00:00Z"}).encode(),
+        )
+        payload = json.loads(answer["Payload"].read())
+    (play,) = rehearsal.plays
+    assert play.ok, play.error + "\n" + play.output
+    assert "FunctionError" not in answer, payload
+    assert payload["read"] == payload["landed"] + payload["quarantined"] > 0
+    # The contract of the lake.toml Pulumi shipped was applied (the samples carry dirt).
+    assert payload["validated"] is True and payload["quarantined"] > 0, payload
+    landed = stack.keys(stack.bucket("raw"), "sales/")
+    assert landed and all("year=2026/month=01/day=01/" in k for k in landed), landed
