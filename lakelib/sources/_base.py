@@ -8,6 +8,8 @@ from typing import Any, NamedTuple, Protocol
 Record = dict[str, Any]
 
 DEFAULT_BATCH_SIZE = 10_000
+# Where APIs and their exports put the list of records in a JSON object.
+RECORD_KEYS = ("records", "data", "items", "results")
 # A single record larger than this is quarantined rather than landed: Athena and the
 # OpenX JSON SerDe choke on multi-megabyte rows long before Spark does.
 DEFAULT_MAX_RECORD_BYTES = 1024 * 1024

@@ -25,6 +25,7 @@ from lakelib.errors import IngestError
 from lakelib.sources._base import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_RECORD_BYTES,
+    RECORD_KEYS,
     Item,
     Record,
     failed,
@@ -101,16 +102,32 @@ def detect_format(path: Path, head: bytes | None = None) -> str:
     if by_name == "parquet" or head.startswith(_PARQUET_MAGIC):
         return "parquet"
     first = head.lstrip()[:1]
-    if by_name == "json":
-        # ``.json`` holds either one array or JSON lines; the first character decides.
-        return "json" if first == b"[" else "jsonl"
+    if by_name == "json" or (by_name is None and first in (b"[", b"{")):
+        # ``.json`` holds one document (an array, or an object spread over lines: an API
+        # export) or JSON lines; the first lines decide.
+        return "json" if first == b"[" or (first == b"{" and _one_document(head)) else "jsonl"
     if by_name:
         return by_name
-    if first == b"[":
-        return "json"
-    if first == b"{":
-        return "jsonl"
     raise IngestError(f"cannot tell the format of {path}: name it .jsonl/.json/.csv/.parquet")
+
+
+def _one_document(head: bytes, lines: int = 5) -> bool:
+    """Whether text starting with ``{`` is one JSON document rather than JSON lines.
+
+    JSON lines have a whole object on a line; a pretty-printed document has none among its
+    first lines (``"id": 1,`` is no object). A bad first line alone does not decide: dirty
+    JSON lines stay JSON lines, so their good records land.
+    """
+    complete = head.split(b"\n")[:-1][:lines]  # the last piece may be cut by the sniff
+    if not complete:
+        return False  # one line, possibly longer than the sniff: a JSON line
+    for line in complete:
+        try:
+            if isinstance(orjson.loads(line), dict):
+                return False
+        except orjson.JSONDecodeError:
+            continue
+    return True
 
 
 def expand_location(location: str | Path) -> list[Path]:
@@ -193,7 +210,7 @@ class FileUnit:
     def batches(self, size: int = DEFAULT_BATCH_SIZE) -> Iterator[list[Item]]:
         reader = {
             "jsonl": self._jsonl,
-            "json": self._json_array,
+            "json": self._json_document,
             "csv": self._csv,
             "parquet": self._parquet,
         }[self.fmt]
@@ -241,25 +258,49 @@ class FileUnit:
                     continue
                 yield _parse_json_line(line, position, limit)
 
-    def _json_array(self) -> Iterator[Item]:
+    def _records_prefix(self) -> str:
+        """Where a JSON document keeps its records, as an ijson prefix.
+
+        ``item`` for a top-level array; ``<key>.item`` for an object with its records in a
+        list under ``records``, ``data``, ``items`` or ``results``; ``""`` for any other
+        object, which is then one record. Found by streaming parse events, not by loading.
+        """
         import ijson
 
         with _open_binary(self.path) as handle:
+            try:
+                for prefix, event, _ in ijson.parse(handle):
+                    if event == "start_array" and (prefix == "" or prefix in RECORD_KEYS):
+                        return f"{prefix}.item" if prefix else "item"
+                    if prefix == "" and event == "end_map":
+                        return ""
+            except ijson.JSONError:
+                pass  # reading the records hits it again and keeps what came before it
+        return "item"
+
+    def _json_document(self) -> Iterator[Item]:
+        import ijson
+
+        prefix = self._records_prefix()
+        what = "object" if prefix == "" else "array"
+        with _open_binary(self.path) as handle:
             position = 0
             try:
-                for value in ijson.items(handle, "item", use_float=True):
+                for value in ijson.items(handle, prefix, use_float=True):
                     position += 1
                     if isinstance(value, dict):
                         yield Item(value, None, None, position)
                     else:
                         raw = orjson.dumps(value)
-                        yield failed("not_an_object: array element is not an object", raw, position)
+                        yield failed(
+                            f"not_an_object: {what} element is not an object", raw, position
+                        )
             except ijson.JSONError as exc:
                 # Keep what could not be parsed: the document from the start, capped.
                 with _open_binary(self.path) as again:
                     raw = again.read(DEFAULT_MAX_RECORD_BYTES)
                 yield failed(
-                    f"malformed_json: JSON array broken after element {position}: {exc}",
+                    f"malformed_json: JSON {what} broken after element {position}: {exc}",
                     raw,
                     position + 1,
                 )

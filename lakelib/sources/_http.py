@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import orjson
 
 from lakelib.errors import IngestError
-from lakelib.sources._base import DEFAULT_BATCH_SIZE, Item, failed
+from lakelib.sources._base import DEFAULT_BATCH_SIZE, RECORD_KEYS, Item, failed
 from lakelib.sources._files import strip_bom
 from lakelib.sources._redact import (
     install_log_redaction,
@@ -41,7 +41,6 @@ from lakelib.sources._redact import (
 
 log = logging.getLogger(__name__)
 
-RECORD_KEYS = ("records", "data", "items", "results")
 NEXT_URL_KEYS = ("next", "next_url", "nextUrl")
 CURSOR_KEYS = ("next_cursor", "nextCursor", "cursor")
 RETRY_STATUSES = (429, 500, 502, 503, 504)

@@ -260,3 +260,31 @@ def test_a_sql_origin_hides_password_and_credential_parameters() -> None:
     shown = redact("postgresql://app:s3cret@db.internal:5432/shop?sslmode=require&password=x2")
     assert "s3cret" not in shown and "x2" not in shown
     assert shown.startswith("postgresql://app:***@db.internal:5432/shop?")
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "gzip"])
+def test_a_pretty_printed_json_object_is_one_document(tmp_path: Path, compressed: bool) -> None:
+    def write(name: str, value: object) -> Path:
+        data = BOM + json.dumps(value, indent=2).encode()
+        path = tmp_path / (name + (".gz" if compressed else ""))
+        path.write_bytes(gzip.compress(data) if compressed else data)
+        return path
+
+    # An API export: the records under "data", next to paging metadata.
+    export = write("export.json", {"meta": {"items": [0]}, "data": [*RECORDS, 7], "next": None})
+    assert detect_format(export) == "json"
+    items = read_all(export)
+    assert [i.record for i in items[:2]] == RECORDS
+    assert items[2].error == "not_an_object: array element is not an object"
+    # One object and nothing else: it is the one record.
+    single = write("one.json", RECORDS[0])
+    assert [(i.record, i.position) for i in read_all(single)] == [(RECORDS[0], 1)]
+
+
+def test_json_lines_in_a_json_file_stay_json_lines_even_with_a_bad_first_line(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "dirty.json").write_bytes(b'{"id": 1,\n{"id": 2}\n{"id": 3}\n')
+    assert detect_format(tmp_path / "dirty.json") == "jsonl"
+    items = read_all(tmp_path / "dirty.json")
+    assert [i.record for i in items] == [None, {"id": 2}, {"id": 3}]
