@@ -42,7 +42,9 @@ def print_summary(summary: IngestSummary) -> None:
 
 @app.command("ingest")
 def ingest_command(
-    source: Annotated[str, typer.Argument(help="Source name, e.g. sales ([a-z0-9_]+).")],
+    source: Annotated[
+        str, typer.Argument(help="Source name declared in lake.toml, e.g. sales (a-z, 0-9, _).")
+    ],
     location: Annotated[
         str,
         typer.Option(
