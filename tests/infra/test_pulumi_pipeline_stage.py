@@ -52,11 +52,17 @@ def test_the_exported_definition_has_no_unfilled_placeholder(exported: Platform)
     assert states["etl"]["Parameters"]["JobName"] == out["glue_jobs"]["sales_clean"]
     assert states["curate"]["Parameters"]["JobName"] == out["glue_jobs"]["curate"]
     assert states["notify_failure"]["Parameters"]["TopicArn"] == out["alerts_topic_arn"]
-    for stage in ("train", "transform", "report", "notebooks"):
+    for stage in ("train", "train_register", "transform", "report", "notebooks"):
         parameters = states[stage]["Parameters"]
         assert parameters["JobName"] == out["pipeline_stage_job"] == STAGE_JOB
-        assert parameters["Arguments"] == {"--stage": stage, "--run_date.$": "$.run_date"}
+        assert parameters["Arguments"]["--stage"] == stage.removesuffix("_register")
+        assert parameters["Arguments"]["--run_date.$"] == "$.run_date"
         assert states[stage]["Resource"] == "arn:aws:states:::glue:startJobRun.sync"
+    assert (
+        states["train"]["Parameters"]["Arguments"]["--sagemaker_role_arn"]
+        == (out["sagemaker_role_arn"])
+    )
+    assert states["train_plan"]["Parameters"]["Bucket"] == out["scripts_bucket"]
     # Step Functions' own context path survives the filling.
     assert states["default_run_date"]["Parameters"] == {"run_date.$": "$$.Execution.StartTime"}
 
@@ -125,6 +131,7 @@ def test_the_stage_role_reaches_only_what_the_stages_use(exported: Platform) -> 
         r for s in statements.values() if "s3:PutObject" in s["Action"] for r in s["Resource"]
     }
     assert writes == {
+        f"arn:aws:s3:::{out['scripts_bucket']}/jobs/ml/*",
         f"arn:aws:s3:::{out['scripts_bucket']}/models/*",
         f"arn:aws:s3:::{out['scripts_bucket']}/runs/*",
         f"arn:aws:s3:::{out['scripts_bucket']}/glue-temp/*",

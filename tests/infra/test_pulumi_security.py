@@ -52,6 +52,8 @@ def test_workload_roles_are_scoped_to_lake_buckets_database_and_key(platform: Pl
     assert s3_resources == {
         f"arn:aws:s3:::{out['raw_bucket']}",
         f"arn:aws:s3:::{out['raw_bucket']}/*",
+        # Read-only, one object: the workspace config (LAKE_CONFIG).
+        f"arn:aws:s3:::{out['scripts_bucket']}/config/lake.toml",
     }
 
     sagemaker = _resources(_role_statements(platform, "security-sagemaker"))

@@ -66,6 +66,11 @@ def bucket_objects(arn: Any, prefix: str = "") -> pulumi.Output[str]:
     return pulumi.Output.concat(arn, "/", prefix, "*")
 
 
+def bucket_object(arn: Any, key: str) -> pulumi.Output[str]:
+    """``arn:aws:s3:::bucket/key``: exactly one object."""
+    return pulumi.Output.concat(arn, "/", key)
+
+
 def kms_use(key_arns: Sequence[Any], *, decrypt_only: bool = False) -> dict[str, Any]:
     """Use (not manage) customer keys: what a role needs to read and write SSE-KMS objects."""
     actions = ["kms:Decrypt", "kms:DescribeKey"]
@@ -98,6 +103,14 @@ GLUE_WRITE_ACTIONS = (
     "glue:BatchUpdatePartition",
     "glue:BatchDeletePartition",
     "glue:DeletePartition",
+)
+# Objects a job reads, writes and replaces (multipart uploads included: Spark, boto3's
+# upload_file and awswrangler switch to them above a few MB).
+S3_READ_WRITE_ACTIONS = (
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:AbortMultipartUpload",
 )
 ATHENA_QUERY_ACTIONS = (
     "athena:StartQueryExecution",

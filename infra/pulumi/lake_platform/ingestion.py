@@ -498,6 +498,7 @@ class Ingestion(pulumi.ComponentResource):
                 [args.data_key_arn, *([args.alerts_key_arn] if args.alerts_key_arn else [])]
             ),
         ]
+        statements += self._integration_statements(template, args)
         if job_arns:
             statements.insert(
                 1,
@@ -548,7 +549,59 @@ class Ingestion(pulumi.ComponentResource):
             opts=ResourceOptions(parent=self, depends_on=[policy]),
         )
 
+    def _integration_statements(self, template: str, args: IngestionArgs) -> list[dict[str, Any]]:
+        """Grants for the service integrations the definition uses, and only those."""
+        s = self._s
+        used = set(_INTEGRATION.findall(template))
+        statements: list[dict[str, Any]] = []
+        if "aws-sdk:s3:getObject" in used:
+            scripts = args.definition_values.get("scripts_bucket")
+            if scripts is not None:
+                statements.append(
+                    iam.statement(
+                        ["s3:GetObject"],
+                        [pulumi.Output.concat("arn:aws:s3:::", scripts, "/", TRAINING_PLANS)],
+                        # train_plan: the plan `pipeline_stage --stage train --step prepare`
+                        # wrote (lakelib.ml._sagemaker.training_plan_key).
+                        sid="ReadTrainingPlans",
+                    )
+                )
+        if any(u.startswith("sagemaker:createTrainingJob") for u in used):
+            sm = f"arn:aws:sagemaker:{s.region}:{s.account_id}"
+            statements += [
+                iam.statement(
+                    [
+                        "sagemaker:CreateTrainingJob",
+                        "sagemaker:DescribeTrainingJob",
+                        "sagemaker:StopTrainingJob",
+                        "sagemaker:AddTags",
+                    ],
+                    [f"{sm}:training-job/*"],
+                    sid="TrainOnSageMaker",
+                ),
+                iam.statement(
+                    ["iam:PassRole"],
+                    [args.definition_values["sagemaker_role_arn"]],
+                    sid="PassTrainingRole",
+                    conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                ),
+                iam.statement(
+                    ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                    # The rule Step Functions manages for `.sync` SageMaker training tasks.
+                    [
+                        f"arn:aws:events:{s.region}:{s.account_id}:rule/"
+                        "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
+                    ],
+                    sid="SyncTrainingJobs",
+                ),
+            ]
+        return statements
 
+
+# Service integrations a Task state names: arn:aws:states:::<service>:<action>[.sync].
+_INTEGRATION = re.compile(r'"arn:aws:states:::([a-z0-9-]+:[A-Za-z0-9:.-]+)"')
+# Where lakelib's train stage writes the plan the state machine reads (scripts bucket).
+TRAINING_PLANS = "jobs/ml/plans/*"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 

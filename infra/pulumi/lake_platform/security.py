@@ -21,7 +21,15 @@ import pulumi_aws.kms
 from pulumi import ResourceOptions
 
 from lake_platform import iam
+from lake_platform.artifacts import CONFIG_KEY
 from lake_platform.settings import PlatformSettings
+
+# Where lakelib keeps what the code paths below write in the scripts bucket (lakelib's AWS
+# zone layout: scripts = jobs/, models = models/, runs = runs/). The infra tests derive the
+# same keys from lakelib itself and check every role against them.
+ETL_STATE_PREFIX = "runs/etl/"  # per-job locks, Spark checkpoints, run records, rewinds
+ML_JOBS_PREFIX = "jobs/ml/"  # training inputs, source bundles, plans, SageMaker checkpoints
+PREDICTIONS_TABLE = "predictions"  # lakelib.ml batch transform's table
 
 # Key administration without ``kms:*``: the account root keeps every management action, so
 # IAM policies can delegate them, while the policy check's "no wildcard action" rule holds.
@@ -465,11 +473,30 @@ class Security(pulumi.ComponentResource):
             iam.statement(
                 ["s3:PutObject", "s3:GetObject"], [iam.bucket_objects(a["raw"])], sid="LandRaw"
             ),
+            self._read_config(),
             iam.statement(
                 ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"], sid="Tracing"
             ),
             self._metrics(s.monitoring.metrics_namespace),
+            # The config object is SSE-KMS (scripts bucket): reading it needs the data key.
+            iam.kms_use([self._key], decrypt_only=True),
         ]
+
+    def _read_config(self) -> dict[str, Any]:
+        """Every workload reads the workspace config its LAKE_CONFIG names, nothing else there."""
+        return iam.statement(
+            ["s3:GetObject"],
+            [iam.bucket_object(self._arns["scripts"], CONFIG_KEY)],
+            sid="ReadConfig",
+        )
+
+    def _etl_state(self) -> dict[str, Any]:
+        """The ETL's per-job lock, Spark checkpoint (bookmark) and run records."""
+        return iam.statement(
+            list(iam.S3_READ_WRITE_ACTIONS),
+            [iam.bucket_objects(self._arns["scripts"], ETL_STATE_PREFIX)],
+            sid="EtlLocksCheckpointsRunRecords",
+        )
 
     def _glue_statements(self) -> list[dict[str, Any]]:
         s, a = self._s, self._arns
@@ -496,6 +523,8 @@ class Security(pulumi.ComponentResource):
                 ],
                 sid="WriteProcessedCuratedAndTemp",
             ),
+            self._etl_state(),
+            self._read_config(),
             iam.statement(
                 list(iam.GLUE_WRITE_ACTIONS),
                 iam.glue_catalog_arns(s.region, s.account_id, s.database),
@@ -550,6 +579,14 @@ class Security(pulumi.ComponentResource):
                 sid="ModelsRunsPredictionsQueryResults",
             ),
             iam.statement(
+                list(iam.S3_READ_WRITE_ACTIONS),
+                [iam.bucket_objects(a["scripts"], ML_JOBS_PREFIX)],
+                # train --step prepare: inputs, source bundle and the plan the state machine
+                # reads; train --step register reads the plan back.
+                sid="TrainingInputsAndPlans",
+            ),
+            self._read_config(),
+            iam.statement(
                 list(iam.ATHENA_QUERY_ACTIONS),
                 [f"{athena}/{w}" for w in workgroups],
                 sid="QueryThroughAthena",
@@ -558,6 +595,16 @@ class Security(pulumi.ComponentResource):
                 list(iam.GLUE_READ_ACTIONS),
                 iam.glue_catalog_arns(s.region, s.account_id, s.database),
                 sid="ReadCatalog",
+            ),
+            iam.statement(
+                list(iam.GLUE_WRITE_ACTIONS),
+                [
+                    *iam.glue_catalog_arns(s.region, s.account_id, s.database)[:2],
+                    f"arn:aws:glue:{s.region}:{s.account_id}:table/{s.database}/"
+                    f"{PREDICTIONS_TABLE}",
+                ],
+                # transform: creates/updates the predictions table and adds its partitions.
+                sid="CatalogPredictions",
             ),
             iam.statement(["sns:Publish"], [s.alerts_topic_arn], sid="PublishAlerts"),
             iam.statement(
@@ -592,6 +639,8 @@ class Security(pulumi.ComponentResource):
                 [iam.bucket_objects(a["processed"]), iam.bucket_objects(a["curated"])],
                 sid="WriteProcessedAndCurated",
             ),
+            self._etl_state(),
+            self._read_config(),
             iam.statement(
                 ["s3:PutObject"], [iam.bucket_objects(a["logs"], "emr/")], sid="ClusterLogs"
             ),
@@ -634,6 +683,13 @@ class Security(pulumi.ComponentResource):
                 ],
                 sid="ModelsRunsPredictions",
             ),
+            iam.statement(
+                list(iam.S3_READ_WRITE_ACTIONS),
+                [iam.bucket_objects(a["scripts"], ML_JOBS_PREFIX)],
+                # Notebooks upload training inputs and bundles; training jobs sync checkpoints.
+                sid="TrainingInputsAndCheckpoints",
+            ),
+            self._read_config(),
             iam.statement(
                 list(iam.ATHENA_QUERY_ACTIONS),
                 [f"arn:aws:athena:{s.region}:{s.account_id}:workgroup/{ml_workgroup}"],
