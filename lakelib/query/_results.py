@@ -309,11 +309,12 @@ def _timestamp_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
         # Other zones and four-digit-year edge cases keep Python's exact text.
         values = [None if v is None else trino_text(v) for v in column.to_pylist()]
         return pa.chunked_array([pa.array(values, pa.string())])
-    # isoformat(timespec="milliseconds") drops the digits past the millisecond: floor.
-    millis = pc.cast(
-        pc.floor_temporal(column, unit="millisecond"), pa.timestamp("ms", kind.tz), safe=False
-    )
-    text = pc.strftime(millis, format="%Y-%m-%d %H:%M:%S")  # %S carries ".mmm" at ms
+    # A UTC instant is its naive value; Arrow's zone-aware kernels are ~10x slower.
+    naive = column.cast(pa.timestamp(kind.unit)) if kind.tz is not None else column
+    # isoformat(timespec="milliseconds") drops the digits past the millisecond: floor. A
+    # millisecond timestamp cast to text reads "2026-01-02 03:04:05.678" (strftime: 20x slower).
+    millis = pc.cast(pc.floor_temporal(naive, unit="millisecond"), pa.timestamp("ms"), safe=False)
+    text = pc.cast(millis, pa.string())
     if kind.tz is not None:
         text = pc.binary_join_element_wise(text, pa.scalar(" UTC"), "")
     return text
