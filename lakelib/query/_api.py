@@ -111,13 +111,20 @@ def run_query(
     -------
     QueryResult
         ``.table`` (a :class:`pyarrow.Table`), ``.to_pandas()`` / ``.df``, and ``.record``
-        with the query id, bytes scanned, price and result location.
+        with the query id, bytes scanned, price and result location. On the local engine
+        the rows are streamed to the result CSV; a result of more than ``[query]
+        max_result_rows`` rows (lake.toml, default 1,000,000) is only there: ``.table`` and
+        ``.df`` then raise :class:`QueryError` naming the file (``.head(n)`` still shows
+        the first rows).
 
     Raises
     ------
     QueryError
         bad SQL (with its position), an unknown table (listing the known ones), a construct
         the local engine does not support (named), the workgroup's cutoff, or a failure.
+        The local engine reads only the lake's own folders: DuckDB's file readers
+        (``read_csv``, ``read_text``, ``glob``, ``query`` ...), table functions and file
+        paths used as tables are refused by name.
 
     Examples
     --------
