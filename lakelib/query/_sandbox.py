@@ -204,6 +204,8 @@ def sandboxed_connection(settings: Settings) -> Any:
         folders = ", ".join("'" + d.replace("'", "''") + "'" for d in allowed_directories(settings))
         con.execute(f"SET allowed_directories = [{folders}]")
         con.execute("SET enable_external_access = false")
+        # An unknown table name must never resolve to a DataFrame of the caller's frame.
+        con.execute("SET python_enable_replacements = false")
         con.execute("SET allow_unsigned_extensions = false")
         con.execute("SET lock_configuration = true")
     except BaseException:
