@@ -50,13 +50,14 @@ from lakelib.etl._transforms import (
     REASON,
     check_contract,
     conform,
+    deduplicate,
     enrich,
     latest_snapshot,
     original_text,
     raw_columns,
+    typed_envelope,
     typed_reference,
     valid_columns,
-    version_order,
 )
 from lakelib.etl._write import (
     count_files,
@@ -298,12 +299,14 @@ class _Batch:
 
         checked = check_contract(frame, self.contract)
         original = F.when(F.col(REASON).isNotNull(), original_text(checked, self.contract))
-        rows = checked.select(
-            *valid_columns(checked, self.contract),
-            *ARRIVAL_KEYS,
-            F.col(REASON),
-            original.alias("original"),
-        ).withColumn("_ingested_at", F.col("_ingested_at").cast("timestamp"))
+        rows = typed_envelope(
+            checked.select(
+                *valid_columns(checked, self.contract),
+                *ARRIVAL_KEYS,
+                F.col(REASON),
+                original.alias("original"),
+            )
+        )
         return conform(
             rows,
             event_column=self.config.event_time,
@@ -406,7 +409,7 @@ class _Batch:
             union = base.unionByName(
                 existing_rows.select(*new_rows.columns).withColumn("_old", F.lit(True))
             )
-        kept, versions = self._newest(union, new_rows.columns)
+        kept, versions = self._newest(union)
         enriched = enrich(kept, self.references.get("customers"), self.references.get("products"))
         columns = [c for c in new_rows.columns if c not in DATE_KEYS]
         columns += [c for c in ENRICHED_COLUMNS if c not in columns]
@@ -448,15 +451,21 @@ class _Batch:
                 f"{dropped} (valid rows seen by the merge: {valid})"
             )
 
-    def _newest(self, union: DataFrame, columns: list[str]) -> tuple[DataFrame, list[Observation]]:
-        """The newest version of each ``id`` in ``union`` (new rows and ``_old`` ones), and
-        the observations the reconciliation reads once the kept rows are written:
-        ``existing`` and ``valid`` rows in, ``dropped`` versions.
+    def _newest(self, union: DataFrame) -> tuple[DataFrame, list[Observation]]:
+        """The newest version of each ``id`` in ``union`` (new rows and ``_old`` ones, the
+        rows already stored in the partitions the batch touches), by arrival, through the
+        same :func:`deduplicate` the unit tests check; and the observations the
+        reconciliation reads once the kept rows are written: ``existing`` and ``valid`` rows
+        in, ``dropped`` versions.
+
+        A stored row competes with its own ``_ingested_at`` and ``_position`` (rows stored
+        before ``_position`` existed count as -1), so a new batch's version wins exactly when
+        it arrived later, whichever run processes it.
 
         (Tried and left: passing ids with one version straight through and ranking only the
         others, found by a narrow aggregate of ids. The extra pass cost what it saved.)
         """
-        from pyspark.sql import Observation, Window
+        from pyspark.sql import Observation
         from pyspark.sql import functions as F
 
         before = Observation("before")
@@ -466,11 +475,9 @@ class _Batch:
             F.sum(F.when(F.col("_old"), 1).otherwise(0)).alias("existing"),
             F.sum(F.when(~F.col("_old"), 1).otherwise(0)).alias("valid"),
         )
-        window = Window.partitionBy(self.config.key).orderBy(*version_order(columns))
-        ranked = counted.withColumn("_version", F.row_number().over(window)).observe(
-            after, F.sum(F.when(F.col("_version") > 1, 1).otherwise(0)).alias("dropped")
-        )
-        kept = ranked.where(F.col("_version") == 1).drop("_version", "_old")
+        # ``_old`` is only content to the version order: it can break a tie between two
+        # identical copies of one arrival (a rewound raw file read again), nothing more.
+        kept = deduplicate(counted, self.config.key, dropped=after).drop("_old")
         return kept, [before, after]
 
 

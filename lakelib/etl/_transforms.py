@@ -15,9 +15,14 @@ from typing import TYPE_CHECKING, Any
 from lakelib.ingest import Contract
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame
+    from pyspark.sql import Column, DataFrame, Observation
 
-ENVELOPE = ("_ingested_at", "_source", "_run_id", "_origin")
+ENVELOPE = ("_ingested_at", "_position", "_source", "_run_id", "_origin")
+ARRIVAL = "_ingested_at"
+# Ordinal of a record within its ingest run (read order across the run's inputs). Raw files
+# landed before it existed have none: they count as -1, before any positioned record.
+POSITION = "_position"
+NO_POSITION = -1
 CORRUPT = "_corrupt_record"
 FILE = "_file"
 REASON = "reason"
@@ -254,39 +259,84 @@ def valid_rows(checked: DataFrame, contract: Contract) -> DataFrame:
     """Rows of :func:`check_contract` that passed: the typed fields, envelope and ``_file``."""
     from pyspark.sql import functions as F
 
-    out = checked.where(F.col(REASON).isNull()).select(*valid_columns(checked, contract))
-    if "_ingested_at" in out.columns:
-        out = out.withColumn("_ingested_at", F.col("_ingested_at").cast("timestamp"))
-    return out
+    return typed_envelope(
+        checked.where(F.col(REASON).isNull()).select(*valid_columns(checked, contract))
+    )
 
 
-def version_order(columns: Sequence[str]) -> list[Column]:
-    """Newest version first: latest ``_ingested_at``, then the later raw file, then content.
+def typed_envelope(rows: DataFrame) -> DataFrame:
+    """``_ingested_at`` as a timestamp and ``_position`` as a bigint (read as text from raw).
 
-    The last keys only make the choice deterministic between identical-looking copies.
+    Compared as timestamps, a second-precision ``_ingested_at`` (older lakes) and a
+    microsecond one order by time; as text, ``...:05Z`` would sort after ``...:05.5Z``.
     """
     from pyspark.sql import functions as F
 
-    order = [F.col("_ingested_at").desc_nulls_last(), F.col(FILE).desc_nulls_last()]
-    order += [F.col(c).asc_nulls_first() for c in columns if c not in ("_ingested_at", FILE)]
+    typed = {}
+    if ARRIVAL in rows.columns:
+        typed[ARRIVAL] = F.col(ARRIVAL).cast("timestamp")
+    if POSITION in rows.columns:
+        typed[POSITION] = F.col(POSITION).cast("bigint")
+    return rows.withColumns(typed) if typed else rows
+
+
+def version_order(columns: Sequence[str]) -> list[Column]:
+    """Newest version first, by arrival: the latest ``_ingested_at``, then the greatest
+    ``_position`` in that run (none: -1), then the later raw file, then content.
+
+    Arrival alone decides between versions of one ``id``: within one ingest run
+    ``_position`` differs for every record, across runs ``_ingested_at`` does (microseconds,
+    increasing). The last two keys only make the choice deterministic between copies that
+    arrived at the same instant from the same place (raw files landed before ``_position``
+    existed), so the result never depends on how Spark split the input.
+    """
+    from pyspark.sql import functions as F
+
+    position = (
+        F.coalesce(F.col(POSITION).cast("bigint"), F.lit(NO_POSITION))
+        if POSITION in columns
+        else F.lit(NO_POSITION)
+    )
+    order = [
+        F.col(ARRIVAL).cast("timestamp").desc_nulls_last(),
+        position.desc(),
+    ]
+    if FILE in columns:
+        order.append(F.col(FILE).desc_nulls_last())
+    order += [F.col(c).asc_nulls_first() for c in columns if c not in (ARRIVAL, POSITION, FILE)]
     return order
 
 
-def deduplicate(rows: DataFrame, key: str = "id") -> DataFrame:
-    """One row per ``key``: the most recently ingested version (a corrected re-send wins).
+def deduplicate(
+    rows: DataFrame, key: str = "id", *, dropped: Observation | None = None
+) -> DataFrame:
+    """One row per ``key``: the version that arrived last (a corrected re-send wins).
 
-    Ties on ``_ingested_at`` go to the later raw file (``_file``), then to the content, so
-    the result never depends on how Spark happened to split the input.
+    Versions are ordered by :func:`version_order`: ``_ingested_at``, then ``_position``,
+    never by the record's values, so the same records give the same rows however they were
+    batched into ingest runs and ETL runs.
+
+    Parameters
+    ----------
+    rows:
+        records with ``key``, ``_ingested_at`` (timestamp or ISO text) and optionally
+        ``_position`` and ``_file``.
+    key:
+        the record id.
+    dropped:
+        if given, observes ``dropped``: the number of versions removed (read it after an
+        action on the result; the ETL's reconciliation does).
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     window = Window.partitionBy(key).orderBy(*version_order(rows.columns))
-    return (
-        rows.withColumn("_version", F.row_number().over(window))
-        .where(F.col("_version") == 1)
-        .drop("_version")
-    )
+    ranked = rows.withColumn("_version", F.row_number().over(window))
+    if dropped is not None:
+        ranked = ranked.observe(
+            dropped, F.sum(F.when(F.col("_version") > 1, 1).otherwise(0)).alias("dropped")
+        )
+    return ranked.where(F.col("_version") == 1).drop("_version")
 
 
 def conform(
@@ -354,13 +404,14 @@ def latest_snapshot(reference: DataFrame, key: str) -> DataFrame:
     """The rows of the latest ingestion run of a reference source, one per ``key``.
 
     Each ``lake ingest customers`` run lands a full snapshot; the latest is the run with the
-    greatest ``_ingested_at`` (then ``_run_id``). Within it the first row per key by content
-    wins, and rows without a key are dropped.
+    greatest ``_ingested_at`` (compared as a timestamp; then ``_run_id``). Within it the row
+    that came last in the run (greatest ``_position``) wins for a key given twice, then the
+    first by content; rows without a key are dropped.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    stamp = F.struct(F.col("_ingested_at").cast("string"), F.col("_run_id"))
+    stamp = F.struct(F.col(ARRIVAL).cast("timestamp"), F.col("_run_id"))
     latest = reference.select(F.max(stamp).alias("_latest"))
     rows = (
         reference.where(F.col(key).isNotNull() & (F.col(key) != ""))
@@ -368,7 +419,9 @@ def latest_snapshot(reference: DataFrame, key: str) -> DataFrame:
         .join(F.broadcast(latest), F.col("_stamp") == F.col("_latest"))
         .drop("_stamp", "_latest")
     )
-    window = Window.partitionBy(key).orderBy(*[F.col(c).asc_nulls_last() for c in rows.columns])
+    order = [F.col(POSITION).cast("bigint").desc_nulls_last()] if POSITION in rows.columns else []
+    order += [F.col(c).asc_nulls_last() for c in rows.columns]
+    window = Window.partitionBy(key).orderBy(*order)
     return rows.withColumn("_n", F.row_number().over(window)).where(F.col("_n") == 1).drop("_n")
 
 

@@ -39,7 +39,7 @@ SALES = Contract.from_config(
     },
 )
 COLUMNS = ["id", "date", "amount", "customer_id", "product_id", "channel"]
-ENVELOPE = ["_ingested_at", "_source", "_run_id", "_origin", "_file"]
+ENVELOPE = ["_ingested_at", "_position", "_source", "_run_id", "_origin", "_file"]
 
 
 def raw_frame(spark: Any, rows: list[dict[str, Any]]) -> Any:
@@ -140,6 +140,48 @@ def test_deduplicate_keeps_latest_ingested_version(spark: Any) -> None:
     clean = valid_rows(check_contract(raw_frame(spark, rows), SALES), SALES)
     kept = {r["id"]: r["amount"] for r in deduplicate(clean).collect()}
     assert kept == {"a": 12.0, "b": 5.0, "c": 8.0}
+
+
+def test_deduplicate_keeps_the_later_arrival_within_one_run_never_the_values(spark: Any) -> None:
+    """Two versions of an id in one ingest run (same ``_ingested_at``, same raw file): the
+    one read later wins, whatever its amount: 40 then a corrected 50 keeps 50, 50 then 40
+    keeps 40."""
+    same = {"_ingested_at": "2026-01-02T02:00:00.000000Z", "_file": "f1"}
+    rows = [
+        good(id="up", amount="40", _position="0", **same),
+        good(id="up", amount="50", _position="1", **same),
+        good(id="down", amount="50", _position="2", **same),
+        good(id="down", amount="40", _position="3", **same),
+    ]
+    clean = valid_rows(check_contract(raw_frame(spark, rows), SALES), SALES)
+    kept = {r["id"]: r["amount"] for r in deduplicate(clean).collect()}
+    assert kept == {"up": 50.0, "down": 40.0}
+    # The same order when the rows are handed over in reverse and as text (not typed).
+    text = raw_frame(spark, list(reversed(rows)))
+    assert {r["id"]: r["amount"] for r in deduplicate(text).collect()} == {
+        "up": "50",
+        "down": "40",
+    }
+
+
+def test_deduplicate_compares_arrival_as_time_across_precisions(spark: Any) -> None:
+    """``_ingested_at`` with seconds (older raw files) and with microseconds order by time
+    (as text ``...:00Z`` sorts after ``...:00.5Z``); a record without ``_position`` counts as
+    -1, before any positioned record of the same instant."""
+    rows = [
+        # Half a second later wins, though its position and file are smaller.
+        good(id="a", amount="1", _ingested_at="2026-01-02T02:00:00Z", _position=None, _file="f9"),
+        good(id="a", amount="2", _ingested_at="2026-01-02T02:00:00.500000Z", _position="0"),
+        # Same instant: the positioned record is the later one.
+        good(id="b", amount="9", _ingested_at="2026-01-02T02:00:00Z", _position=None, _file="f9"),
+        good(id="b", amount="3", _ingested_at="2026-01-02T02:00:00.000000Z", _position="0"),
+    ]
+    for frame in (
+        raw_frame(spark, rows),
+        valid_rows(check_contract(raw_frame(spark, rows), SALES), SALES),
+    ):
+        kept = {r["id"]: float(r["amount"]) for r in deduplicate(frame).collect()}
+        assert kept == {"a": 2.0, "b": 3.0}
 
 
 def test_conform_derives_event_date_parts_and_bands(spark: Any) -> None:
