@@ -4,6 +4,7 @@ The Step Functions export of the daily pipeline (``lake run --export-step-functi
 the stages without an AWS service of their own (transform, report, notebooks) as::
 
     pipeline_stage.py --stage <train|transform|report|notebooks> --run_date 2026-03-01[T02:00:00Z]
+        [--step prepare|register --execution NAME [--model_artifact s3://.../model.tar.gz]]
         [--profile aws] [--LAKE_CONFIG lake.toml|s3://.../lake.toml] [--pipeline daily]
         [--raw_bucket B --processed_bucket B --curated_bucket B --scripts_bucket B
          --query_results_bucket B --database D --alerts_topic_arn ARN --region R]
@@ -53,6 +54,11 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, dict[str, str]]
     parser.add_argument("--run_date", required=True, type=run_date)
     parser.add_argument("--profile", default=None)
     parser.add_argument("--pipeline", default=None)
+    # A step of a stage the state machine splits around an AWS service (train: prepare,
+    # register), with that step's arguments.
+    parser.add_argument("--step", default=None)
+    parser.add_argument("--execution", default=None)
+    parser.add_argument("--model_artifact", default=None)
     add_config_argument(parser)
     for name in AWS_OUTPUT_ENV:
         parser.add_argument(f"--{name}", default=None)
@@ -86,7 +92,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         settings = configure(require_config=True)
-        metrics: dict[str, Any] = run_stage(args.stage, args.run_date, settings=settings)
+        options = {
+            name: getattr(args, name)
+            for name in ("execution", "model_artifact")
+            if getattr(args, name)
+        }
+        metrics: dict[str, Any] = run_stage(
+            args.stage, args.run_date, settings=settings, step=args.step, options=options
+        )
     except LakeError as exc:
         print(f"pipeline_stage {args.stage} {args.run_date}: {one_line(exc)}", file=sys.stderr)
         if settings is None or not settings.is_local:

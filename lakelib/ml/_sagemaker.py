@@ -177,8 +177,10 @@ def training_job_request(
         request["StoppingCondition"]["MaxWaitTimeInSeconds"] = max(
             max_wait_seconds, max_run_seconds
         )
-        if checkpoint_uri:
-            request["CheckpointConfig"] = {"S3Uri": checkpoint_uri}
+    if checkpoint_uri:
+        # Spot jobs resume from it; on-demand jobs accept it too, so the request's fields
+        # (which the state machine forwards one by one) are the same either way.
+        request["CheckpointConfig"] = {"S3Uri": checkpoint_uri}
     return request
 
 
@@ -334,6 +336,19 @@ class SageMakerTrainer(_Base):
 
     def start(self, job_name: str, data: Any, hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
         """Upload the channels and the bundle, create the training job; returns the request."""
+        request = self.prepare(job_name, data, hyperparameters)
+        self.sagemaker.create_training_job(**request)
+        return request
+
+    def prepare(
+        self, job_name: str, data: Any, hyperparameters: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Upload the channels and the bundle; returns the ``CreateTrainingJob`` request.
+
+        The Step Functions pipeline sends this request itself
+        (``sagemaker:createTrainingJob.sync``): everything the job reads is then under
+        ``jobs/ml/<job>/`` in the scripts bucket, and it writes only under ``models/``.
+        """
         scripts = zone_store(Zone.SCRIPTS, self.settings)
         base = f"ml/{job_name}"
         for channel in ("train", "test"):
@@ -357,7 +372,6 @@ class SageMakerTrainer(_Base):
             spot=self.spot,
             checkpoint_uri=scripts.url(f"{base}/checkpoints") + "/",
         )
-        self.sagemaker.create_training_job(**request)
         return request
 
     def run(
@@ -378,13 +392,7 @@ class SageMakerTrainer(_Base):
         uri = job.get("ModelArtifacts", {}).get("S3ModelArtifacts")
         if not uri:
             raise MlError(f"training job {job_name} reports no model artifact")
-        folder, _, name = uri.rpartition("/")
-        try:
-            return open_store(folder).read_bytes(name), None
-        except MlError:
-            raise
-        except Exception as exc:
-            raise MlError(f"cannot read the model artifact {uri}: {exc}") from exc
+        return read_artifact(uri), None
 
 
 class SageMakerDeployer(_Base):
@@ -480,3 +488,63 @@ class SageMakerDeployer(_Base):
             )
         )
         return job
+
+
+# -- the training job as a Step Functions state ----------------------------------------------
+
+PLANS = "ml/plans"  # in the scripts zone: jobs/ml/plans/<execution>.json
+# The CreateTrainingJob fields the state machine forwards from the plan, in request order.
+TRAINING_REQUEST_FIELDS = (
+    "TrainingJobName",
+    "AlgorithmSpecification",
+    "RoleArn",
+    "HyperParameters",
+    "InputDataConfig",
+    "OutputDataConfig",
+    "ResourceConfig",
+    "StoppingCondition",
+    "EnableManagedSpotTraining",
+    "CheckpointConfig",
+    "Tags",
+)
+
+
+def training_plan_key(execution: str) -> str:
+    """Key of an execution's training plan in the scripts zone."""
+    if not execution or "/" in execution or execution.startswith("."):
+        raise ConfigError(f"not a Step Functions execution name: {execution!r}")
+    return f"{PLANS}/{execution}.json"
+
+
+def write_training_plan(settings: Settings, execution: str, plan: Mapping[str, Any]) -> str:
+    """Store the plan the state machine reads (``due``, the request); returns its URL."""
+    if plan.get("due"):
+        missing = [f for f in TRAINING_REQUEST_FIELDS if f not in plan.get("request", {})]
+        if missing:
+            raise MlError(f"training request misses {', '.join(missing)}")
+    store = zone_store(Zone.SCRIPTS, settings)
+    key = training_plan_key(execution)
+    store.write_bytes(key, json.dumps(plan, indent=2, default=str).encode())
+    return store.url(key)
+
+
+def read_training_plan(settings: Settings, execution: str) -> dict[str, Any]:
+    from lakelib.errors import NotFoundError
+
+    store = zone_store(Zone.SCRIPTS, settings)
+    key = training_plan_key(execution)
+    try:
+        return dict(json.loads(store.read_bytes(key)))
+    except NotFoundError:
+        raise MlError(f"no training plan for execution {execution} ({store.url(key)})") from None
+
+
+def read_artifact(uri: str) -> bytes:
+    """``model.tar.gz`` bytes from the training job's ``S3ModelArtifacts``."""
+    folder, _, name = uri.rpartition("/")
+    if not folder or not name:
+        raise MlError(f"not a model artifact location: {uri!r}")
+    try:
+        return open_store(folder).read_bytes(name)
+    except Exception as exc:
+        raise MlError(f"cannot read the model artifact {uri}: {exc}") from exc

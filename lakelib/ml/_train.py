@@ -242,7 +242,32 @@ def train(
     params = dict(hyperparameters or {})
     params.setdefault("model-name", registry.name)
     artifact, log_file = backend.run(job_name, data, params)
+    source = "local" if isinstance(backend, LocalTrainer) else type(backend).__name__
+    return register_artifact(
+        registry,
+        artifact,
+        plan=plan,
+        job_name=job_name,
+        source=source,
+        promote=promote,
+        log_file=log_file,
+        settings=settings,
+    )
 
+
+def register_artifact(
+    registry: ModelRegistry,
+    artifact: bytes,
+    *,
+    plan: CutoffPlan,
+    job_name: str,
+    source: str,
+    promote: Promote = "auto",
+    log_file: str | None = None,
+    settings: Settings,
+) -> TrainingResult:
+    """Register a trained ``model.tar.gz`` as the next version and promote it by the rule of
+    :func:`train` (also how a SageMaker training job run by Step Functions is registered)."""
     import tempfile
 
     from lakelib.ml._artifact import unpack_artifact
@@ -250,7 +275,6 @@ def train(
     with tempfile.TemporaryDirectory() as tmp:
         unpack_artifact(artifact, tmp)
         metadata = read_metadata(tmp)
-    source = "local" if isinstance(backend, LocalTrainer) else type(backend).__name__
     version = registry.add(artifact, metadata, source=source)
 
     live = registry.promoted_version()

@@ -27,7 +27,12 @@ from lakelib.config import Settings, Zone, get_settings
 from lakelib.errors import ConfigError, LakeError
 from lakelib.monitor import DAILY_PIPELINE, ingest_metrics
 from lakelib.pipeline._runner import Pipeline, SkipStage, Stage, StageContext
-from lakelib.pipeline._stepfunctions import crawler_task, glue_job_task, lambda_task
+from lakelib.pipeline._stepfunctions import (
+    crawler_task,
+    glue_job_task,
+    lambda_task,
+    sagemaker_training_task,
+)
 from lakelib.storage import validate_name, zone_store
 
 log = logging.getLogger(__name__)
@@ -132,8 +137,9 @@ def _train_due(ctx: StageContext) -> bool:
     return WEEKDAYS[ctx.run_date.weekday()] == weekday
 
 
-def _train(ctx: StageContext) -> dict[str, Any]:
-    from lakelib.ml import load_events, plan_cutoffs, train
+def _training_events(ctx: StageContext) -> Any:
+    """``sales_clean`` as training events; :class:`SkipStage` when there is too little."""
+    from lakelib.ml import load_events, plan_cutoffs
 
     events = load_events(ctx.settings)
     if events.empty:
@@ -143,9 +149,117 @@ def _train(ctx: StageContext) -> dict[str, Any]:
         plan_cutoffs(first, last)
     except ValueError as exc:
         raise SkipStage(str(exc)) from None
-    result = train(events=events, settings=ctx.settings)
+    return events
+
+
+def _training_metrics(result: Any) -> dict[str, Any]:
     metrics = {k: v for k, v in result.metrics.items() if isinstance(v, int | float)}
     return {**metrics, "promoted": int(result.promoted), "version": result.version.number}
+
+
+def _train(ctx: StageContext) -> dict[str, Any]:
+    from lakelib.ml import train
+
+    result = train(events=_training_events(ctx), settings=ctx.settings)
+    return _training_metrics(result)
+
+
+# -- the train stage on AWS: prepare -> SageMaker training job -> register ------------------
+# The state machine runs the training job itself (``sagemaker:createTrainingJob.sync``): a
+# stage job that waited for it would pay for idle Glue workers for hours and need rights to
+# start jobs. Around it, two steps of the stage job: ``prepare`` (due? data, bundle, the
+# request, as the plan ``jobs/ml/plans/<execution>.json``) and ``register`` (the artifact ->
+# the model registry, promoted by the same rule as a local run).
+
+
+def _option(options: Mapping[str, str], name: str) -> str:
+    value = options.get(name)
+    if not value:
+        raise ConfigError(f"the train stage's step needs --{name}")
+    return str(value)
+
+
+def _train_prepare(ctx: StageContext, options: Mapping[str, str]) -> dict[str, Any]:
+    import dataclasses
+    import tempfile
+    import uuid
+    from pathlib import Path
+
+    from lakelib.ml import ModelRegistry, prepare_training_data
+    from lakelib.ml._sagemaker import SageMakerTrainer, write_training_plan
+
+    execution = _option(options, "execution")
+    plan: dict[str, Any] = {"execution": execution, "run_date": ctx.run_date.isoformat()}
+    try:
+        if not _train_due(ctx):
+            raise SkipStage("not due")
+        events = _training_events(ctx)
+    except SkipStage as skip:
+        plan.update(due=False, reason=str(skip))
+        write_training_plan(ctx.settings, execution, plan)
+        return {"due": 0, "skipped": str(skip)}
+    registry = ModelRegistry(settings=ctx.settings)
+    stamp = dt.datetime.now(dt.UTC)
+    job_name = f"{registry.name}-{stamp:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+    with tempfile.TemporaryDirectory(prefix="lakelib-train-") as tmp:
+        data, cutoffs = prepare_training_data(events, Path(tmp))
+        request = SageMakerTrainer(ctx.settings).prepare(
+            job_name, data, {**_hyperparameters(ctx.settings), "model-name": registry.name}
+        )
+    plan.update(
+        due=True,
+        model=registry.name,
+        request=request,
+        cutoffs=dataclasses.asdict(cutoffs),
+        rows={"train": data.manifest["train_rows"], "test": data.manifest["test_rows"]},
+    )
+    write_training_plan(ctx.settings, execution, plan)
+    return {"due": 1, "train_rows": plan["rows"]["train"], "test_rows": plan["rows"]["test"]}
+
+
+def _hyperparameters(settings: Settings) -> dict[str, Any]:
+    """``[ml.hyperparameters]`` of the workspace config (the scheduled run has no CLI)."""
+    from lakelib.ml._registry import model_settings
+
+    table = model_settings(settings).get("hyperparameters", {})
+    if not isinstance(table, Mapping):
+        raise ConfigError("[ml.hyperparameters] must be a table")
+    return dict(table)
+
+
+def _train_register(ctx: StageContext, options: Mapping[str, str]) -> dict[str, Any]:
+    from lakelib.ml import ModelRegistry
+    from lakelib.ml._features import CutoffPlan
+    from lakelib.ml._sagemaker import read_artifact, read_training_plan
+    from lakelib.ml._train import register_artifact
+
+    execution = _option(options, "execution")
+    plan = read_training_plan(ctx.settings, execution)
+    if not plan.get("due"):
+        raise LakeError(f"execution {execution} planned no training ({plan.get('reason')})")
+    fields = dict(plan["cutoffs"])
+    day = dt.date.fromisoformat
+    cutoffs = CutoffPlan(
+        train=[day(d) for d in fields["train"]],
+        test=day(fields["test"]),
+        horizon_days=int(fields["horizon_days"]),
+        overlap=bool(fields["overlap"]),
+        first_day=day(fields["first_day"]),
+        last_day=day(fields["last_day"]),
+        notes=list(fields.get("notes", [])),
+    )
+    result = register_artifact(
+        ModelRegistry(plan["model"], settings=ctx.settings),
+        read_artifact(_option(options, "model_artifact")),
+        plan=cutoffs,
+        job_name=str(plan["request"]["TrainingJobName"]),
+        source="SageMakerTrainer",
+        settings=ctx.settings,
+    )
+    return _training_metrics(result)
+
+
+AWS_STEPS = {("train", "prepare"): _train_prepare, ("train", "register"): _train_register}
 
 
 def _transform(ctx: StageContext) -> dict[str, Any]:
@@ -226,7 +340,7 @@ def daily_pipeline() -> Pipeline:
                 _train,
                 retries=0,
                 due=_train_due,
-                aws_task=stage_job("train"),
+                aws_task=sagemaker_training_task(STAGE_JOB, "train"),
                 description="retrain the churn model when due",
             ),
             Stage(
@@ -253,9 +367,30 @@ def daily_pipeline() -> Pipeline:
     )
 
 
-def run_stage(name: str, run_date: dt.date, *, settings: Settings | None = None) -> dict[str, Any]:
-    """Run one stage of the daily pipeline outside the runner (the AWS stage job's entry)."""
+def run_stage(
+    name: str,
+    run_date: dt.date,
+    *,
+    settings: Settings | None = None,
+    step: str | None = None,
+    options: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run one stage of the daily pipeline outside the runner (the AWS stage job's entry).
+
+    Parameters
+    ----------
+    step, options:
+        one step of a stage that the state machine splits around an AWS service (``train``:
+        ``prepare`` and ``register``, around the SageMaker training job), with the step's
+        arguments (``execution``, ``model_artifact``).
+    """
     settings = settings or get_settings()
+    if step is not None:
+        run = AWS_STEPS.get((name, step))
+        if run is None:
+            known = ", ".join(f"{n} --step {s}" for n, s in AWS_STEPS)
+            raise LakeError(f"no step {step!r} of stage {name!r} (known: {known})")
+        return run(StageContext(settings, run_date, f"{run_date}-{name}"), options or {})
     for stage in daily_pipeline().stages:
         if stage.name == name:
             context = StageContext(settings, run_date, f"{run_date}-{name}")

@@ -5,7 +5,10 @@ absent). Each stage becomes a ``Task`` state with the stage's ``aws_task`` field
 ``Retry`` policy (exponential backoff) and a ``Catch`` that publishes the error to the alerts
 topic and fails the execution. Names of platform resources are ``${name}`` placeholders that
 the Pulumi program fills (``${ingest_function_arn}``, ``${crawler_raw}``, ``${job_<job>}``,
-``${alerts_topic_arn}``, ...); Step Functions' own ``$$.`` paths are left alone.
+``${alerts_topic_arn}``, ``${scripts_bucket}``, ``${sagemaker_role_arn}``, ...); Step
+Functions' own ``$$.`` paths are left alone. A stage trained on SageMaker becomes a
+``sagemaker:createTrainingJob.sync`` state between two steps of the stage job
+(:func:`sagemaker_training_task`).
 """
 
 from __future__ import annotations
@@ -45,6 +48,97 @@ def crawler_task(crawler: str) -> dict[str, Any]:
     }
 
 
+def sagemaker_training_task(stage_job: str, stage: str) -> dict[str, Any]:
+    """A stage trained by a SageMaker training job that the state machine runs and waits for.
+
+    Four states (the exporter adds the last three after ``<stage>``):
+
+    - ``<stage>``: the stage job, ``--step prepare``: decides whether training is due, uploads
+      the channels and the code bundle, and writes the execution's plan with the whole
+      ``CreateTrainingJob`` request to ``s3://${scripts_bucket}/jobs/ml/plans/<execution>.json``;
+    - ``<stage>_plan``: reads the plan (``aws-sdk:s3:getObject``);
+    - ``<stage>_due``: a Choice: not due goes straight to the next stage;
+    - ``<stage>_job``: ``sagemaker:createTrainingJob.sync`` with the plan's request, run with
+      the SageMaker role (``${sagemaker_role_arn}``);
+    - ``<stage>_register``: the stage job, ``--step register --model_artifact <the job's
+      S3ModelArtifacts>``: registers the version and promotes it by the local rule.
+    """
+    arguments = {
+        "--stage": stage,
+        "--step": "prepare",
+        "--run_date.$": "$.run_date",
+        "--execution.$": "$$.Execution.Name",
+        "--sagemaker_role_arn": "${sagemaker_role_arn}",
+    }
+    task = glue_job_task(stage_job, arguments)
+    task["_sagemaker_training"] = stage_job
+    return task
+
+
+def _training_states(
+    name: str, stage_job: str, after: str | None, catch: list[dict[str, Any]]
+) -> dict[str, Any]:
+    from lakelib.config import AWS_ZONE_LAYOUT, Zone
+    from lakelib.ml._sagemaker import PLANS, TRAINING_REQUEST_FIELDS
+
+    scripts_prefix = AWS_ZONE_LAYOUT[Zone.SCRIPTS][1]
+    plan, due, job, register = (f"{name}_{s}" for s in ("plan", "due", "job", "register"))
+    following = after or "pipeline_succeeded"
+    states: dict[str, Any] = {
+        plan: {
+            "Type": "Task",
+            "Comment": "read the training plan the prepare step wrote",
+            "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+            "Parameters": {
+                "Bucket": "${scripts_bucket}",
+                "Key.$": f"States.Format('{scripts_prefix}{PLANS}/{{}}.json', $$.Execution.Name)",
+            },
+            "ResultSelector": {"plan.$": "States.StringToJson($.Body)"},
+            "ResultPath": f"$.{name}",
+            "Catch": catch,
+            "Next": due,
+        },
+        due: {
+            "Type": "Choice",
+            "Choices": [{"Variable": f"$.{name}.plan.due", "BooleanEquals": True, "Next": job}],
+            "Default": following,
+        },
+        job: {
+            "Type": "Task",
+            "Comment": "the training job (script mode, managed spot), waited for",
+            "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
+            "Parameters": {
+                f"{field}.$": f"$.{name}.plan.request.{field}" for field in TRAINING_REQUEST_FIELDS
+            },
+            "ResultSelector": {
+                "artifact.$": "$.ModelArtifacts.S3ModelArtifacts",
+                "name.$": "$.TrainingJobName",
+            },
+            "ResultPath": f"$.{name}.job",
+            "Catch": catch,
+            "Next": register,
+        },
+        register: {
+            "Type": "Task",
+            "Comment": "register the trained version, promote it by the local rule",
+            **glue_job_task(
+                stage_job,
+                {
+                    "--stage": name,
+                    "--step": "register",
+                    "--run_date.$": "$.run_date",
+                    "--execution.$": "$$.Execution.Name",
+                    "--model_artifact.$": f"$.{name}.job.artifact",
+                },
+            ),
+            "ResultPath": None,
+            "Catch": catch,
+            "Next": following,
+        },
+    }
+    return states
+
+
 def to_state_machine(pipeline: Pipeline, *, comment: str | None = None) -> dict[str, Any]:
     """The ASL document for ``pipeline``; every stage must declare its ``aws_task``."""
     missing = [stage.name for stage in pipeline.stages if not stage.aws_task]
@@ -59,6 +153,7 @@ def to_state_machine(pipeline: Pipeline, *, comment: str | None = None) -> dict[
         after = names[index + 1] if index + 1 < len(names) else None
         task = dict(stage.aws_task or {})
         crawler = task.pop("_poll_crawler", None)
+        training = task.pop("_sagemaker_training", None)
         state: dict[str, Any] = {
             "Type": "Task",
             "Comment": stage.description or stage.name,
@@ -75,6 +170,13 @@ def to_state_machine(pipeline: Pipeline, *, comment: str | None = None) -> dict[
                     "BackoffRate": 2.0,
                 }
             ]
+        if training is not None:
+            state["Next"] = f"{stage.name}_plan"
+            states[stage.name] = state
+            states.update(_training_states(stage.name, training, after, catch))
+            if not after:
+                states["pipeline_succeeded"] = {"Type": "Succeed"}
+            continue
         if crawler is None:
             state.update({"Next": after} if after else {"End": True})
             states[stage.name] = state

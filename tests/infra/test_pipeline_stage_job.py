@@ -105,9 +105,17 @@ def test_every_stage_the_export_sends_to_the_job_parses(job: ModuleType) -> None
             argv += [key, value]
         args, _ = job.parse_args(argv)
         assert args.run_date == dt.date(2026, 3, 1)
-        stages.append(args.stage)
-    assert stages == ["train", "transform", "report", "notebooks"]
-    assert set(stages) <= {s.name for s in lakelib.pipeline.daily_pipeline().stages}
+        stages.append((args.stage, args.step))
+    assert stages == [
+        ("train", "prepare"),
+        ("train", "register"),
+        ("transform", None),
+        ("report", None),
+        ("notebooks", None),
+    ]
+    assert {name for name, _ in stages} <= {
+        s.name for s in lakelib.pipeline.daily_pipeline().stages
+    }
 
 
 # -- the job as Glue runs it: a subprocess, Pulumi's arguments, config from S3 --------------

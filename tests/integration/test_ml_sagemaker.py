@@ -40,6 +40,10 @@ def frame(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
 
 @pytest.fixture
 def aws_settings(aws: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    return request_settings(monkeypatch)
+
+
+def request_settings(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     for name, value in {
         "LAKE_SCRIPTS_BUCKET": "lake-scripts",
         "LAKE_CURATED_BUCKET": "lake-curated",
@@ -197,3 +201,131 @@ def test_the_notebooks_stage_is_skipped_on_aws(aws_settings) -> None:  # type: i
     assert result == {
         "skipped": "notebooks run locally or in SageMaker Studio, not in the stage job"
     }
+
+
+# -- the train stage as the daily state machine runs it on AWS --------------------------------
+
+
+def _resolve(parameters: dict, document: dict) -> dict:  # type: ignore[type-arg]
+    """Fill a Task's ``"Field.$": "$.a.b"`` parameters from the state input, as Step
+    Functions does (only the plain paths this state uses)."""
+    request = {}
+    for key, path in parameters.items():
+        assert key.endswith(".$") and path.startswith("$."), key
+        value = document
+        for part in path[2:].split("."):
+            value = value[part]
+        request[key[:-2]] = value
+    return request
+
+
+def _play_sagemaker(request: dict, workdir) -> str:  # type: ignore[no-untyped-def,type-arg]
+    """What SageMaker does with a CreateTrainingJob request, offline: fetch the code bundle
+    and the channels it names from S3, run the entry script with SageMaker's variables, and
+    upload ``model.tar.gz`` where SageMaker puts it. Returns ``S3ModelArtifacts``."""
+    from lakelib.storage import open_store
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    hyper = {k: json.loads(v) for k, v in request["HyperParameters"].items()}
+    code = workdir / "code"
+    bucket, _, key = hyper["sagemaker_submit_directory"][len("s3://") :].partition("/")
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
+        archive.extractall(code, filter="data")
+    env = {"PATH": "/usr/bin:/bin", "SM_MODEL_DIR": str(workdir / "model")}
+    env["SM_OUTPUT_DATA_DIR"] = str(workdir / "output")
+    for channel in request["InputDataConfig"]:
+        uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
+        store = open_store(uri)
+        folder = workdir / "input" / channel["ChannelName"]
+        folder.mkdir(parents=True)
+        for info in store.list():
+            (folder / info.key.rsplit("/", 1)[-1]).write_bytes(store.read_bytes(info.key))
+        env[f"SM_CHANNEL_{channel['ChannelName'].upper()}"] = str(folder)
+    args = [f"--{k}={v}" for k, v in hyper.items() if not k.startswith("sagemaker_")]
+    done = subprocess.run(
+        [sys.executable, hyper["sagemaker_program"], *args],
+        cwd=code, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = request["OutputDataConfig"]["S3OutputPath"]
+    bucket, _, prefix = out[len("s3://") :].partition("/")
+    key = f"{prefix}{request['TrainingJobName']}/output/model.tar.gz"
+    s3.put_object(Bucket=bucket, Key=key, Body=pack_model_dir(workdir / "model"))
+    return f"s3://{bucket}/{key}"
+
+
+def test_the_train_stage_on_aws_prepares_a_training_job_and_registers_its_model(  # type: ignore[no-untyped-def]
+    aws, frame, tmp_path, monkeypatch
+) -> None:
+    import datetime as dt
+    from pathlib import Path
+
+    from lakelib.catalog import Column, GlueCatalog, Table
+    from lakelib.pipeline import daily_pipeline, run_stage, to_state_machine
+
+    # The workspace config as shipped, plus small hyperparameters (a fast test).
+    config = tmp_path / "lake.toml"
+    shipped = (Path(__file__).resolve().parents[2] / "lake.toml").read_text()
+    config.write_text(shipped + "\n[ml.hyperparameters]\nmax-iter = 20\n")
+    monkeypatch.setenv("LAKE_CONFIG", str(config))
+    aws_settings = request_settings(monkeypatch)
+
+    # sales_clean in the Glue catalog (its files in a local folder DuckDB reads).
+    folder = tmp_path / "sales_clean"
+    folder.mkdir()
+    frame.to_parquet(folder / "part-0.parquet", index=False)
+    GlueCatalog(aws_settings.database, region="us-east-1").put_table(
+        Table(aws_settings.database, "sales_clean", (Column("id", "string"),), (), str(folder))
+    )
+    states = to_state_machine(daily_pipeline())["States"]
+    tuesday = dt.date(2026, 3, 3)
+
+    # 1. prepare (the stage job): no model yet, so training is due.
+    prepared = run_stage(
+        "train", tuesday, settings=aws_settings, step="prepare", options={"execution": "run-1"}
+    )
+    assert prepared["due"] == 1 and prepared["train_rows"] > 0
+    s3 = boto3.client("s3", region_name="us-east-1")
+    body = s3.get_object(Bucket="lake-scripts", Key="jobs/ml/plans/run-1.json")["Body"].read()
+    plan = json.loads(body)
+    assert plan["due"] is True and plan["request"]["RoleArn"] == ROLE
+    assert plan["request"]["HyperParameters"]["max-iter"] == "20"  # [ml.hyperparameters]
+
+    # 2. the state machine's training job, with exactly the parameters its state forwards
+    # (the strict request-shape plugin checks them against SageMaker's model).
+    request = _resolve(states["train_job"]["Parameters"], {"train": {"plan": plan}})
+    assert request == plan["request"]
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    sm.create_training_job(**request)
+    artifact = _play_sagemaker(request, tmp_path / "sagemaker")
+
+    # 3. register (the stage job), with the artifact the .sync result names.
+    register_args = states["train_register"]["Parameters"]["Arguments"]
+    assert register_args["--model_artifact.$"] == "$.train.job.artifact"
+    registered = run_stage(
+        "train",
+        tuesday,
+        settings=aws_settings,
+        step="register",
+        options={"execution": "run-1", "model_artifact": artifact},
+    )
+    assert registered["promoted"] == 1 and registered["version"] == 1
+    assert 0.0 <= registered["roc_auc"] <= 1.0  # the metrics the job wrote, registered
+    registry = ModelRegistry(settings=aws_settings)
+    assert registry.promoted_version() == "v1"
+    assert registry.get("v1").source == "SageMakerTrainer"
+
+    # The next day (a Wednesday, a model is live): not due, and the state machine's Choice
+    # goes straight on to transform.
+    skipped = run_stage(
+        "train",
+        tuesday + dt.timedelta(days=1),
+        settings=aws_settings,
+        step="prepare",
+        options={"execution": "run-2"},
+    )
+    assert skipped == {"due": 0, "skipped": "not due"}
+    body = s3.get_object(Bucket="lake-scripts", Key="jobs/ml/plans/run-2.json")["Body"].read()
+    assert json.loads(body)["due"] is False
+    assert states["train_due"]["Default"] == "transform"

@@ -210,6 +210,53 @@ def test_state_machine_export_is_a_closed_graph() -> None:
     )
 
 
+def test_the_daily_export_trains_with_a_sagemaker_training_job() -> None:
+    """Item 5 of issue 13: on AWS ``train`` is a SageMaker training job the state machine
+    waits for, between the stage job's prepare and register steps, skipped when not due."""
+    import itertools
+    import re
+
+    from lakelib.ml._sagemaker import TRAINING_REQUEST_FIELDS
+    from lakelib.pipeline import daily_pipeline, export_state_machine
+
+    text = export_state_machine(daily_pipeline())
+    states = json.loads(text)["States"]
+    chain = ["curate", "train", "train_plan", "train_due", "train_job", "train_register"]
+    for here, there in itertools.pairwise(chain):
+        if states[here]["Type"] == "Choice":
+            assert states[here]["Choices"][0]["Next"] == there
+        else:
+            assert states[here]["Next"] == there
+    assert states["train_register"]["Next"] == states["train_due"]["Default"] == "transform"
+    job = states["train_job"]
+    assert job["Resource"] == "arn:aws:states:::sagemaker:createTrainingJob.sync"
+    assert set(job["Parameters"]) == {f"{f}.$" for f in TRAINING_REQUEST_FIELDS}
+    prepare = states["train"]["Parameters"]
+    assert prepare["JobName"] == "${job_pipeline_stage}"
+    assert prepare["Arguments"]["--step"] == "prepare"
+    assert prepare["Arguments"]["--sagemaker_role_arn"] == "${sagemaker_role_arn}"
+    assert states["train_plan"]["Parameters"]["Bucket"] == "${scripts_bucket}"
+    assert "jobs/ml/plans/" in states["train_plan"]["Parameters"]["Key.$"]
+    assert states["train_register"]["Parameters"]["Arguments"]["--step"] == "register"
+    # The only names left for Pulumi to fill are ones it fills (infra/pulumi/README.md).
+    placeholders = set(re.findall(r"\$\{([a-z_]+)\}", text))
+    assert placeholders == {
+        "alerts_topic_arn",
+        "crawler_raw",
+        "ingest_function_arn",
+        "job_curate",
+        "job_pipeline_stage",
+        "job_sales_clean",
+        "sagemaker_role_arn",
+        "scripts_bucket",
+    }
+    assert all(
+        any(c["Next"] == "notify_failure" for c in s.get("Catch", []))
+        for s in states.values()
+        if s["Type"] == "Task" and s is not states["notify_failure"]
+    )
+
+
 def test_a_stage_with_nothing_to_do_is_skipped_with_its_reason(settings: Any) -> None:
     from lakelib.pipeline._runner import SkipStage
 
