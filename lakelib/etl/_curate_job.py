@@ -15,6 +15,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
 from lakelib.config import Settings, Zone, get_settings
@@ -93,7 +94,9 @@ def run_curate(
     started = time.perf_counter()
     processed = zone_store(Zone.PROCESSED, settings)
     curated = zone_store(Zone.CURATED, settings)
-    context = etl_lock(JOB, settings) if lock else _nothing()
+    # sales_clean replaces its partitions in place: curate holds its lock too, so it never
+    # reads the table halfway through a sales_clean batch.
+    context = etl_lock(JOB, settings, reads=(source_table,)) if lock else nullcontext()
     with context:
         try:
             if not existing_partitions(processed, source_table):
@@ -157,11 +160,3 @@ def run_curate(
                 raise
             raise EtlError(f"curate failed: {' '.join(str(exc).split())[:400]}") from exc
     return finish(run, started, settings, "succeeded")
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *args: object) -> None:
-        return None

@@ -14,7 +14,8 @@ import logging
 import os
 import shutil
 import socket
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -22,12 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from lakelib.config import Settings, Zone
-from lakelib.errors import EtlError, NotFoundError
-from lakelib.storage import LocalStore, S3Store, Store, zone_store
+from lakelib.errors import AlreadyExistsError, ConfigError, EtlError, NotFoundError
+from lakelib.storage import LocalStore, Store, zone_store
 
 log = logging.getLogger(__name__)
-
-LOCK_KEY = "etl/lock.json"
 
 
 def job_prefix(job: str) -> str:
@@ -157,7 +156,42 @@ def clear_rewind(job: str, settings: Settings) -> None:
     zone_store(Zone.RUNS, settings).delete(rewind_key(job))
 
 
-# -- the run lock ------------------------------------------------------------------------------
+# -- the run locks -----------------------------------------------------------------------------
+#
+# One lock per job, at runs/etl/<job>/lock/. The lock is a sequence of generations, each an
+# object created exclusively (``Store.create_bytes``: a hard link locally, ``If-None-Match: *``
+# on S3) and never rewritten: ``<n>.json`` says who took the lock (``state: held``) or that it
+# was let go (``state: released``). The newest generation is the lock's state. Taking the lock,
+# whether free or stale, is creating generation n+1 after reading n: of several processes that
+# read n, exactly one creates n+1; the others find it exists, read it again and see a live
+# holder. Letting go is creating n+1 as ``released`` (if someone took a stale lock over
+# meanwhile, that create fails and the run says so). Older generations are deleted by whoever
+# writes a newer one, so the folder holds one or two small objects.
+
+DEFAULT_LOCK_TIMEOUT_MINUTES = 120.0  # the Glue jobs' default timeout in the Pulumi program
+_LOCK_ATTEMPTS = 50
+
+
+def lock_prefix(job: str) -> str:
+    """The folder of ``job``'s lock generations in the runs zone."""
+    return f"{job_prefix(job)}/lock/"
+
+
+def _generation_key(job: str, generation: int) -> str:
+    # Zero-padded: the listing (sorted by key) is in generation order.
+    return f"{lock_prefix(job)}{generation:012d}.json"
+
+
+def lock_timeout_minutes(settings: Settings) -> float:
+    """``[etl] lock_timeout_minutes``: how old a held lock must be before another run takes it
+    over (default 120, the Glue jobs' timeout: a run past it has been stopped)."""
+    value = settings.section("etl").get("lock_timeout_minutes", DEFAULT_LOCK_TIMEOUT_MINUTES)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(
+            f"[etl] lock_timeout_minutes in {settings.config_source or 'lake.toml'} must be a "
+            f"positive number of minutes, not {value!r}"
+        )
+    return float(value)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -170,89 +204,217 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _lock_message(holder: dict[str, Any]) -> str:
+def _process_start(pid: int) -> str | None:
+    """When process ``pid`` started (Linux: clock ticks since boot), to tell a reused pid
+    from the lock's holder; ``None`` where ``/proc`` does not say."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def _holder_text(holder: Mapping[str, Any]) -> str:
     return (
-        f"another etl run (pid {holder.get('pid', '?')} on {holder.get('host', '?')}, "
-        f"started {holder.get('started', '?')}, job {holder.get('job', '?')}) holds the lock "
-        f"{holder.get('where', '')}; wait for it to finish (or, if that process is gone on "
-        "another machine, delete the lock file)"
+        f"{holder.get('job', '?')} run (pid {holder.get('pid', '?')} on "
+        f"{holder.get('host', '?')}, started {holder.get('started', '?')})"
     )
 
 
-@contextmanager
-def etl_lock(job: str, settings: Settings) -> Iterator[None]:
-    """Hold the lake's ETL lock for the duration of a run; a second run fails with who has it.
+def _started(holder: Mapping[str, Any], fallback: datetime | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(holder["started"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return fallback
 
-    Local lake: a file created with ``O_EXCL`` (a lock left by a dead process on this host
-    is taken over). S3: an object written with ``If-None-Match: *``.
+
+def _stale(
+    holder: Mapping[str, Any], modified: datetime | None, *, local: bool, timeout: float
+) -> str | None:
+    """Why a held lock can be taken over, or ``None`` while its holder may be running.
+
+    On a local lake a holder on this host is judged by its process: gone (or its pid now
+    belongs to a newer process) means stale, running means not, however long it runs. A
+    holder elsewhere, and any holder on S3 (a Glue or EMR run: its host and pid mean
+    nothing here), is stale once older than the timeout, after which Glue has stopped it.
     """
+    pid = int(holder.get("pid") or 0)
+    if local and pid and holder.get("host") == socket.gethostname():
+        if not _pid_alive(pid):
+            return "that process is no longer running"
+        started = holder.get("pid_start")
+        if started and _process_start(pid) not in (None, started):
+            return f"pid {pid} now belongs to another process"
+        return None
+    since = _started(holder, modified)
+    if since is None:
+        return None
+    age = (datetime.now(UTC) - since).total_seconds() / 60
+    if age > timeout:
+        return f"it is {age:.0f} min old, older than the lock timeout of {timeout:g} min"
+    return None
+
+
+@dataclass
+class _Lock:
+    """One job's lock in one store, as this process holds it."""
+
+    store: Store
+    job: str
+    local: bool
+    holder: dict[str, Any]
+    generation: int = 0
+
+    @property
+    def where(self) -> str:
+        return self.store.url(lock_prefix(self.job).rstrip("/")) + "/"
+
+    def _generations(self) -> list[tuple[int, datetime]]:
+        for _ in range(_LOCK_ATTEMPTS):
+            found = []
+            try:
+                for info in self.store.list(lock_prefix(self.job)):
+                    stem = info.key.rsplit("/", 1)[-1].removesuffix(".json")
+                    if stem.isdigit():
+                        found.append((int(stem), info.modified))
+            except FileNotFoundError:
+                # A local listing stats each file; one deleted meanwhile (an older
+                # generation pruned by another process) fails it: list again.
+                continue
+            return sorted(found)
+        raise EtlError(f"could not list the {self.job} lock {self.where}")
+
+    def _read(self, generation: int) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self.store.read_bytes(_generation_key(self.job, generation)))
+        except NotFoundError:
+            return None  # deleted by a newer generation's writer since the listing
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return {"state": "held"}  # unreadable: held by someone unknown (judged by age)
+        return data if isinstance(data, dict) else {"state": "held"}
+
+    def _prune(self, below: int) -> None:
+        for generation, _ in self._generations():
+            if generation < below:
+                self.store.delete(_generation_key(self.job, generation))
+
+    def acquire(self, timeout: float) -> None:
+        for _ in range(_LOCK_ATTEMPTS):
+            generations = self._generations()
+            current, modified = generations[-1] if generations else (0, None)
+            holder = self._read(current) if generations else None
+            if generations and holder is None:
+                continue
+            why = None
+            if holder is not None and holder.get("state") != "released":
+                why = _stale(holder, modified, local=self.local, timeout=timeout)
+                if why is None:
+                    raise EtlError(self._busy(holder, timeout))
+            mine = current + 1
+            body = {**self.holder, "state": "held", "generation": mine}
+            try:
+                self.store.create_bytes(_generation_key(self.job, mine), _json(body))
+            except AlreadyExistsError:
+                continue  # another process moved first: read what it wrote
+            # A number below the newest can be free again (older generations are deleted):
+            # creating one wins nothing. The newest never goes, so this check is final.
+            if self._generations()[-1][0] != mine:
+                self.store.delete(_generation_key(self.job, mine))
+                continue
+            if why is not None and holder is not None:
+                log.warning(
+                    "taking over the %s lock %s from %s: %s",
+                    self.job,
+                    self.where,
+                    _holder_text(holder),
+                    why,
+                )
+            self.generation = mine
+            self._prune(below=mine)
+            return
+        raise EtlError(f"could not take the {self.job} lock {self.where}: it kept changing hands")
+
+    def release(self) -> None:
+        released = {**self.holder, "state": "released", "generation": self.generation + 1}
+        try:
+            self.store.create_bytes(_generation_key(self.job, self.generation + 1), _json(released))
+        except AlreadyExistsError:
+            taker = self._read(self.generation + 1) or {}
+            log.warning(
+                "the %s lock %s was taken over by %s while this run held it",
+                self.job,
+                self.where,
+                _holder_text(taker),
+            )
+            return
+        self._prune(below=self.generation + 1)
+
+    def _busy(self, holder: Mapping[str, Any], timeout: float) -> str:
+        when = (
+            "once that process has ended"
+            if self.local and holder.get("host") == socket.gethostname()
+            else f"once it is older than {timeout:g} min ([etl] lock_timeout_minutes)"
+        )
+        return (
+            f"another {_holder_text(holder)} holds the {self.job} lock {self.where}; wait "
+            f"for it to finish (a later run takes the lock over {when})"
+        )
+
+
+def _json(body: Mapping[str, Any]) -> bytes:
+    return json.dumps(body, sort_keys=True).encode()
+
+
+@contextmanager
+def etl_lock(
+    job: str,
+    settings: Settings,
+    *,
+    reads: Sequence[str] = (),
+    timeout_minutes: float | None = None,
+) -> Iterator[None]:
+    """Hold ``job``'s lock (and the locks of the jobs whose tables it ``reads``) for a run.
+
+    One lock per job: two runs of one job never overlap; different jobs run at once unless
+    one reads what the other writes. ``curate`` reads ``sales_clean``, whose run replaces
+    partition folders in place, so ``curate`` holds the ``sales_clean`` lock too, and the
+    two never run at once (a curate run would otherwise see some partitions before a batch
+    and some after it, or find files gone).
+
+    A second run fails at once with who holds the lock. A stale lock is taken over, with a
+    warning naming its holder: on a local lake when the holding process is gone from this
+    host, otherwise (S3, or another host) when it is older than ``timeout_minutes``
+    (default ``[etl] lock_timeout_minutes``, 120). Of several processes taking a stale lock
+    over at once exactly one wins (see the comment above :class:`_Lock`).
+
+    Raises
+    ------
+    EtlError
+        another run holds one of the locks.
+    """
+    timeout = lock_timeout_minutes(settings) if timeout_minutes is None else timeout_minutes
     runs = zone_store(Zone.RUNS, settings)
+    local = not runs.root.startswith("s3://")
     holder = {
         "pid": os.getpid(),
+        "pid_start": _process_start(os.getpid()),
         "host": socket.gethostname(),
-        "started": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "started": datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
         "job": job,
-        "where": runs.url(LOCK_KEY),
+        "token": uuid.uuid4().hex,
     }
-    body = json.dumps(holder).encode()
-    if isinstance(runs, LocalStore):
-        path = runs.path(LOCK_KEY)
-        _acquire_local(path, body)
-        try:
-            yield
-        finally:
-            path.unlink(missing_ok=True)
-        return
-    if isinstance(runs, S3Store):
-        _acquire_s3(runs, body)
-        try:
-            yield
-        finally:
-            runs.delete(LOCK_KEY)
-        return
-    yield  # pragma: no cover - no other store kinds exist
-
-
-def _acquire_local(path: Path, body: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                current = json.loads(path.read_text() or "{}")
-            except (OSError, json.JSONDecodeError):
-                current = {}
-            same_host = current.get("host") == socket.gethostname()
-            pid = int(current.get("pid") or 0)
-            if same_host and pid and not _pid_alive(pid):
-                log.warning("taking over the etl lock left by pid %d (no longer running)", pid)
-                path.unlink(missing_ok=True)
-                continue
-            current.setdefault("where", str(path))
-            raise EtlError(_lock_message(current)) from None
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(body)
-        return
-    raise EtlError(f"could not take the etl lock {path}")
-
-
-def _acquire_s3(store: S3Store, body: bytes) -> None:
-    from botocore.exceptions import ClientError
-
-    key = store.prefix + LOCK_KEY
+    held: list[_Lock] = []
     try:
-        store.client.put_object(Bucket=store.bucket, Key=key, Body=body, IfNoneMatch="*")
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in {"PreconditionFailed", "412", "ConditionalRequestConflict"}:
-            try:
-                current = json.loads(store.read_bytes(LOCK_KEY))
-            except (NotFoundError, json.JSONDecodeError):
-                current = {}
-            current.setdefault("where", store.url(LOCK_KEY))
-            raise EtlError(_lock_message(current)) from None
-        raise EtlError(f"cannot take the etl lock {store.url(LOCK_KEY)}: {code or exc}") from exc
+        # A fixed order, so two runs wanting the same locks meet at the first one.
+        for name in sorted({job, *reads}):
+            lock = _Lock(runs, name, local, holder)
+            lock.acquire(timeout)
+            held.append(lock)
+        yield
+    finally:
+        for lock in reversed(held):
+            lock.release()
 
 
 # -- run records -------------------------------------------------------------------------------

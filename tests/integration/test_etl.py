@@ -222,22 +222,42 @@ def test_a_run_leaves_nothing_cached_in_the_session(
     assert cached() - before == set()
 
 
-def test_a_second_run_cannot_take_the_lock(lake_home: Path) -> None:
-    lock = lake_home / "runs/etl/lock.json"
-    lock.parent.mkdir(parents=True)
-    import socket
+def test_a_second_run_cannot_take_the_lock(
+    lake_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A running job's lock refuses a second run of it, naming the holder; once that process
+    is killed, the next run takes the lock over and says whose it was."""
+    import logging
+    import subprocess
+    import sys
 
-    lock.write_text(
-        json.dumps(
-            {"pid": os.getppid(), "host": socket.gethostname(), "started": "2026-01-01T00:00:00Z"}
-        )
+    script = (
+        "import time\n"
+        "from lakelib.config import get_settings\n"
+        "from lakelib.etl._state import etl_lock\n"
+        "with etl_lock('sales_clean', get_settings()):\n"
+        "    print('held', flush=True)\n"
+        "    time.sleep(120)\n"
     )
-    with pytest.raises(EtlError, match=rf"another etl run \(pid {os.getppid()} .*holds the lock"):
-        run_sales_clean()
-    # A lock left by a process that is gone is taken over.
-    lock.write_text(json.dumps({"pid": 999_999_999, "host": socket.gethostname()}))
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(
+            EtlError,
+            match=rf"another sales_clean run \(pid {holder.pid} .*holds the sales_clean lock",
+        ):
+            run_sales_clean()
+    finally:
+        holder.kill()
+        holder.wait(30)
+    with caplog.at_level(logging.WARNING, logger="lakelib.etl._state"):
+        assert run_sales_clean().raw_files == 0
+    assert "taking over the sales_clean lock" in caplog.text
+    assert f"(pid {holder.pid} on " in caplog.text and "no longer running" in caplog.text
+    # Let go again: the next run takes it without a word.
+    caplog.clear()
     assert run_sales_clean().raw_files == 0
-    assert not lock.exists()
+    assert "taking over" not in caplog.text
 
 
 def test_a_run_that_loses_rows_fails_loudly(
