@@ -12,7 +12,6 @@ folders in the lake.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import replace
 from http import HTTPStatus
 from typing import Any
@@ -56,9 +55,6 @@ class WebhookServer(LocalServer):
     ) -> None:
         super().__init__(address, replace(limits or ServerLimits(threads=8), max_body=max_body))
         self.settings = settings
-        # One landing at a time in this process: the landing path and the state document
-        # are per source.
-        self.lock = threading.Lock()
 
     def handle(self, request: Request) -> Response:
         if request.method in ("GET", "HEAD"):
@@ -79,8 +75,9 @@ class WebhookServer(LocalServer):
         except Rejected as exc:
             return error_response(exc.status, exc.message)
         origin = f"webhook:{request.client}"
-        with self.lock:
-            status, answer = land_payload(source, request.body, ctype, origin, self.settings)
+        # No lock: landing uses unique names and exclusively created markers, so requests in
+        # this process land concurrently like those of another process on the same lake.
+        status, answer = land_payload(source, request.body, ctype, origin, self.settings)
         return json_response(status, answer)
 
 
