@@ -197,6 +197,25 @@ def test_the_connection_itself_is_fenced(settings: Settings, lake_dir: Path) -> 
         raw(f"SELECT * FROM read_text('{secret}')")
 
 
+def test_a_reader_that_slips_past_the_text_check_fails_in_duckdb(
+    settings: Settings, lake_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole run_query path with layer 1 switched off: DuckDB's sandbox still says no."""
+    monkeypatch.setattr(local, "refuse_reader_calls", lambda sql: None)
+    monkeypatch.setattr(local, "refuse_outside_access", lambda tree: None)
+    secret = lake_dir / "secret.txt"
+    for sql in (
+        f"SELECT * FROM read_text('{secret}')",
+        f"SELECT name FROM scores WHERE name IN (SELECT content FROM read_text('{secret}'))",
+        "SELECT * FROM read_csv('https://127.0.0.1:9/x.csv')",
+    ):
+        with pytest.raises(QueryError, match="reads only the lake's own folders") as caught:
+            run_query(sql, settings=settings)
+        assert SECRET not in str(caught.value) and "\n" not in str(caught.value)
+        record = query_history(1, settings=settings)[0]
+        assert record.state == "FAILED" and not record.output_location
+
+
 def test_catalog_entries_and_links_that_lead_outside_are_refused(
     settings: Settings, lake_dir: Path, tmp_path: Path
 ) -> None:
