@@ -72,7 +72,7 @@ def test_athena_scan_cost_above_100_dollars_a_day(platform: Platform) -> None:
     assert all(m["metricName"] == "ProcessedBytes" and m["period"] == 86_400 for m in metrics)
 
 
-def test_dashboard_has_the_four_sections(platform: Platform) -> None:
+def test_dashboard_has_the_five_sections(platform: Platform) -> None:
     (dashboard,) = platform.of_type("aws:cloudwatch/dashboard:Dashboard")
     body = json.loads(dashboard.inputs["dashboardBody"])
     headers = [w["properties"]["markdown"] for w in body["widgets"] if w["type"] == "text"]
@@ -81,4 +81,5 @@ def test_dashboard_has_the_four_sections(platform: Platform) -> None:
         "## Cost",
         "## Data quality",
         "## Query performance",
+        "## Pipeline stages",
     ]

@@ -7,7 +7,12 @@ Alarms (all notify the SNS topic):
   alarm on failed Spark tasks;
 - EMR unhealthy nodes (when EMR is on);
 - S3 bucket size over a threshold, per data bucket;
-- Athena bytes scanned per day over the dollar budget ($100 at $5/TB = 20 TB).
+- Athena bytes scanned per day over the dollar budget ($100 at $5/TB = 20 TB);
+- a failed pipeline stage (the ``Failures`` metric each AWS stage prints as EMF).
+
+lakelib's stage metrics carry exactly the dimensions ``Pipeline`` and ``Stage``
+(``lakelib.monitor.DIMENSIONS``); CloudWatch matches a metric only with all of its
+dimensions, so every widget and alarm on them names both (:data:`STAGE_DIMENSIONS`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,10 @@ from lake_platform.settings import PlatformSettings
 FIVE_MINUTES = 300
 ONE_DAY = 86_400
 SIZE_WATCHED_ZONES = ("raw", "processed", "curated")
+# lakelib.monitor.DIMENSIONS, in its order (a test compares them).
+STAGE_DIMENSIONS = ("Pipeline", "Stage")
+# Stages that report Failures (the Lambda's errors have their own alarm).
+FAILING_STAGES = ("etl", "curate", "train", "transform", "report")
 
 
 @dataclass
@@ -133,10 +142,32 @@ class Monitoring(pulumi.ComponentResource):
                 threshold=spec.bucket_size_alarm_bytes,
             )
         self._athena_daily_scan(args.workgroups)
+        for stage in (s for s in spec.stages if s in FAILING_STAGES):
+            self._alarm(
+                f"{stage}-stage-failed",
+                f"pipeline stage {stage} failed",
+                namespace=spec.metrics_namespace,
+                metric_name="Failures",
+                dimensions=self.stage_dimensions(stage),
+                statistic="Sum",
+                period=FIVE_MINUTES,
+                threshold=0,
+            )
         self.dashboard = self._dashboard(args)
         self.register_outputs(
             {"alerts_topic_arn": self.topic.arn, "dashboard": self.dashboard.dashboard_name}
         )
+
+    def stage_dimensions(self, stage: str) -> dict[str, str]:
+        """The dimensions of one stage's metrics, as lakelib emits them."""
+        return dict(zip(STAGE_DIMENSIONS, (self._s.monitoring.pipeline, stage), strict=True))
+
+    def stage_metric(self, name: str, stage: str) -> list[str]:
+        """A dashboard metric row: namespace, name, then each dimension name and value."""
+        row = [self._s.monitoring.metrics_namespace, name]
+        for key, value in self.stage_dimensions(stage).items():
+            row += [key, value]
+        return row
 
     def _alarm(
         self, key: str, description: str, **metric: Any
@@ -275,7 +306,6 @@ class Monitoring(pulumi.ComponentResource):
     def _dashboard(self, args: MonitoringArgs) -> pulumi_aws.cloudwatch.Dashboard:
         s = self._s
         region = s.region
-        ns = s.monitoring.metrics_namespace
 
         def widget(
             title: str,
@@ -313,6 +343,7 @@ class Monitoring(pulumi.ComponentResource):
 
         fn = args.function_name
         jobs = list(args.job_names.values())
+        stages = s.monitoring.stages
         body = {
             "widgets": [
                 header("Pipeline health", 0),
@@ -386,13 +417,20 @@ class Monitoring(pulumi.ComponentResource):
                 ),
                 header("Data quality", 14),
                 widget(
-                    "Rows in / out / quarantined / duplicates (lakelib run metrics)",
+                    "sales_clean: rows in / out / quarantined / duplicates",
                     [
-                        [ns, metric]
+                        self.stage_metric(metric, "etl")
                         for metric in ("RowsIn", "RowsOut", "RowsQuarantined", "DuplicatesRemoved")
                     ],
                     15,
                     0,
+                    period=ONE_DAY,
+                ),
+                widget(
+                    "Ingestion: landed / quarantined records",
+                    [self.stage_metric(m, "ingest") for m in ("Landed", "Quarantined")],
+                    15,
+                    12,
                     period=ONE_DAY,
                 ),
                 header("Query performance", 21),
@@ -406,6 +444,21 @@ class Monitoring(pulumi.ComponentResource):
                     22,
                     0,
                     stat="p90",
+                ),
+                header("Pipeline stages", 28),
+                widget(
+                    "Stage failures",
+                    [self.stage_metric("Failures", st) for st in stages if st in FAILING_STAGES],
+                    29,
+                    0,
+                ),
+                widget(
+                    "Stage duration (s)",
+                    [self.stage_metric("DurationS", st) for st in stages if st in FAILING_STAGES],
+                    29,
+                    12,
+                    stat="Maximum",
+                    period=ONE_DAY,
                 ),
             ]
         }

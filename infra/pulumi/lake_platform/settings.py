@@ -188,6 +188,10 @@ class MonitoringSpec:
     bucket_size_alarm_bytes: int = 1_000_000_000_000
     athena_daily_budget_usd: float = 100.0
     metrics_namespace: str = "lakelib"
+    # Stage metrics (EMF) carry exactly the dimensions Pipeline and Stage (lakelib.monitor
+    # DIMENSIONS): the daily pipeline's name and the stages that report them.
+    pipeline: str = "daily"
+    stages: tuple[str, ...] = ("ingest", "etl", "curate", "train", "transform", "report")
 
     @property
     def athena_daily_bytes(self) -> int:
