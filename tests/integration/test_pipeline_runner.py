@@ -274,3 +274,34 @@ def test_a_stage_with_nothing_to_do_is_skipped_with_its_reason(settings: Any) ->
     assert script.calls["report"] == 1
     runs = zone_store(Zone.RUNS, settings)
     assert [info.key for info in runs.list("2026-03-01/")] == ["2026-03-01/p.run.json"]
+
+
+def test_the_report_stage_job_fires_the_shipped_alert_rules(
+    lake_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On AWS no runner sees the whole run: the report stage itself checks the config's
+    [[alerts.rules]] (from LAKE_CONFIG) against its KPIs and sends what fires."""
+    from test_report_data import START, sales_clean
+
+    from lakelib.catalog import crawl
+    from lakelib.pipeline import run_stage
+    from lakelib.report import AlertLog
+
+    frame = sales_clean(lake_home)
+    crawl("processed")
+    shipped = tmp_path / "shipped" / "lake.toml"
+    shipped.parent.mkdir()
+    shipped.write_text(
+        "[[alerts.rules]]\n"
+        'name = "revenue_floor"\nmetric = "revenue"\nbelow = 1_000_000\nseverity = "warning"\n'
+        'message = "revenue {value:.2f} is under the floor"\n'
+    )
+    monkeypatch.setenv("LAKE_CONFIG", str(shipped))
+    settings = load_settings(require_config=True)
+    as_of = START + dt.timedelta(days=19)
+    metrics = run_stage("report", as_of, settings=settings)
+    assert metrics["report"] == 1 and metrics["alerts"] == 1
+    (alert,) = AlertLog(zone_store("runs", settings)).recent()
+    revenue = frame[frame["event_date"] == as_of]["amount"].sum()
+    assert alert.rule == "revenue_floor" and alert.value == pytest.approx(revenue)
+    assert alert.message == f"revenue {revenue:.2f} is under the floor"
