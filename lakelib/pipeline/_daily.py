@@ -2,15 +2,21 @@
 transform -> report -> notebooks.
 
 Locally each stage calls the library in this process; on AWS the same definition is exported
-as a Step Functions state machine whose tasks run the Lambda, the crawlers and the Glue jobs
-(stages without a native AWS service run as the ``pipeline_stage`` Glue Python-shell job,
-``jobs/pipeline_stage.py``, which calls :func:`run_stage`).
+as a Step Functions state machine (the daily run's one orchestrator) whose tasks run the
+Lambda, the crawlers and the Glue jobs; ``train`` is a SageMaker training job the state
+machine waits for, between the ``prepare`` and ``register`` steps of the stage job; the other
+stages without a native AWS service run in the ``pipeline_stage`` Glue job
+(``jobs/pipeline_stage.py``, which calls :func:`run_stage`; the ``report`` stage there also
+checks the config's alert rules, which the local runner checks for the whole run).
 
 Configuration (``lake.toml``)::
 
     [pipeline]
     train_weekday = "Mon"                 # retrain weekly; also whenever no model is live
     notebooks = ["01_explore", "02_train", "03_deploy", "04_report"]
+
+    [ml.hyperparameters]                  # what the scheduled training job is given
+    max-iter = 200
 
     [pipeline.ingest.sales]               # what the ingest stage lands for a run date
     from = "{home}/samples/sales/sales_{date:%Y%m%d}.jsonl"
