@@ -124,7 +124,12 @@ def is_reference(value: str) -> bool:
 def _secret(header: str, reference: str) -> str:
     import json
 
-    from botocore.exceptions import BotoCoreError, ClientError
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:
+        raise IngestError(
+            f"header {header}: secretsmanager: references need boto3 (the lakelib[aws] extra)"
+        ) from None
 
     from lakelib.aws import client
 
