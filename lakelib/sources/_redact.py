@@ -31,12 +31,13 @@ _SECRET_PARTS = (
     "passw",
     "pwd",
     "signature",
-    "auth",
     "credential",
     "session",
     "jwt",
 )
 _SECRET_NAMES = frozenset({"sig", "pass", "code"})
+# "auth", "x-auth", "authorization", "auth_header", but not "author".
+_AUTH = re.compile(r"(?:^|[^a-z])auth(?:$|[^a-z]|oriz)")
 _USERINFO = re.compile(
     r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^/?#@\s:]*)(?::(?P<password>[^/?#@\s]*))?@"
 )
@@ -46,7 +47,11 @@ _PARAM = re.compile(r"(?P<lead>[?&;#])(?P<name>[^=&;#?\s]+)=(?P<value>[^&;#\s'\"
 def is_secret_name(name: str) -> bool:
     """``api_key``, ``X-Amz-Signature``, ``access_token``, ``Authorization``: names of secrets."""
     lowered = unquote(name).lower()
-    return lowered in _SECRET_NAMES or any(part in lowered for part in _SECRET_PARTS)
+    return (
+        lowered in _SECRET_NAMES
+        or any(part in lowered for part in _SECRET_PARTS)
+        or _AUTH.search(lowered) is not None
+    )
 
 
 def _userinfo(match: re.Match[str]) -> str:

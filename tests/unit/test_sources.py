@@ -241,6 +241,7 @@ def test_a_posted_body_with_a_bom(body: bytes, ctype: str) -> None:
         ("https://h/cb#access_token=tok&state=s", "https://h/cb#access_token=***&state=s"),
         ("https://h/x?cursor=40&sig=abc&token=", "https://h/x?cursor=40&sig=***&token="),
         ("https://h:8443/path?email=a@b.example", "https://h:8443/path?email=a@b.example"),
+        ("https://h/books?author=x&auth=y", "https://h/books?author=x&auth=***"),
         (
             "GET /sales?apiKey=k1 failed: Max retries exceeded with url: /sales?apiKey=k1",
             "GET /sales?apiKey=*** failed: Max retries exceeded with url: /sales?apiKey=***",
