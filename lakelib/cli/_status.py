@@ -92,6 +92,8 @@ def _catalog_damage(settings: Settings) -> CatalogError | None:
         out.print(f"catalog: UNREADABLE ({catalog.path})", markup=False)
         return exc
     if not problems:
+        if catalog.path.exists():
+            out.print("catalog: checked, no problems", markup=False)
         return None
     out.print(f"catalog: {len(problems)} problem(s) in {catalog.path}", markup=False)
     for line in problems:

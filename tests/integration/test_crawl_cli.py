@@ -160,6 +160,8 @@ def test_an_unreadable_catalog_is_reported_by_status_and_crawl(
     without_problems(home)
     assert lake("crawl", home=home, cwd=tmp_path).returncode == 0
     assert not (home / "catalog.sqlite-wal").exists()  # everything is in the file itself
+    sound = lake("status", home=home, cwd=tmp_path)
+    assert sound.returncode == 0 and "catalog: checked, no problems" in sound.stdout
     damage(home / "catalog.sqlite")
     expected = f"lake: error: catalog {home / 'catalog.sqlite'} is unreadable: {reason}"
 
