@@ -38,6 +38,9 @@ from lakelib.storage import validate_name
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+# What to do about a damaged catalog file: it cannot be repaired in place (importing into it
+# reads it first), but everything in it can be had again.
+REPAIR = "move the file aside, then `lake catalog import` a backup or `lake crawl` to rebuild it"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -154,7 +157,7 @@ class LocalCatalog:
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.Error as exc:
             conn.close()
-            raise CatalogError(f"{self.path} is not a usable catalog: {exc}") from exc
+            raise CatalogError(f"{self.path} is not a usable catalog: {exc}; {REPAIR}") from exc
         if int(row[0]) > SCHEMA_VERSION:
             conn.close()
             raise CatalogError(f"{self.path} was written by a newer lakelib (schema {row[0]})")
@@ -228,7 +231,7 @@ class LocalCatalog:
     def _damaged(self, what: str, exc: Exception) -> CatalogError:
         return CatalogError(
             f"catalog {self.path} is damaged: {what} cannot be read ({type(exc).__name__}: "
-            f"{exc}); `lake status` lists every problem, `lake catalog import` restores a backup"
+            f"{exc}); `lake status` lists every problem; {REPAIR}"
         )
 
     def _select_table(self, conn: sqlite3.Connection, name: str) -> Table | None:
@@ -444,14 +447,14 @@ class LocalCatalog:
                 f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=self.timeout
             )
         except sqlite3.Error as exc:
-            raise CatalogError(f"catalog {self.path} is unreadable: {exc}") from exc
+            raise CatalogError(f"catalog {self.path} is unreadable: {exc}; {REPAIR}") from exc
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             try:
                 verdict = [str(row[0]) for row in conn.execute("PRAGMA quick_check")]
                 names = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master")}
             except sqlite3.DatabaseError as exc:
-                raise CatalogError(f"catalog {self.path} is unreadable: {exc}") from exc
+                raise CatalogError(f"catalog {self.path} is unreadable: {exc}; {REPAIR}") from exc
             problems = [f"storage: {line}" for line in verdict if line != "ok"]
             missing = [t for t in _CATALOG_TABLES if t not in names]
             problems += [f"table {name} of the catalog schema is missing" for name in missing]

@@ -84,6 +84,7 @@ def _catalog_damage(settings: Settings) -> CatalogError | None:
     if not settings.is_local:
         return None  # Glue keeps its own catalog consistent
     from lakelib.catalog import CATALOG_FILE, LocalCatalog
+    from lakelib.catalog._local import REPAIR
 
     catalog = LocalCatalog(settings.home / CATALOG_FILE, settings.database)
     try:
@@ -99,6 +100,5 @@ def _catalog_damage(settings: Settings) -> CatalogError | None:
     for line in problems:
         out.print(f"  problem: {line}", markup=False)
     return CatalogError(
-        f"catalog {catalog.path} has {len(problems)} problem(s), listed above; "
-        "`lake catalog import` restores a backup"
+        f"catalog {catalog.path} has {len(problems)} problem(s), listed above; {REPAIR}"
     )

@@ -163,7 +163,10 @@ def test_an_unreadable_catalog_is_reported_by_status_and_crawl(
     sound = lake("status", home=home, cwd=tmp_path)
     assert sound.returncode == 0 and "catalog: checked, no problems" in sound.stdout
     damage(home / "catalog.sqlite")
-    expected = f"lake: error: catalog {home / 'catalog.sqlite'} is unreadable: {reason}"
+    expected = (
+        f"lake: error: catalog {home / 'catalog.sqlite'} is unreadable: {reason}; move the file "
+        "aside, then `lake catalog import` a backup or `lake crawl` to rebuild it"
+    )
 
     status = lake("status", home=home, cwd=tmp_path)
     assert status.returncode == 1
@@ -188,7 +191,7 @@ def test_damaged_catalog_rows_are_listed_one_per_line(home: Path, tmp_path: Path
     assert status.returncode == 1
     assert status.stderr.strip().splitlines() == [
         f"lake: error: catalog {home / 'catalog.sqlite'} has 2 problem(s), listed above; "
-        "`lake catalog import` restores a backup"
+        "move the file aside, then `lake catalog import` a backup or `lake crawl` to rebuild it"
     ]
     lines = status.stdout.splitlines()
     at = lines.index(f"catalog: 2 problem(s) in {home / 'catalog.sqlite'}")
@@ -208,3 +211,8 @@ def test_damaged_catalog_rows_are_listed_one_per_line(home: Path, tmp_path: Path
     problems = [line for line in crawled.stdout.splitlines() if line.startswith("problem: ")]
     assert [p.split(":")[1].strip() for p in problems] == ["catalog", "catalog", "raw/sales"]
     assert "catalog not updated" in problems[2] and "is damaged: table raw_sales" in problems[2]
+
+    # The advice works: with the damaged file moved aside, a crawl rebuilds the catalog.
+    (home / "catalog.sqlite").rename(tmp_path / "catalog.sqlite.damaged")
+    assert lake("crawl", home=home, cwd=tmp_path).returncode == 0
+    assert lake("status", home=home, cwd=tmp_path).returncode == 0
