@@ -22,6 +22,7 @@ Empty text counts as missing. Fields not in ``fields`` pass through untouched.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -256,8 +257,10 @@ def load_contract(source: str, sources: Mapping[str, Any]) -> Contract:
             if sources
             else "no lake.toml with [sources] was found"
         )
+        close = difflib.get_close_matches(source, list(sources), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ConfigError(
-            f"unknown source {source!r}: {declared}; add [sources.{source}] "
+            f"unknown source {source!r}{hint}: {declared}; add [sources.{source}] "
             "or land it unvalidated with --no-contract"
         )
     if not isinstance(spec, Mapping):

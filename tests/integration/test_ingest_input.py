@@ -74,7 +74,9 @@ def test_lambda_refuses_an_undeclared_source_and_lands_nothing(
     monkeypatch.setenv("S3_RAW_BUCKET", "lake-raw")
     monkeypatch.setenv("SOURCE_API_ENDPOINT", f"{api.url}/sales")
     monkeypatch.setenv("SOURCE_NAME", "salse")
-    with pytest.raises(ConfigError, match=r"unknown source 'salse': lake\.toml declares"):
+    with pytest.raises(
+        ConfigError, match=r"unknown source 'salse' \(did you mean 'sales'\?\): lake\.toml declares"
+    ):
         handler({"detail-type": "Scheduled Event", "detail": {}}, None)
     assert s3.list_objects_v2(Bucket="lake-raw").get("KeyCount") == 0
     assert api.requests == 0

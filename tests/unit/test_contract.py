@@ -106,7 +106,9 @@ def test_an_undeclared_source_is_refused_naming_the_declared_ones() -> None:
     with pytest.raises(ConfigError) as refused:
         load_contract("salse", {"sales": SALES, "customers": {}})
     message = str(refused.value)
-    assert message.startswith("unknown source 'salse': lake.toml declares customers, sales;")
+    assert message.startswith(
+        "unknown source 'salse' (did you mean 'sales'?): lake.toml declares customers, sales;"
+    )
     assert "--no-contract" in message
     with pytest.raises(ConfigError, match=r"no lake.toml with \[sources\] was found"):
         load_contract("sales", {})
