@@ -35,7 +35,7 @@ _SECRET_PARTS = (
     "session",
     "jwt",
 )
-_SECRET_NAMES = frozenset({"sig", "pass", "code"})
+_SECRET_NAMES = frozenset({"sig", "pass"})
 # "auth", "x-auth", "authorization", "auth_header", but not "author".
 _AUTH = re.compile(r"(?:^|[^a-z])auth(?:$|[^a-z]|oriz)")
 _USERINFO = re.compile(
