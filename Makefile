@@ -43,7 +43,16 @@ browser:
 demo: install
 	$(BIN)/lake demo
 
-test: install browser
+# Node tools the tests run offline (asl-validator for the exported state machine), exactly as
+# tools/package-lock.json pins them; reinstalled only when the lock changes.
+NODE_TOOLS := tools/node_modules/.install-stamp
+$(NODE_TOOLS): tools/package.json tools/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "make: npm is required for the ASL validator test (e.g. apt-get install npm)" >&2; exit 1; }
+	npm ci --prefix tools --no-audit --no-fund --silent
+	@touch $@
+
+test: install browser $(NODE_TOOLS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
