@@ -45,6 +45,7 @@ class GzipLinesWriter:
         *,
         max_records: int = DEFAULT_MAX_RECORDS_PER_FILE,
         max_bytes: int = DEFAULT_MAX_BYTES_PER_FILE,
+        tag: str | None = None,
     ) -> None:
         self.store = store
         self.name = name
@@ -54,7 +55,8 @@ class GzipLinesWriter:
         self.keys: list[str] = []
         self.bytes_written = 0
         self.records = 0
-        self.tag = secrets.token_hex(4)
+        # The run's tag (8 hex digits; the run id's suffix) ties its files to its record.
+        self.tag = tag or secrets.token_hex(4)
         self._reset()
 
     def _reset(self) -> None:

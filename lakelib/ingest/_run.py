@@ -200,7 +200,8 @@ def ingest(
             src.high_watermark = src.since
 
     landed_at = _landing_time(run_date)
-    run_id = f"{landed_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    tag = uuid.uuid4().hex[:8]
+    run_id = f"{landed_at:%Y%m%dT%H%M%SZ}-{tag}"
     summary = IngestSummary(
         source,
         run_id,
@@ -214,9 +215,10 @@ def ingest(
         landed_at,
         max_records=max_records_per_file,
         max_bytes=max_bytes_per_file,
+        tag=tag,
     )
     quarantine_out = GzipLinesWriter(
-        zone_store(Zone.QUARANTINE, settings), quarantine_table(source), landed_at
+        zone_store(Zone.QUARANTINE, settings), quarantine_table(source), landed_at, tag=tag
     )
     landed_units: list[tuple[str, str, int]] = []
     marked: list[str] = []
