@@ -36,6 +36,28 @@ def test_raw_key_normalises_time_to_utc_seconds() -> None:
     assert key.filename == "sales_20240106_043000.json.gz"
 
 
+def test_tagged_raw_key_keeps_microseconds_and_sorts_by_landing_time() -> None:
+    at = WHEN.replace(microsecond=5)
+    key = RawKey("sales", at, tag="00ff00ff")
+    assert key.filename == "sales_20240105_020304_000005_00ff00ff.json.gz"
+    assert RawKey.parse(key.key) == key and RawKey.parse(key.key).landed_at == at
+    part = RawKey("sales_eu", at, seq=3, tag="abcdef01")
+    assert part.filename == "sales_eu_20240105_020304_000005_abcdef01_00003.json.gz"
+    assert RawKey.parse(part.relative) == part
+    # Names sort as their landing times do; an old (second) name sorts before new ones of
+    # its second, and microsecond 1 of a tagged name before a tag drawn lower later on.
+    names = [
+        RawKey("sales", WHEN).filename,
+        RawKey("sales", WHEN.replace(microsecond=1), tag="ffffffff").filename,
+        RawKey("sales", WHEN.replace(microsecond=999_999), tag="00000000").filename,
+        RawKey("sales", WHEN.replace(second=5)).filename,
+        RawKey("sales", WHEN.replace(second=5, microsecond=2), tag="00000000").filename,
+    ]
+    assert sorted(names) == names
+    with pytest.raises(ValidationError, match="8 hex digits"):
+        RawKey("sales", WHEN, tag="Z0000000")
+
+
 @pytest.mark.parametrize(
     "bad",
     [
