@@ -6,7 +6,8 @@ Every record carries an envelope: ``_ingested_at`` (the run's landing time, ISO-
 microseconds, strictly increasing within a process), ``_position`` (0-based ordinal of the
 record in the run, in read order across its inputs), ``_source``, ``_run_id``, ``_origin``.
 The newest version of a record is the one with the greatest (``_ingested_at``,
-``_position``): arrival order, never the record's values.
+``_position``): arrival order, never the record's values. (A quarantined record's
+``_position`` is its place in its own input, so the line can be found there.)
 """
 
 from __future__ import annotations
