@@ -137,6 +137,7 @@ ml = Ml(
         subnet_ids=security.private_subnet_ids,
         security_group_id=security.workload_sg.id,
         data_key_arn=keys.data_key.arn,
+        config_uri=artifacts.config_uri,
     ),
 )
 if settings.reporting.enabled:

@@ -9,7 +9,9 @@ job's default arguments, in the environment of EMR's Spark processes.
 
 from __future__ import annotations
 
+import base64
 import json
+import subprocess
 from typing import Any
 
 import pytest
@@ -22,7 +24,11 @@ COMPUTE = {
     "aws:lambda/function:Function",
     "aws:glue/job:Job",
     "aws:emr/cluster:Cluster",
+    "aws:sagemaker/notebookInstance:NotebookInstance",
 }
+LIFECYCLE = (
+    "aws:sagemaker/notebookInstanceLifecycleConfiguration:NotebookInstanceLifecycleConfiguration"
+)
 
 
 def _config_uri(platform: Platform) -> str:
@@ -69,6 +75,13 @@ def test_every_compute_resource_is_given_the_config(
             assert inputs["environment"]["variables"]["LAKE_CONFIG"] == uri, record.name
         elif record.type == "aws:glue/job:Job":
             assert inputs["defaultArguments"]["--LAKE_CONFIG"] == uri, record.name
+        elif record.type == "aws:sagemaker/notebookInstance:NotebookInstance":
+            (lifecycle,) = platform.of_type(LIFECYCLE)
+            assert inputs["lifecycleConfigName"] == lifecycle.inputs["name"]
+            script = base64.b64decode(lifecycle.inputs["onStart"]).decode()
+            assert f"export LAKE_CONFIG={uri}\n" in script
+            assert "export LAKE_PROFILE=aws\n" in script
+            subprocess.run(["bash", "-n"], input=script, text=True, check=True)
         else:
             env = _emr_env(dict(inputs))
             assert set(env) == {"spark-env", "spark.yarn.appMasterEnv", "spark.executorEnv"}

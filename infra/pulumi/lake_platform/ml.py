@@ -4,10 +4,16 @@
 SageMaker Studio domain, or neither. Either way it runs in the private subnets with no
 direct internet access, encrypted with the lake's key, and reaches the lake through the
 role, which may read features and write models under ``models/`` of the scripts bucket.
+
+The notebook instance's kernels get ``LAKE_PROFILE=aws`` and ``LAKE_CONFIG`` naming the
+uploaded workspace config (a lifecycle configuration writes them where the Jupyter server
+reads its environment and restarts it), so ``lakelib`` there reads the same ``lake.toml``
+as every job.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,6 +37,25 @@ class MlArgs:
     subnet_ids: Sequence[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
     data_key_arn: pulumi.Input[str]
+    # ``s3://<scripts>/config/lake.toml``.
+    config_uri: pulumi.Input[str] = ""
+
+
+def notebook_on_start(config_uri: str) -> str:
+    """The notebook instance's on-start script: lakelib's settings for every kernel."""
+    return f"""#!/bin/bash
+# lakelib: kernels inherit the Jupyter server's environment; set it and restart the server.
+set -euo pipefail
+cat > /etc/profile.d/jupyter-env.sh <<'ENV'
+export LAKE_PROFILE=aws
+export LAKE_CONFIG={config_uri}
+ENV
+if grep -q "amazon-linux-ami" /etc/os-release; then
+  initctl restart jupyter-server --no-wait
+else
+  systemctl --no-block restart jupyter-server.service
+fi
+"""
 
 
 class Ml(pulumi.ComponentResource):
@@ -46,6 +71,14 @@ class Ml(pulumi.ComponentResource):
         self.notebook = None
         self.domain = None
         if s.ml_mode == "notebook":
+            lifecycle = pulumi_aws.sagemaker.NotebookInstanceLifecycleConfiguration(
+                f"{name}-notebook-env",
+                name=s.resource_name("notebook-env"),
+                on_start=pulumi.Output.from_input(args.config_uri).apply(
+                    lambda uri: base64.b64encode(notebook_on_start(uri).encode()).decode()
+                ),
+                opts=child,
+            )
             self.notebook = pulumi_aws.sagemaker.NotebookInstance(
                 f"{name}-notebook",
                 name=s.resource_name("notebook"),
@@ -58,6 +91,7 @@ class Ml(pulumi.ComponentResource):
                 direct_internet_access="Disabled",
                 root_access="Disabled",
                 kms_key_id=args.data_key_arn,
+                lifecycle_config_name=lifecycle.name,
                 instance_metadata_service_configuration={
                     "minimum_instance_metadata_service_version": "2"
                 },
