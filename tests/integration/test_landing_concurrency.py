@@ -13,6 +13,7 @@ import json
 import os
 import re
 import resource
+import signal
 import subprocess
 import sys
 import threading
@@ -332,6 +333,40 @@ def test_a_failed_write_lands_nothing_and_names_no_server_path(lake_home: Path) 
         status, answer = post(f"{healthy}/ingest/sales", body)
         assert status == 202 and (answer["landed"], answer["quarantined"]) == (10, 40)
     assert raw_ids(lake_home) == Counter({f"D-{n}": 1 for n in range(10)})
+
+
+# --- a crash at the commit point ------------------------------------------------------------
+
+
+def test_a_run_killed_before_its_marker_is_landed_again_never_lost(
+    tmp_path: Path, lake_home: Path
+) -> None:
+    path = tmp_path / "k.jsonl"
+    path.write_bytes(sale_lines("K", 20))
+    # The process dies (SIGKILL, as from kill -9 or the OOM killer) the moment it would
+    # record the input as landed: after its data, before anyone was told.
+    script = f"""
+import os, signal
+from lakelib.storage import LocalStore
+real = LocalStore.create_bytes
+def dying(self, key, data):
+    if key.startswith("ingest-state/"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(self, key, data)
+LocalStore.create_bytes = dying
+from lakelib.ingest import ingest
+ingest("sales", {str(path)!r})
+"""
+    killed = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, env=dict(os.environ), timeout=60
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert sum(raw_ids(lake_home).values()) == 20  # landed, but never acknowledged
+    retry = ingest("sales", str(path))
+    assert retry.landed == 20 and retry.skipped_inputs == []
+    # Landed twice, lost never: the ETL's dedup by id absorbs the repeat.
+    assert raw_ids(lake_home) == Counter({f"K-{n}": 2 for n in range(20)})
+    assert ingest("sales", str(path)).skipped_inputs == ["k.jsonl"]
 
 
 # --- a lake landed before per-input markers -------------------------------------------------
