@@ -224,9 +224,10 @@ def _holder_text(holder: Mapping[str, Any]) -> str:
 
 def _started(holder: Mapping[str, Any], fallback: datetime | None) -> datetime | None:
     try:
-        return datetime.fromisoformat(str(holder["started"]).replace("Z", "+00:00"))
+        when = datetime.fromisoformat(str(holder["started"]).replace("Z", "+00:00"))
     except (KeyError, ValueError):
         return fallback
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _stale(
@@ -239,7 +240,10 @@ def _stale(
     holder elsewhere, and any holder on S3 (a Glue or EMR run: its host and pid mean
     nothing here), is stale once older than the timeout, after which Glue has stopped it.
     """
-    pid = int(holder.get("pid") or 0)
+    try:
+        pid = int(holder.get("pid") or 0)
+    except (TypeError, ValueError):
+        pid = 0
     if local and pid and holder.get("host") == socket.gethostname():
         if not _pid_alive(pid):
             return "that process is no longer running"
