@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from lake_platform.ingestion import unfilled_placeholders
-from pulumi_harness import REPO, Platform, run_program, stack_config
+from pulumi_harness import REPO, Platform
 
 TOOLS = REPO / "tools"
 VALIDATOR = TOOLS / "node_modules" / ".bin" / "asl-validator"
@@ -41,23 +40,9 @@ def validate(validator: Path, definition: Path) -> subprocess.CompletedProcess[s
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Platform]]:
+def exported(daily_export: Path, daily_platform: Platform) -> tuple[Path, Platform]:
     """`lake run --export-step-functions` output, and the platform deployed from it."""
-    tmp = tmp_path_factory.mktemp("asl")
-    path = tmp / "exported_state_machine.json"  # stack_config writes its own state_machine.json
-    result = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "lake"), "run", "--export-step-functions"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-    )
-    assert result.returncode == 0, result.stderr
-    path.write_text(result.stdout)
-    config = stack_config(tmp)
-    config["stateMachineFile"] = str(path)
-    config["jobsDir"] = str(REPO / "jobs")
-    yield path, run_program(config)
+    return daily_export, daily_platform
 
 
 def test_the_tool_is_the_pinned_version() -> None:

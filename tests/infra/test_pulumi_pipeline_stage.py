@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from lake_platform import policies
 from lake_platform.ingestion import unfilled_placeholders
-from pulumi_harness import ACCOUNT, REGION, REPO, Platform, run_program, stack_config
+from pulumi_harness import ACCOUNT, REGION, REPO, Platform, run_program
 
 import lakelib.pipeline
 
@@ -21,15 +20,9 @@ GLUE = f"arn:aws:glue:{REGION}:{ACCOUNT}"
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+def exported(daily_platform: Platform) -> Platform:
     """The platform deployed from `lake run --export-step-functions` and the real jobs/."""
-    tmp = tmp_path_factory.mktemp("exported")
-    config = stack_config(tmp)
-    definition = tmp / "exported_state_machine.json"
-    definition.write_text(lakelib.pipeline.export_state_machine(lakelib.pipeline.daily_pipeline()))
-    config["stateMachineFile"] = str(definition)
-    config["jobsDir"] = str(REPO / "jobs")
-    yield run_program(config)
+    return daily_platform
 
 
 def _definition(platform: Platform) -> str:

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pulumi_harness import ACCOUNT, REGION, REPO, Platform, run_program, stack_config
+from pulumi_harness import ACCOUNT, REGION, Platform
 
-import lakelib.pipeline
 from lakelib.config import Zone
 from lakelib.config._settings import AWS_ZONE_LAYOUT
 from lakelib.etl import _state
@@ -41,15 +39,9 @@ ETL, EMR, STAGE, SAGEMAKER, LAMBDA, PIPELINE = (
 
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+def deployed(daily_platform: Platform) -> Platform:
     """The platform with lakelib's real daily export and jobs (so the state machine is real)."""
-    tmp = tmp_path_factory.mktemp("needs")
-    config = stack_config(tmp)
-    definition = tmp / "daily.json"
-    definition.write_text(lakelib.pipeline.export_state_machine(lakelib.pipeline.daily_pipeline()))
-    config["stateMachineFile"] = str(definition)
-    config["jobsDir"] = str(REPO / "jobs")
-    yield run_program(config)
+    return daily_platform
 
 
 def _zone_key(zone: Zone, key: str) -> tuple[str, str]:
