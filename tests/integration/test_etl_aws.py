@@ -269,3 +269,67 @@ def test_a_glue_etl_job_without_its_config_fails_naming_lake_config(
     assert done.stderr.splitlines()[-1].startswith(
         f"sales_clean: cannot read LAKE_CONFIG={uri}: NoSuchKey"
     )
+
+
+@pytest.mark.spark
+def test_a_glue_etl_job_with_pulumis_arguments_applies_the_shipped_contract(
+    aws: str, spark: Any, samples: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """Issue 13, item 2: with exactly Pulumi's arguments (``--LAKE_CONFIG s3://...``) and no
+    lake.toml beside it, ``sales_clean`` applies the workspace's contract and reports its
+    counts as a bare EMF line. Spark's s3a connector is not available offline, so the zones
+    are local folders (``LAKE_<ZONE>_URI``); the config, catalog and names are AWS's."""
+    import datetime as dt
+    from pathlib import Path
+
+    from lakelib.etl._entry import main
+    from lakelib.ingest import ingest
+    from lakelib.monitor import DIMENSIONS
+    from lakelib.samples import read_manifest
+
+    repo = Path(__file__).resolve().parents[2]
+    s3 = client("s3")
+    s3.create_bucket(Bucket="lake-scripts")
+    uri = "s3://lake-scripts/config/lake.toml"
+    s3.put_object(
+        Bucket="lake-scripts", Key="config/lake.toml", Body=(repo / "lake.toml").read_bytes()
+    )
+    for zone in ("raw", "processed", "curated", "quarantine", "runs", "scripts", "models"):
+        monkeypatch.setenv(f"LAKE_{zone.upper()}_URI", str(tmp_path / "zones" / zone))
+    monkeypatch.chdir(tmp_path)  # Glue's working folder: no lake.toml to walk up to
+
+    # Land without the contract, so the job's own check is what quarantines.
+    monkeypatch.setenv("LAKE_CONFIG", uri)
+    landing = load_settings(profile="aws")
+    start = dt.date(2026, 1, 1)
+    for ref in ("customers", "products"):
+        ingest(ref, str(samples / ref), run_date=start, settings=landing)
+    for day in (start, start + dt.timedelta(days=1)):
+        at = dt.datetime.combine(day, dt.time(2, 0), tzinfo=dt.UTC)
+        path = samples / "sales" / f"sales_{day:%Y%m%d}.jsonl"
+        ingest("sales", str(path), run_date=at, validate=False, settings=landing)
+    monkeypatch.delenv("LAKE_CONFIG")
+    capsys.readouterr()
+
+    code = main(
+        "sales_clean",
+        [
+            "--JOB_NAME", "lake-sales-clean", "--job-bookmark-option", "job-bookmark-enable",
+            "--database", "data_lake_db", "--raw_bucket", "lake-raw",
+            "--processed_bucket", "lake-processed", "--curated_bucket", "lake-curated",
+            "--scripts_bucket", "lake-scripts", "--LAKE_CONFIG", uri,
+        ],
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    (line,) = captured.out.splitlines()
+    document = json.loads(line)
+    assert document["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [list(DIMENSIONS)]
+    assert (document["Pipeline"], document["Stage"], document["Failures"]) == ("daily", "etl", 0)
+    manifest = read_manifest(samples)["sales"]
+    assert document["RowsQuarantined"] > 0 and 0 < document["RowsOut"] < manifest["lines"]
+    assert document["RowsIn"] == (
+        document["RowsOut"] + document["RowsQuarantined"] + document["DuplicatesRemoved"]
+    )
+    tables = client("glue").get_tables(DatabaseName="data_lake_db")["TableList"]
+    assert "sales_clean" in {t["Name"] for t in tables}
