@@ -81,9 +81,13 @@ def test_without_a_pipeline_new_raw_objects_start_the_glue_workflow(
     }
     assert "state_machine_arn" not in platform.outputs
     assert minimal_platform.of_type("aws:glue/workflow:Workflow")
+    # Without a state machine, Glue's own retry is the only one.
+    assert {j.inputs["maxRetries"] for j in platform.of_type("aws:glue/job:Job")} == {1}
 
 
-def test_with_the_pipeline_step_functions_is_the_only_orchestrator(platform: Platform) -> None:
+def test_with_the_pipeline_step_functions_is_the_only_orchestrator(
+    platform: Platform, daily_platform: Platform
+) -> None:
     """Two orchestrators started sales_clean and curate twice (issue 13, item 4)."""
     assert platform.outputs["state_machine_arn"]
     assert platform.of_type(TRIGGER) == []
@@ -99,6 +103,16 @@ def test_with_the_pipeline_step_functions_is_the_only_orchestrator(platform: Pla
         if {"glue:StartJobRun", "glue:StartCrawler", "glue:notifyEvent"} & set(st["Action"])
     }
     assert starters == {"ingestion-pipeline"}
+    # Nor does Glue restart a failed run itself: that run would overlap the state machine's
+    # own retry of the same job.
+    (machine,) = daily_platform.of_type("aws:sfn/stateMachine:StateMachine")
+    states = json.loads(machine.inputs["definition"])["States"].values()
+    started = {
+        st["Parameters"]["JobName"] for st in states if "JobName" in st.get("Parameters", {})
+    }
+    jobs = {j.inputs["name"]: j.inputs for j in daily_platform.of_type("aws:glue/job:Job")}
+    assert started == set(jobs)  # sales_clean, curate, pipeline-stage
+    assert {name: job["maxRetries"] for name, job in jobs.items()} == dict.fromkeys(jobs, 0)
 
 
 def test_webhook_is_optional_and_signed(platform: Platform, minimal_platform: Platform) -> None:

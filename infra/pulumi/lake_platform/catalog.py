@@ -200,7 +200,9 @@ class Catalog(pulumi.ComponentResource):
                 worker_type=job.worker_type,
                 # With auto scaling on, Glue runs between 2 workers and this many.
                 number_of_workers=job.max_workers,
-                max_retries=1,
+                # One orchestrator decides retries: the state machine's Retry when it is
+                # deployed (a Glue retry as well would start a second run beside its own).
+                max_retries=0 if s.deploys_state_machine else 1,
                 timeout=job.timeout_minutes,
                 execution_property={"max_concurrent_runs": 1},
                 default_arguments=arguments,
