@@ -19,9 +19,12 @@ What is real, what the harness plays, and why
    with their default arguments; the SNS topic; Athena workgroups; the Lambda function with
    the code archive Pulumi packages; the state machine with its rendered definition. Each
    ``BucketObjectv2`` is uploaded from its ``source``, and nothing else is.
-   *Not applied:* the ``DenyInsecureTransport`` statement of each bucket policy (moto
-   serves plain http on 127.0.0.1 and enforces it: every request would be 403; the test
-   asserts every bucket's rendered policy carries it instead). Resources off the daily path
+   *Not applied:* bucket-policy statements with a ``Condition``: moto evaluates a condition
+   it cannot resolve as a deny, whatever the statement's effect. That drops the
+   ``DenyInsecureTransport`` statement of each bucket (moto serves plain http on 127.0.0.1:
+   every request would be 403; a test asserts every rendered bucket policy carries it),
+   the curated bucket's deny for the analyst role (it would deny every role) and the log
+   services' grants on the logs bucket (off the daily path). Resources off the daily path
    (network, CloudTrail, alarms, dashboard, replicas, QuickSight, EMR) are left to the infra
    tier's assertions.
 3. **Roles under enforcement.** After stand-up moto's IAM enforcement is switched on
@@ -63,6 +66,7 @@ What is real, what the harness plays, and why
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import json
 import logging
@@ -354,6 +358,9 @@ def request_resources(
     return None
 
 
+MOTO_ACTION_ALIASES = {"lambda:Invoke": "lambda:InvokeFunction"}
+
+
 @contextlib.contextmanager
 def resource_aware_iam(denials: list[str]) -> Iterator[None]:
     """Replace moto's non-S3 permission check with one that knows the resources touched."""
@@ -362,7 +369,8 @@ def resource_aware_iam(denials: list[str]) -> Iterator[None]:
     original = access_control.IAMRequest.check_action_permitted
 
     def check(self: Any, resource: str) -> None:
-        action = self._action
+        # moto names some actions after its handler, not after IAM's action.
+        action = MOTO_ACTION_ALIASES.get(self._action, self._action)
         if action == "sts:GetCallerIdentity":
             return
         service, _, operation = action.partition(":")
@@ -471,6 +479,7 @@ class Stack:
         self.ids: dict[str, str] = {}  # mock id/ARN -> moto's
         self.uploaded: list[tuple[str, str]] = []
         self.tls_only: dict[str, bool] = {}
+        self.unapplied_statements: list[str] = []
         self.lambda_code: dict[str, Path] = {}
         self.lambda_layers: dict[str, list[Path]] = {}
         self.not_stood_up: dict[str, int] = {}
@@ -536,6 +545,10 @@ class Stack:
     # stand-up --------------------------------------------------------------------------
 
     def stand_up(self) -> None:
+        # moto keeps executable state machines in another backend: choose it before creating.
+        _moto_api(
+            self.endpoint, "/moto-api/config", {"stepfunctions": {"execute_state_machine": True}}
+        )
         iam = self.client("iam")
         iam.create_user(UserName="rehearsal-admin")
         iam.put_user_policy(
@@ -610,8 +623,13 @@ class Stack:
         policy = self.translate(json.loads(inputs["policy"]))
         statements = _listed_statements(policy)
         self.tls_only[inputs["bucket"]] = any(s.get("Sid") == TLS_SID for s in statements)
-        # moto serves plain http and enforces TLS-only: applied, every request would be 403.
-        kept = [s for s in statements if s.get("Sid") != TLS_SID]
+        # moto turns any Condition it cannot resolve into a deny, whatever the Effect (and it
+        # serves plain http, so TLS-only would refuse everything): such statements (TLS-only,
+        # the analyst role's read-only deny, the log services' grants) are not applied.
+        kept = [s for s in statements if not s.get("Condition")]
+        self.unapplied_statements.extend(
+            f"{inputs['bucket']}: {s.get('Sid')}" for s in statements if s.get("Condition")
+        )
         if kept:
             self.client("s3").put_bucket_policy(
                 Bucket=inputs["bucket"], Policy=json.dumps({**policy, "Statement": kept})
@@ -789,6 +807,7 @@ class Rehearsal:
         self.spark = spark
         self.plays: list[Play] = []
         self.denials: list[str] = []
+        self.errors: list[str] = []  # the harness's own failures inside moto's server
         self.sabotage: dict[str, Callable[[Play], None]] = {}
         self._lock = threading.Lock()
         self._counter = 0
@@ -817,8 +836,16 @@ class Rehearsal:
         rehearsal = self
         original_start = GlueBackend.start_job_run
 
-        def start_job_run(backend: Any, name: str, **kwargs: Any) -> str:
-            run_id = original_start(backend, name, **kwargs)
+        def start_job_run(backend: Any, *args: Any, **kwargs: Any) -> str:
+            try:
+                return _start_job_run(backend, *args, **kwargs)
+            except Exception:
+                rehearsal.errors.append(traceback.format_exc())
+                raise
+
+        def _start_job_run(backend: Any, *args: Any, **kwargs: Any) -> str:
+            name = kwargs["name"] if "name" in kwargs else args[0]
+            run_id = original_start(backend, *args, **kwargs)
             job = backend.get_job(name)
             run = next(r for r in job.job_runs if r.job_run_id == run_id)
             play = rehearsal.play_glue_job(job, run)
@@ -857,10 +884,17 @@ class Rehearsal:
         def no_wait(self: Any, env: Any, wait_seconds: int) -> None:
             return None
 
+        from types import SimpleNamespace
+
+        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
         patch(GlueBackend, "start_job_run", start_job_run)
         patch(FakeJobRun, "as_dict", as_dict)
         patch(LambdaBackend, "invoke", invoke)
         patch(wait_function.WaitFunction, "_wait_interval", no_wait)
+        patch(*_fixed_sync_integration())
+        # Retry intervals (60 s, then 120 s) pass at once too; the attempts still happen.
+        patch(retrier_decl, "time", SimpleNamespace(sleep=lambda seconds: None, time=time.time))
         # The interpreter's own calls (Lambda, Glue, SNS) are made as the state machine's role.
         sfn_role = self._state_machine_role()
         creds = stack.role_session(sfn_role, "states")
@@ -901,11 +935,6 @@ class Rehearsal:
                 yield self
             finally:
                 _moto_api(stack.endpoint, "/moto-api/reset-auth", b"inf")
-                _moto_api(
-                    stack.endpoint,
-                    "/moto-api/config",
-                    {"stepfunctions": {"execute_state_machine": False}},
-                )
                 for owner, name, value in reversed(originals):
                     setattr(owner, name, value)
                 for key, value in saved_env.items():
@@ -1087,12 +1116,12 @@ class Rehearsal:
     def play_glue_job(self, job: Any, run: Any) -> Play:
         """Run the job's script with the run's arguments, as the job's role."""
         arguments = {str(k): str(v) for k, v in (run.arguments or {}).items()}
-        play = Play("glue", job.name, job.role_arn.rsplit("/", 1)[-1], arguments=arguments)
+        play = Play("glue", job.name, job.role.rsplit("/", 1)[-1], arguments=arguments)
         self.plays.append(play)
         try:
             if job.name in self.sabotage:
                 self.sabotage[job.name](play)
-            creds = self.stack.role_session(job.role_arn, "glue")
+            creds = self.stack.role_session(job.role, "glue")
             folder = self._workdir(f"glue-{job.name}")
             location = job.command["ScriptLocation"]
             bucket, _, key = location.removeprefix("s3://").partition("/")
@@ -1149,6 +1178,35 @@ class Rehearsal:
             time.sleep(0.2)
         history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
         return DayResult(run_date, described["status"], history, self.plays[started:])
+
+
+def _fixed_sync_integration() -> tuple[Any, str, Any]:
+    """moto 5.2.5's ``.sync`` evaluation with its one bug fixed.
+
+    ``StateTaskServiceCallback._eval_integration_pattern`` ends with
+    ``callback_endpoint.interrupt_all()`` in a ``finally``, but the endpoint is ``None`` for
+    every integration without ``.waitForTaskToken`` (Glue among them): every
+    ``glue:startJobRun.sync`` task fails with "'NoneType' object has no attribute
+    'interrupt_all'" whatever the run did. The same function, with that call guarded.
+    """
+    import inspect
+    import textwrap
+
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as module,
+    )
+
+    owner = module.StateTaskServiceCallback
+    source = textwrap.dedent(inspect.getsource(owner._eval_integration_pattern))
+    broken = "    callback_endpoint.interrupt_all()"
+    if broken not in source:  # a fixed moto: nothing to do
+        return owner, "_eval_integration_pattern", owner._eval_integration_pattern
+    source = source.replace(
+        broken, "    if callback_endpoint is not None:\n            callback_endpoint.interrupt_all()"
+    )
+    namespace: dict[str, Any] = {}
+    exec(compile(source, module.__file__, "exec"), dict(vars(module)), namespace)
+    return owner, "_eval_integration_pattern", namespace["_eval_integration_pattern"]
 
 
 def _list_keys(s3: Any, bucket: str) -> list[str]:
@@ -1261,3 +1319,91 @@ class DayResult:
             raise RehearsalError(
                 f"daily run {self.run_date} {self.status}: {self.failure or 'no failed task'}"
             )
+
+
+# -- what the tests share ----------------------------------------------------------------
+
+DAYS = ("2026-01-01", "2026-01-02")
+
+
+class DailySource:
+    """The vendor API the ingestion Lambda pulls: it serves one day's sales at a time."""
+
+    def __init__(self, samples: Path) -> None:
+        import threading
+
+        from lakelib.samples._api import make_sample_api
+
+        self.samples = samples
+        self.server = make_sample_api(samples, page_size=100)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        host, port = self.server.server_address[:2]
+        self.url = f"http://{host}:{port}"
+        self.serve("2026-01-01")
+
+    def serve(self, day: str) -> None:
+        stamp = dt.date.fromisoformat(day).strftime("%Y%m%d")
+        folder = self.samples / "sales"
+        records: list[Any] = []
+        for path in sorted(folder.glob(f"sales_{stamp}.jsonl")):
+            records.extend(_load_file(path))
+        self.server.records = {**self.server.records, "sales": records}
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _load_file(path: Path) -> list[Any]:
+    import orjson
+
+    out: list[Any] = []
+    for line in path.read_bytes().splitlines():
+        if line.strip():
+            try:
+                out.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                out.append(line.decode("utf-8", "replace"))
+    return out
+
+
+def stand_up(platform: Platform, endpoint: str, workdir: Path) -> Stack:
+    """A fresh moto (reset), the platform stood up in it, reference data landed by a user."""
+    _moto_api(endpoint, "/moto-api/reset", b"")
+    stack = Stack(platform, endpoint, workdir)
+    stack.stand_up()
+    return stack
+
+
+def land_reference_data(stack: Stack, samples: Path) -> None:
+    """What a user does once after `pulumi up`: `lake ingest customers|products` (aws profile)."""
+    from lakelib.config import load_settings
+    from lakelib.ingest import ingest
+
+    assert stack.admin is not None
+    saved = dict(os.environ)
+    os.environ.update(
+        {
+            **stack.admin.env(),
+            "AWS_ENDPOINT_URL": stack.endpoint,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "NO_PROXY": "127.0.0.1,localhost",
+        }
+    )
+    try:
+        env = {
+            "LAKE_RAW_BUCKET": stack.bucket("raw"),
+            "LAKE_PROCESSED_BUCKET": stack.bucket("processed"),
+            "LAKE_CURATED_BUCKET": stack.bucket("curated"),
+            "LAKE_SCRIPTS_BUCKET": stack.bucket("scripts"),
+            "LAKE_QUERY_RESULTS_BUCKET": stack.bucket("query-results"),
+            "LAKE_DATABASE": str(stack.outputs["database"]),
+        }
+        settings = load_settings(profile="aws", env={**os.environ, **env})
+        when = dt.datetime(2025, 12, 31, 12, 0, tzinfo=dt.UTC)
+        for source in ("customers", "products"):
+            ingest(source, str(samples / source), run_date=when, settings=settings)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

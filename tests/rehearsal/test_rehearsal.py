@@ -13,8 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import stand_up
-from rehearsal_harness import Platform, Rehearsal, Stack
+from rehearsal_harness import (
+    DAYS,
+    DayResult,
+    Platform,
+    Rehearsal,
+    Stack,
+    land_reference_data,
+    stand_up,
+)
 
 pytestmark = [pytest.mark.aws]
 
@@ -153,3 +160,37 @@ def test_the_ingest_lambda_lands_the_days_sales_under_its_role(
     assert payload["validated"] is True and payload["quarantined"] > 0, payload
     landed = stack.keys(stack.bucket("raw"), "sales/")
     assert landed and all("year=2026/month=01/day=01/" in k for k in landed), landed
+
+
+# -- (3) the daily state machine, two consecutive days --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_days(
+    rendered: Platform,
+    rehearsal_endpoint: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    daily_source: Any,
+    samples: Path,
+    spark: Any,
+) -> tuple[Stack, Rehearsal, list[DayResult]]:
+    stack = stand_up(rendered, rehearsal_endpoint, tmp_path_factory.mktemp("days"))
+    land_reference_data(stack, samples)
+    results = []
+    with Rehearsal(stack, spark).running() as rehearsal:
+        for day in DAYS:
+            daily_source.serve(day)
+            results.append(rehearsal.run_day(day))
+    return stack, rehearsal, results
+
+
+def test_two_consecutive_days_succeed(two_days: tuple[Stack, Rehearsal, list[DayResult]]) -> None:
+    _, rehearsal, results = two_days
+    assert not rehearsal.errors, rehearsal.errors[0]
+    for result in results:
+        result.check()
+    assert [p.name for p in results[0].plays][:3] == [
+        "lake-dev-ingest",
+        "lake-dev-sales_clean",
+        "lake-dev-curate",
+    ]
