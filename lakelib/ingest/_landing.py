@@ -113,11 +113,19 @@ class GzipLinesWriter:
             try:
                 self.store.create_bytes(key, data)
             except AlreadyExistsError:
+                if self._holds(key, data):  # a retried PUT that had in fact succeeded
+                    return key
                 log.warning("raw file name %s taken by another run; drawing a new tag", key)
                 self.tag = secrets.token_hex(4)
                 continue
             return key
         raise AlreadyExistsError(f"no free name for {self.name} after {_NAME_ATTEMPTS} tries")
+
+    def _holds(self, key: str, data: bytes) -> bool:
+        try:
+            return self.store.read_bytes(key) == data
+        except LakeError:
+            return False
 
     def _flush(self, final: bool) -> None:
         if not self._file_records:

@@ -93,9 +93,12 @@ class IngestState:
             try:
                 self.store.create_bytes(key, data)
             except AlreadyExistsError:
-                if self.has(digest):
-                    return False
-                continue  # the other writer took its marker back: try again
+                try:
+                    # Our own bytes (they name our run) when a client retried a PUT that had
+                    # in fact succeeded: the marker is ours, not another run's.
+                    return self.store.read_bytes(key) == data
+                except NotFoundError:
+                    continue  # the other writer took its marker back: try again
             return True
         return False
 

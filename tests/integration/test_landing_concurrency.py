@@ -141,6 +141,32 @@ def test_s3_create_bytes_refuses_an_existing_key(aws: str) -> None:
     assert store.read_bytes("k.json") == b"first"
 
 
+class RetriedPutStore(LocalStore):
+    """S3 as a client sees it when a PUT's answer is lost and botocore retries it: the first
+    attempt created the object, the retry is refused with 412 (AlreadyExistsError)."""
+
+    def create_bytes(self, key: str, data: bytes) -> None:
+        super().create_bytes(key, data)
+        raise AlreadyExistsError(f"{key} already exists")
+
+
+def test_a_retried_conditional_put_is_recognised_as_our_own_write(tmp_path: Path) -> None:
+    from lakelib.ingest._landing import GzipLinesWriter
+    from lakelib.ingest._state import IngestState
+
+    store = RetriedPutStore(tmp_path)
+    state = IngestState(store, "sales")
+    digest = "ab" * 32
+    assert state.mark_landed(digest, {"run_id": "mine"}) is True  # ours, not a rival's
+    assert state.mark_landed(digest, {"run_id": "another"}) is False
+    writer = GzipLinesWriter(store, "sales", datetime(2026, 1, 5, 2, 0), tag="0000abcd")
+    writer.add(b'{"id": 1}')
+    assert writer.close() == [
+        "sales/year=2026/month=01/day=05/sales_20260105_020000_000000_0000abcd.json.gz"
+    ]
+    assert len(list((tmp_path / "sales").rglob("*.json.gz"))) == 1
+
+
 # --- two webhook processes on one lake ------------------------------------------------------
 
 
