@@ -1,8 +1,12 @@
-"""Lake storage: zone stores, atomic writes and the key formats of DESIGN.md.
+"""Lake storage: zone stores, atomic and exclusive writes, the key formats of DESIGN.md.
+
+Landed data is written with ``create_bytes`` (never replaces an object; a taken key raises
+:class:`~lakelib.errors.AlreadyExistsError`); ``write_bytes`` atomically replaces, for
+documents that are meant to be rewritten (run records, catalogs).
 
 >>> from lakelib.storage import zone_store, RawKey
 >>> store = zone_store("raw")                       # doctest: +SKIP
->>> store.write_bytes(RawKey("sales", now).relative, payload)   # doctest: +SKIP
+>>> store.create_bytes(RawKey("sales", now, tag="0a1b2c3d").relative, payload)   # doctest: +SKIP
 """
 
 from __future__ import annotations
