@@ -47,6 +47,7 @@ from lakelib.etl._transforms import (
     ENRICHED_COLUMNS,
     ENVELOPE,
     FILE,
+    LINE,
     REASON,
     check_contract,
     conform,
@@ -277,7 +278,11 @@ class _Batch:
 
         merge = not (self.full and self.run.batches == 0)
         self.run.batches += 1
-        frame = batch.withColumn(FILE, F.input_file_name())
+        # Each raw file (gzip: never split) is read by one task, line by line: the id grows
+        # with the line, so records without _position still order by arrival in their file.
+        frame = batch.withColumns(
+            {FILE: F.input_file_name(), LINE: F.monotonically_increasing_id()}
+        )
         for key, arrival in zip(DATE_KEYS, ARRIVAL_KEYS, strict=True):
             frame = frame.withColumnRenamed(key, arrival)
         if self.since is not None:
@@ -302,6 +307,7 @@ class _Batch:
         rows = typed_envelope(
             checked.select(
                 *valid_columns(checked, self.contract),
+                LINE,
                 *ARRIVAL_KEYS,
                 F.col(REASON),
                 original.alias("original"),
@@ -411,7 +417,7 @@ class _Batch:
             )
         kept, versions = self._newest(union)
         enriched = enrich(kept, self.references.get("customers"), self.references.get("products"))
-        columns = [c for c in new_rows.columns if c not in DATE_KEYS]
+        columns = [c for c in new_rows.columns if c not in (*DATE_KEYS, LINE)]
         columns += [c for c in ENRICHED_COLUMNS if c not in columns]
         ordered = enriched.select(*columns, *DATE_KEYS)
         out = Observation("out")
@@ -477,7 +483,7 @@ class _Batch:
         )
         # ``_old`` is only content to the version order: it can break a tie between two
         # identical copies of one arrival (a rewound raw file read again), nothing more.
-        kept = deduplicate(counted, self.config.key, dropped=after).drop("_old")
+        kept = deduplicate(counted, self.config.key, dropped=after).drop("_old", LINE)
         return kept, [before, after]
 
 

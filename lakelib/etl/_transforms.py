@@ -23,6 +23,9 @@ ARRIVAL = "_ingested_at"
 # landed before it existed have none: they count as -1, before any positioned record.
 POSITION = "_position"
 NO_POSITION = -1
+# A record's place in the raw file it was read from, set by the reading job (not stored):
+# between records without ``_position`` from one file (one older ingest run), the later line.
+LINE = "_line"
 CORRUPT = "_corrupt_record"
 FILE = "_file"
 REASON = "reason"
@@ -282,13 +285,14 @@ def typed_envelope(rows: DataFrame) -> DataFrame:
 
 def version_order(columns: Sequence[str]) -> list[Column]:
     """Newest version first, by arrival: the latest ``_ingested_at``, then the greatest
-    ``_position`` in that run (none: -1), then the later raw file, then content.
+    ``_position`` in that run (none: -1), then the later raw file and the later line in it
+    (``_line``, when the reader provides it), then content.
 
     Arrival alone decides between versions of one ``id``: within one ingest run
     ``_position`` differs for every record, across runs ``_ingested_at`` does (microseconds,
-    increasing). The last two keys only make the choice deterministic between copies that
-    arrived at the same instant from the same place (raw files landed before ``_position``
-    existed), so the result never depends on how Spark split the input.
+    increasing). Raw files landed before ``_position`` existed still order by file and
+    line; content only makes the choice deterministic between copies that cannot be told
+    apart otherwise, so the result never depends on how Spark split the input.
     """
     from pyspark.sql import functions as F
 
@@ -303,7 +307,11 @@ def version_order(columns: Sequence[str]) -> list[Column]:
     ]
     if FILE in columns:
         order.append(F.col(FILE).desc_nulls_last())
-    order += [F.col(c).asc_nulls_first() for c in columns if c not in (ARRIVAL, POSITION, FILE)]
+    if LINE in columns:
+        order.append(F.col(LINE).desc_nulls_last())
+    order += [
+        F.col(c).asc_nulls_first() for c in columns if c not in (ARRIVAL, POSITION, FILE, LINE)
+    ]
     return order
 
 

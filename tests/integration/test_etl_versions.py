@@ -83,9 +83,17 @@ def test_versions_win_by_arrival_within_a_run_and_across_runs(spark: Any, lake_h
         positions=[0, 1, 2, 3, 6],
     )
     land_raw(lake_home, run1, [sale("S3", 5), sale("S4", 8)], positions=[4, 5], seq=1)
+    # A run landed before _position existed: within its file the later line wins.
+    land_raw(
+        lake_home,
+        dt.datetime(2025, 12, 31, 23, 0, tzinfo=UTC),
+        [sale("L1", 40), sale("L2", 50), sale("L1", 50), sale("L2", 40)],
+        stamp="2025-12-31T23:00:00Z",
+    )
+    legacy = {"L1": 50.0, "L2": 40.0}
     first = run_sales_clean()
-    assert amounts(spark, lake_home) == {"S1": 50.0, "S2": 40.0, "S3": 7.0, "S4": 8.0}
-    assert (first.rows_in, first.rows_out, first.duplicates_removed) == (7, 4, 3)
+    assert amounts(spark, lake_home) == {"S1": 50.0, "S2": 40.0, "S3": 7.0, "S4": 8.0, **legacy}
+    assert (first.rows_in, first.rows_out, first.duplicates_removed) == (11, 6, 5)
 
     # Later runs, processed by a later ETL run, against the stored rows:
     # - a correction that arrived later wins even with a smaller amount (S1 45);
@@ -107,13 +115,14 @@ def test_versions_win_by_arrival_within_a_run_and_across_runs(spark: Any, lake_h
     )
     second = run_sales_clean()
     assert second.raw_files == 2
-    assert amounts(spark, lake_home) == {"S1": 45.0, "S2": 40.0, "S3": 7.0, "S4": 3.0, "S5": 11.0}
+    final = {"S1": 45.0, "S2": 40.0, "S3": 7.0, "S4": 3.0, "S5": 11.0, **legacy}
+    assert amounts(spark, lake_home) == final
     assert (second.rows_in, second.rows_out, second.duplicates_removed) == (5, 1, 4)
     assert second.reconciles
 
     # A full rebuild reads every file in one batch and keeps the same versions.
     run_sales_clean(full=True)
-    assert amounts(spark, lake_home) == {"S1": 45.0, "S2": 40.0, "S3": 7.0, "S4": 3.0, "S5": 11.0}
+    assert amounts(spark, lake_home) == final
 
 
 def total_revenue(spark: Any, lake: Path) -> tuple[int, Decimal]:

@@ -184,6 +184,28 @@ def test_deduplicate_compares_arrival_as_time_across_precisions(spark: Any) -> N
         assert kept == {"a": 2.0, "b": 3.0}
 
 
+def test_deduplicate_orders_records_without_position_by_file_then_line(spark: Any) -> None:
+    """Raw files older than ``_position``: one run's versions in one file order by line."""
+    from pyspark.sql.types import LongType
+
+    old = {"_ingested_at": "2026-01-02T02:00:00Z", "_position": None}
+    rows = [
+        good(id="a", amount="40", _file="f1", **old),
+        good(id="a", amount="50", _file="f1", **old),
+        good(id="b", amount="50", _file="f1", **old),
+        good(id="b", amount="40", _file="f1", **old),
+        good(id="c", amount="9", _file="f2", **old),  # the later file, though an earlier line
+        good(id="c", amount="1", _file="f1", **old),
+    ]
+    base = raw_frame(spark, rows)
+    numbered = spark.createDataFrame(
+        [(*row, line) for line, row in enumerate(base.collect())],
+        base.schema.add("_line", LongType()),
+    )
+    kept = {r["id"]: r["amount"] for r in deduplicate(numbered).collect()}
+    assert kept == {"a": "50", "b": "40", "c": "9"}
+
+
 def test_conform_derives_event_date_parts_and_bands(spark: Any) -> None:
     rows = [
         good(id="a", date="2026-01-05T23:59:59Z", amount="9.99"),
