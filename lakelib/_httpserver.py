@@ -54,7 +54,7 @@ LINGER_BYTES = 16 * 1024 * 1024
 # An absolute POSIX path of two or more segments (``/home/me/lake/raw``), also inside a
 # ``file://`` URL. Messages from exceptions pass through this before they reach a client.
 _ABSOLUTE_PATH = re.compile(
-    r"(?<![\w.~-])/+(?:[^\s/'\"`<>|;,()\[\]{}]+/+)+([^\s/'\"`<>|;,()\[\]{}]*)"
+    r"(?:(?<=file:)//|(?<![\w.~:/-]))/(?:[^\s/'\"`<>|;,()\[\]{}]+/+)+([^\s/'\"`<>|;,()\[\]{}]+)"
 )
 
 
@@ -65,11 +65,7 @@ def public_message(text: str) -> str:
     laid out.
     """
 
-    def last_part(match: re.Match[str]) -> str:
-        tail = match.group(1) or match.group(0).rstrip("/").rsplit("/", 1)[-1]
-        return f"…/{tail}"
-
-    return _ABSOLUTE_PATH.sub(last_part, text)
+    return _ABSOLUTE_PATH.sub(lambda match: f"…/{match.group(1)}", text)
 
 
 @dataclass(frozen=True)
