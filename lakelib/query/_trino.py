@@ -25,10 +25,11 @@ from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 from sqlglot.tokens import TokenType
 
 from lakelib.errors import QueryError
+from lakelib.query._functions import LakeTrino, check_calls
 
 __all__ = ["REFUSED", "REWRITES", "Rewrite", "parse_trino", "to_duckdb", "translate"]
 
-READ = "trino"
+READ = LakeTrino  # Trino, recording each call's written name (the function table)
 WRITE = "duckdb"
 
 
@@ -582,7 +583,12 @@ REFUSED: dict[Any, str] = {
 
 
 def refuse(tree: exp.Expression) -> None:
-    """Raise :class:`QueryError` naming the first construct of :data:`REFUSED` in the tree."""
+    """Raise :class:`QueryError` naming the first construct of :data:`REFUSED` in the tree.
+
+    Every function call must also be ``exact`` in the function table
+    (:mod:`lakelib.query._functions`); any other call is refused by its name.
+    """
+    check_calls(tree)
     for node in tree.walk():
         reason = REFUSED.get(type(node))
         if reason is None and isinstance(node, exp.Anonymous):

@@ -537,6 +537,27 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         "SELECT channel, count(*) FROM sales GROUP BY channel ORDER BY 1",
         [("store", 2), ("web", 3), (None, 1)],
     ),
+    # -- special forms (https://trino.io/docs/current/functions/conditional.html,
+    #    .../functions/comparison.html#quantified-comparison-predicates,
+    #    .../language/types.html#row)
+    (
+        "case simple and searched",
+        "SELECT CASE 2 WHEN 1 THEN 'one' WHEN 2 THEN 'two' END, "
+        "CASE WHEN NULL THEN 'x' ELSE 'y' END, CASE 3 WHEN 1 THEN 'one' END",
+        [("two", "y", None)],
+    ),
+    (
+        "quantified comparisons and exists",
+        "SELECT 2 = ANY (SELECT qty FROM sales), 5 >= ALL (SELECT qty FROM sales), "
+        "6 = SOME (SELECT qty FROM sales), EXISTS (SELECT 1 FROM sales WHERE qty > 4)",
+        [(True, True, False, True)],
+    ),
+    ("row field", "SELECT CAST(ROW(1, 2e0) AS ROW(x BIGINT, y DOUBLE)).x", [(1,)]),
+    (
+        "substring forms",
+        "SELECT substring('abcdef' FROM 2 FOR 3), substring('abcdef', 3)",
+        [("bcd", "cdef")],
+    ),
     # -- tables, joins, partitions, CTEs ----------------------------------------------------
     (
         "join with a CSV table",
