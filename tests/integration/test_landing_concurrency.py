@@ -361,6 +361,47 @@ def test_a_failed_write_lands_nothing_and_names_no_server_path(lake_home: Path) 
     assert raw_ids(lake_home) == Counter({f"D-{n}": 1 for n in range(10)})
 
 
+def test_a_refused_s3_write_lands_nothing_and_names_no_bucket(
+    aws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lakelib.aws import client
+
+    s3 = client("s3")
+    s3.create_bucket(Bucket="lake-raw")
+    monkeypatch.setenv("S3_RAW_BUCKET", "lake-raw")
+    # The raw file lands, then S3 refuses the quarantine file (403, as a bucket policy or a
+    # KMS key outage would): the run must take its raw file back.
+    deny = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::lake-raw/_quarantine/*",
+    }
+    s3.put_bucket_policy(
+        Bucket="lake-raw", Policy=json.dumps({"Version": "2012-10-17", "Statement": [deny]})
+    )
+    event = {
+        "httpMethod": "POST",
+        "path": "/ingest/sales",
+        "headers": {"Content-Type": "application/x-ndjson"},
+        "pathParameters": {"source": "sales"},
+        "body": (sale_lines("S", 10) + b'{"id": "bad"}\n').decode(),
+    }
+    failed = handler(event, None)
+    assert failed["statusCode"] == 500
+    assert "lake-raw" not in failed["body"] and "s3://" not in failed["body"]
+    assert s3.list_objects_v2(Bucket="lake-raw", Prefix="sales/").get("KeyCount") == 0
+    s3.delete_bucket_policy(Bucket="lake-raw")
+    retried = handler(event, None)
+    assert retried["statusCode"] == 202
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="lake-raw", Prefix="sales/")["Contents"]]
+    assert len(keys) == 1
+    body = s3.get_object(Bucket="lake-raw", Key=keys[0])["Body"].read()
+    assert sorted(json.loads(line)["id"] for line in gzip.decompress(body).split()) == sorted(
+        f"S-{n}" for n in range(10)
+    )
+
+
 # --- a crash at the commit point ------------------------------------------------------------
 
 
