@@ -323,7 +323,8 @@ class _Lock:
                 continue  # another process moved first: read what it wrote
             # A number below the newest can be free again (older generations are deleted):
             # creating one wins nothing. The newest never goes, so this check is final.
-            if self._generations()[-1][0] != mine:
+            latest = self._generations()
+            if not latest or latest[-1][0] != mine:
                 self.store.delete(_generation_key(self.job, mine))
                 continue
             if why is not None and holder is not None:
@@ -390,7 +391,8 @@ def etl_lock(
     warning naming its holder: on a local lake when the holding process is gone from this
     host, otherwise (S3, or another host) when it is older than ``timeout_minutes``
     (default ``[etl] lock_timeout_minutes``, 120). Of several processes taking a stale lock
-    over at once exactly one wins (see the comment above :class:`_Lock`).
+    over at once exactly one wins: every change of the lock is a new generation, created
+    exclusively (see "the run locks" in this module).
 
     Raises
     ------
