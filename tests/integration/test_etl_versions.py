@@ -170,3 +170,17 @@ def test_tables_do_not_depend_on_how_the_data_was_batched(
     again = run_sales_clean()
     assert again.raw_files == 1 and again.rows_out == 0
     assert total_revenue(spark, lake_home) == expected
+
+    # A backfill of the first day dated that day arrived, by its stamp, before every version
+    # already stored: processed last, it still loses to all of them.
+    ingest(
+        "sales",
+        str(samples / "sales" / f"sales_{days[0]:%Y%m%d}.jsonl"),
+        run_date=days[0],
+        force=True,
+        settings=settings,
+    )
+    backfill = run_sales_clean()
+    assert backfill.rows_in > 0 and backfill.rows_quarantined == 0
+    assert (backfill.rows_out, backfill.duplicates_removed) == (0, backfill.rows_in)
+    assert total_revenue(spark, lake_home) == expected
