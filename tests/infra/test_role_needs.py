@@ -97,6 +97,10 @@ def needs(out: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                        (plan, "train prepare: the plan the state machine reads")):  # fmt: skip
         rows.append((STAGE, "s3:PutObject", _object(out, where), why))
         rows.append((SAGEMAKER, "s3:PutObject", _object(out, where), "notebooks train too"))
+    raw_file = f"arn:aws:s3:::{out['raw_bucket']}/sales/year=2026/month=03/day=01/x.json.gz"
+    for action, why in (("s3:PutObject", "land"), ("s3:GetObject", "duplicate check"),
+                        ("s3:DeleteObject", "a failed run takes its files back")):  # fmt: skip
+        rows.append((LAMBDA, action, raw_file, why))
     rows += [
         (STAGE, "s3:GetObject", _object(out, plan), "train register: reads the plan back"),
         (STAGE, "s3:GetObject", _object(out, model), "train register: the artifact"),

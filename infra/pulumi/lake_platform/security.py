@@ -470,8 +470,12 @@ class Security(pulumi.ComponentResource):
                 sid="WriteOwnLogs",
             ),
             iam.statement(["s3:ListBucket"], [a["raw"]], sid="SeeWhatLanded"),
+            # DeleteObject: a run that fails before its landed marker takes its own files back
+            # (lakelib.ingest), and the loser of a duplicate race removes its copy.
             iam.statement(
-                ["s3:PutObject", "s3:GetObject"], [iam.bucket_objects(a["raw"])], sid="LandRaw"
+                ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+                [iam.bucket_objects(a["raw"])],
+                sid="LandRaw",
             ),
             self._read_config(),
             iam.statement(
