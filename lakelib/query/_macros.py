@@ -12,19 +12,81 @@ from __future__ import annotations
 from typing import Any
 
 # Integer types whose values a cast to an integer type must keep exactly (no DOUBLE detour).
-_EXACT = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UBIGINT", "VARCHAR")
+_EXACT = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UBIGINT")
+
+# Java's String.trim() (Trino's text-to-number casts) removes every character up to U+0020.
+_WS = r"[\x00-\x20]"
+_TRIM = f"regexp_replace(s, '^{_WS}+|{_WS}+$', '', 'g')"
+_NUMBER = r"[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?"
+# Text a cast cannot read: Trino fails (TRY_CAST gives NULL), with Trino's message.
+_FAIL = "WHEN safe THEN NULL ELSE error('Cannot cast ''' || s || ''' to ' || t) END"
 
 _URL = r"^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/?#]*@)?"
 
 MACROS: tuple[str, ...] = (
     # Trino: integer / integer is integer division truncated toward zero (-7 / 2 = -3);
     # DuckDB's "/" always returns DOUBLE. "//" truncates and fails on a zero divisor, as Trino.
-    "trino_div(a BIGINT, b BIGINT) AS a // b, (a HUGEINT, b HUGEINT) AS a // b, (a, b) AS a / b",
+    # A decimal operand whose type the translator could not see (a column) is refused:
+    # Trino's quotient has the larger scale of the two (1 / 3.0 = 0.3), DuckDB's is a double.
+    "trino_div(a BIGINT, b BIGINT) AS a // b, (a HUGEINT, b HUGEINT) AS a // b, "
+    "(a, b) AS CASE WHEN (typeof(a) LIKE 'DECIMAL%' AND typeof(b) NOT IN ('DOUBLE', 'FLOAT')) "
+    "OR (typeof(b) LIKE 'DECIMAL%' AND typeof(a) NOT IN ('DOUBLE', 'FLOAT')) THEN error("
+    "'division of a decimal column is not supported by the local engine: Trino gives the "
+    "quotient the larger scale of the two operands (1 / 3.0 = 0.3); cast one side to double') "
+    "ELSE a / b END",
+    # Trino decimal division: the unscaled quotient a * k / b rounded half away from zero
+    # (k = 10^(result scale - scale of a + scale of b)); the translator types and scales it.
+    "trino_decimal_quotient(a, b, k) AS CASE WHEN b = 0 THEN error('Division by zero') "
+    "ELSE (a * k) // b + CASE WHEN 2 * abs((a * k) % b) >= abs(b) THEN sign(a * k) * sign(b) "
+    "ELSE 0 END END",
+    # An unscaled integer as decimal text at scale s (-5, 2 -> '-0.05'), for an exact CAST.
+    "trino_scaled_text(q, s) AS CASE WHEN s = 0 THEN CAST(q AS VARCHAR) ELSE "
+    "(CASE WHEN q < 0 THEN '-' ELSE '' END) || substring(lpad(CAST(abs(q) AS VARCHAR), s + 1, "
+    "'0'), 1, length(lpad(CAST(abs(q) AS VARCHAR), s + 1, '0')) - s) || '.' || "
+    "right(lpad(CAST(abs(q) AS VARCHAR), s + 1, '0'), s) END",
     # Trino: CAST(double AS integer) rounds half away from zero (2.5 -> 3); DuckDB rounds half
-    # to even (2.5 -> 2). Integer and text arguments pass through untouched.
-    "trino_cast_round(x DOUBLE) AS round(x), (x FLOAT) AS round(x), "
-    + ", ".join(f"(x {t}) AS x" for t in _EXACT)
-    + ", (x) AS x",
+    # to even (2.5 -> 2). Integer arguments pass through untouched. Text follows Java's
+    # Integer/Long.parseLong after trim() (Trino's VarcharOperators): a sign and digits only,
+    # so '1e3' and '1.5' fail (TRY_CAST: NULL) where DuckDB answers 1000 and 2.
+    f"trino_int_text(s, t, safe) AS CASE WHEN regexp_matches(s, '^{_WS}*[+-]?[0-9]+{_WS}*$') "
+    f"THEN {_TRIM} "
+    r"WHEN regexp_matches(regexp_replace(s, '[0-9]', '', 'g'), '\p{Nd}') THEN error('CAST of "
+    "text with non-ASCII digits to ' || t || ' is not supported by the local engine') "
+    f"{_FAIL}",
+    "trino_cast_round(x DOUBLE, t, safe) AS round(x), (x FLOAT, t, safe) AS round(x), "
+    "(x VARCHAR, t, safe) AS trino_int_text(x, t, safe), "
+    + ", ".join(f"(x {t}, t, safe) AS x" for t in _EXACT)
+    + ", (x, t, safe) AS x",
+    # Text to DOUBLE / REAL: Java's Double.parseDouble after trim(). Plain and exponent forms,
+    # NaN and [+-]Infinity pass; Java-only forms (1.5d, hex) are refused; the rest fail
+    # (TRY_CAST: NULL), where DuckDB would also take 'inf' or '1_000'.
+    f"trino_double_text(s, t, safe) AS CASE WHEN regexp_matches(s, '^{_WS}*({_NUMBER}|"
+    f"[+-]?Infinity|NaN){_WS}*$') THEN {_TRIM} "
+    f"WHEN regexp_matches(s, '^{_WS}*([+-]?[0-9.]+([eE][+-]?[0-9]+)?[fFdD]|[+-]?0[xX]|[+-]NaN)') "
+    "THEN error('CAST of ''' || s || ''' to ' || t || ' is not supported by the local engine: "
+    f"Java number syntax') {_FAIL}",
+    "trino_cast_double(x VARCHAR, t, safe) AS trino_double_text(x, t, safe), (x, t, safe) AS x",
+    # Text to DECIMAL: digits with an optional fraction (trimmed), rounded half up to the
+    # scale; an exponent is refused (not checked against Trino's parser).
+    "trino_decimal_text(s, t, safe) AS CASE WHEN regexp_matches(s, "
+    f"'^{_WS}*[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+){_WS}*$') THEN {_TRIM} "
+    f"WHEN regexp_matches(s, '^{_WS}*{_NUMBER}{_WS}*$') THEN error('CAST of text with an "
+    f"exponent to ' || t || ' is not supported by the local engine') {_FAIL}",
+    "trino_cast_decimal(x VARCHAR, t, safe) AS trino_decimal_text(x, t, safe), (x, t, safe) AS x",
+    # Text to DATE / TIMESTAMP: the canonical forms pass; other date-like text (one-digit
+    # fields, a 'T', spaces around) is refused, not guessed; the rest fail (TRY_CAST: NULL).
+    "trino_date_text(s, t, safe) AS CASE WHEN (t = 'DATE' AND regexp_matches(s, "
+    "'^[0-9]{4}-[0-9]{2}-[0-9]{2}$')) OR (t = 'TIMESTAMP' AND regexp_matches(s, "
+    "'^[0-9]{4}-[0-9]{2}-[0-9]{2}( [0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?)?$')) THEN s "
+    r"WHEN regexp_matches(s, '^\s*[+-]?[0-9]+-[0-9]') THEN error('CAST of ''' || s || ''' to ' "
+    "|| t || ' is not supported by the local engine: only YYYY-MM-DD[ HH:MM[:SS[.fff]]] is') "
+    f"{_FAIL}",
+    "trino_cast_date(x VARCHAR, t, safe) AS trino_date_text(x, t, safe), (x, t, safe) AS x",
+    # Trino: round(x, d) keeps x's type, so a DECIMAL keeps its scale (round(1.25, 1) is
+    # 1.30); DuckDB narrows the scale to d. Adding x - x (zero at x's scale) restores it.
+    # (A typed DECIMAL parameter would cast every decimal to DECIMAL(18, 3): test the type.)
+    "trino_round(x, d) AS CASE WHEN typeof(x) LIKE 'DECIMAL%' THEN round(x, d) + (x - x) "
+    "ELSE round(x, d) END",
     # Trino: DATE + INTERVAL (and date_add on a DATE) is a DATE; a unit below a day is an
     # error. DuckDB returns a TIMESTAMP.
     "trino_plus_interval(d DATE, i INTERVAL) AS CASE WHEN d + i <> CAST(d + i AS DATE) "

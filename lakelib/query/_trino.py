@@ -26,6 +26,7 @@ from sqlglot.tokens import TokenType
 
 from lakelib.errors import QueryError
 from lakelib.query._functions import LakeTrino, check_calls
+from lakelib.query._typing import OPERANDS_KEY, TYPE_KEY, Num, annotate, static_type
 
 __all__ = ["REFUSED", "REWRITES", "Rewrite", "parse_trino", "to_duckdb", "translate"]
 
@@ -94,9 +95,45 @@ def _entry_part(var: str, part: str) -> exp.Expression:
 # -- rewrites ----------------------------------------------------------------------------
 
 
+def _decimal_type(t: Num) -> exp.DataType:
+    return exp.DataType.build(f"DECIMAL({t.precision}, {t.scale})", dialect=WRITE)
+
+
+def _unscaled(value: exp.Expression, t: Num) -> exp.Expression:
+    """A decimal's digits as a HUGEINT (12.50 at scale 2 -> 1250), exactly, via its text."""
+    pinned = exp.Cast(this=value, to=_decimal_type(t))
+    text = exp.Cast(this=pinned, to=exp.DataType.build("VARCHAR"))
+    digits = _fn("replace", text, exp.Literal.string("."), exp.Literal.string(""))
+    return exp.Cast(this=digits, to=exp.DataType.build("HUGEINT", dialect=WRITE))
+
+
 def _div(node: exp.Expression) -> exp.Expression | None:
-    if isinstance(node, exp.Div):
+    if not isinstance(node, exp.Div):
+        return None
+    a, b = node.meta.get(OPERANDS_KEY) or (None, None)
+    result = node.meta.get(TYPE_KEY)
+    if a is None or b is None or result is None or result.kind != "decimal":
         return _fn("trino_div", node.this, node.expression)
+    # Trino's decimal quotient (decimal.md): scale max(xs, ys), rounded half up, computed on
+    # the unscaled integers so no double rounding creeps in; overflow fails the CAST.
+    x = a if a.kind == "decimal" else Num("decimal", a.precision, 0)
+    y = b if b.kind == "decimal" else Num("decimal", b.precision, 0)
+    k = exp.Cast(
+        this=exp.Literal.string("1" + "0" * (result.scale - x.scale + y.scale)),
+        to=exp.DataType.build("HUGEINT", dialect=WRITE),
+    )
+    quotient = _fn(
+        "trino_decimal_quotient", _unscaled(node.this, x), _unscaled(node.expression, y), k
+    )
+    text = _fn("trino_scaled_text", quotient, exp.Literal.number(result.scale))
+    typed = exp.Cast(this=text, to=_decimal_type(result))
+    typed.meta["lake_done"] = True
+    return typed
+
+
+def _round(node: exp.Expression) -> exp.Expression | None:
+    if isinstance(node, exp.Round) and node.args.get("decimals") is not None:
+        return _fn("trino_round", node.this, node.args["decimals"])
     return None
 
 
@@ -192,12 +229,35 @@ _INTEGRAL = {
 _TEXT = {exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR, exp.DataType.Type.TEXT}
 
 
+_TEXT_CASTS = {
+    exp.DataType.Type.DOUBLE: ("trino_cast_double", "DOUBLE"),
+    exp.DataType.Type.FLOAT: ("trino_cast_double", "REAL"),
+    exp.DataType.Type.DECIMAL: ("trino_cast_decimal", "DECIMAL"),
+    exp.DataType.Type.DATE: ("trino_cast_date", "DATE"),
+    exp.DataType.Type.TIMESTAMP: ("trino_cast_date", "TIMESTAMP"),
+}
+
+
 def _cast(node: exp.Expression) -> exp.Expression | None:
     if not isinstance(node, exp.Cast) or node.meta.get("lake_done"):
         return None
     to = node.to
+    is_try = exp.Boolean(this=isinstance(node, exp.TryCast))
     if to.this in _INTEGRAL:
-        node.set("this", _fn("trino_cast_round", node.this))
+        target = to.this.value if to.this != exp.DataType.Type.INT else "INT"
+        node.set("this", _fn("trino_cast_round", node.this, exp.Literal.string(target), is_try))
+        node.meta["lake_done"] = True
+        return node
+    if to.this == exp.DataType.Type.DECIMAL and not to.expressions:
+        # Trino: DECIMAL '1.50' is DECIMAL(3, 2) and CAST(x AS DECIMAL) is DECIMAL(38, 0);
+        # DuckDB's bare DECIMAL is DECIMAL(18, 3).
+        t = static_type(node)
+        if t is not None and t.kind == "decimal":
+            node.set("to", _decimal_type(t))
+            to = node.to
+    if to.this in _TEXT_CASTS:
+        macro, target = _TEXT_CASTS[to.this]
+        node.set("this", _fn(macro, node.this, exp.Literal.string(target), is_try))
         node.meta["lake_done"] = True
         return node
     if to.this in _TEXT:
@@ -481,7 +541,13 @@ def _approx_distinct(node: exp.Expression) -> exp.Expression | None:
 
 
 REWRITES: tuple[Rewrite, ...] = (
-    Rewrite("integer division", "integer / integer truncates toward zero (-7 / 2 = -3)", _div),
+    Rewrite(
+        "division",
+        "integer / integer truncates toward zero (-7 / 2 = -3); decimal / decimal has scale "
+        "max(xs, ys), rounded half up (1 / 3.0 = 0.3)",
+        _div,
+    ),
+    Rewrite("round", "round(decimal, d) keeps the decimal's scale (round(1.25, 1) = 1.30)", _round),
     Rewrite("day of week", "extract(dow ...) is ISO: Monday = 1 ... Sunday = 7", _dow),
     Rewrite(
         "regexp_replace",
@@ -687,6 +753,7 @@ def rewrite(tree: exp.Expression) -> exp.Expression:
     """Apply :data:`REWRITES` bottom-up (arguments before the calls that hold them)."""
     refuse(tree)
     name_columns(tree)
+    annotate(tree)
     nodes: list[exp.Expression] = [cast(exp.Expression, n) for n in tree.walk(bfs=False)]
     for node in reversed(nodes):
         for fix in REWRITES:

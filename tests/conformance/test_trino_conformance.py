@@ -621,3 +621,155 @@ def test_unsupported_constructs_are_named(trino: Callable[..., Any], sql: str, n
     with pytest.raises(QueryError, match=None) as caught:
         trino(sql)
     assert named in str(caught.value)
+
+
+# -- typing rules: values AND types, compared strictly -------------------------------------
+# A Decimal must come back a Decimal with the same digits and scale (1.30 is not 1.3: Athena's
+# CSV prints the scale), an int an int, a float a float.
+
+
+def exactly(actual: Any, expected: Any) -> bool:
+    if isinstance(expected, list | tuple):
+        return (
+            isinstance(actual, list | tuple)
+            and len(actual) == len(expected)
+            and all(exactly(a, e) for a, e in zip(actual, expected, strict=True))
+        )
+    if expected is None or isinstance(expected, bool):
+        return actual is expected
+    if isinstance(expected, Decimal):
+        return isinstance(actual, Decimal) and str(actual) == str(expected)
+    if isinstance(expected, float):
+        return isinstance(actual, float) and (
+            actual == expected or (math.isnan(actual) and math.isnan(expected))
+        )
+    return type(actual) is type(expected) and actual == expected
+
+
+TYPED_CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
+    # https://trino.io/docs/current/functions/decimal.html#decimal-literals: the scale of a
+    # literal is the number of digits in its fractional part, trailing zeros included.
+    (
+        "decimal literal scale",
+        "SELECT DECIMAL '0000012345.1234500000', 1.50, DECIMAL '1.50'",
+        [(Decimal("12345.1234500000"), Decimal("1.50"), Decimal("1.50"))],
+    ),
+    # decimal.html#binary-arithmetic-decimal-operators: x / y has scale max(xs, ys) (an
+    # integer is a decimal of scale 0), so 1 / 3.0 = 0.3, rounded half up (issue 20).
+    (
+        "decimal division scale",
+        "SELECT 1 / 3.0, 2 / 3.0, -2 / 3.0, 10.5 / 2, 5.55 / 1.1, 1.00 / 3",
+        [
+            (
+                Decimal("0.3"),
+                Decimal("0.7"),
+                Decimal("-0.7"),
+                Decimal("5.3"),
+                Decimal("5.05"),
+                Decimal("0.33"),
+            )
+        ],
+    ),
+    # decimal.html: + and - have scale max(xs, ys), * has xs + ys, % has max(xs, ys).
+    (
+        "decimal + - * % scales",
+        "SELECT 1.5 + 2.25, 1.5 - 2.25, 1.5 * 2.25, 7.5 % 2, 5.00 % 3",
+        [(Decimal("3.75"), Decimal("-0.75"), Decimal("3.375"), Decimal("1.5"), Decimal("2.00"))],
+    ),
+    # https://trino.io/docs/current/functions/math.html#mathematical-operators: integer
+    # division truncates; % is the remainder with the dividend's sign.
+    (
+        "integer division and modulo signs",
+        "SELECT 7 / 2, -7 / 2, 7 / -2, 7 % 3, -7 % 3, 7 % -3",
+        [(3, -3, -3, 1, -1, 1)],
+    ),
+    # A double operand makes the operation double (math.html: operators on DOUBLE).
+    ("decimal with double is double", "SELECT 1 / 3e0, 1.5 * 2e0", [(1 / 3, 3.0)]),
+    # math.html round(x, d) -> same as input: a decimal keeps its scale.
+    (
+        "round(decimal, d) keeps the scale",
+        "SELECT round(1.25, 1), round(-1.25, 1), round(2.45e0, 1)",
+        [(Decimal("1.30"), Decimal("-1.30"), 2.5)],
+    ),
+    # https://trino.io/docs/current/functions/conversion.html: try_cast is NULL where cast
+    # fails. Trino reads text as an integer the way Java's Long.parseLong does after trim()
+    # (Trino's VarcharOperators): a sign and digits only.
+    (
+        "text to integer: what Trino accepts",
+        "SELECT CAST(' 12 ' AS INTEGER), CAST('+5' AS BIGINT), CAST('-007' AS SMALLINT)",
+        [(12, 5, -7)],
+    ),
+    (
+        "text to integer: what Trino rejects",
+        "SELECT TRY_CAST('1e3' AS BIGINT), TRY_CAST('1.5' AS INTEGER), "
+        "TRY_CAST('1_000' AS INTEGER), TRY_CAST('0x10' AS INTEGER), "
+        "TRY_CAST('99999999999' AS INTEGER), TRY_CAST('' AS BIGINT)",
+        [(None, None, None, None, None, None)],
+    ),
+    # Double.parseDouble after trim(): exponents, NaN and Infinity; not 'inf' or '1_000'.
+    (
+        "text to double",
+        "SELECT CAST('1e3' AS DOUBLE), CAST(' -Infinity ' AS DOUBLE), CAST('.5' AS DOUBLE), "
+        "TRY_CAST('inf' AS DOUBLE), TRY_CAST('1_000' AS DOUBLE), TRY_CAST('abc' AS DOUBLE)",
+        [(1000.0, -math.inf, 0.5, None, None, None)],
+    ),
+    # Text to decimal takes the target's scale (rounded half up, as Trino's DecimalCasts).
+    (
+        "text to decimal",
+        "SELECT CAST('1.2' AS DECIMAL(4, 2)), CAST(' 1.25 ' AS DECIMAL(3, 1)), "
+        "CAST('-1.25' AS DECIMAL(3, 1)), TRY_CAST('abc' AS DECIMAL(3, 1))",
+        [(Decimal("1.20"), Decimal("1.3"), Decimal("-1.3"), None)],
+    ),
+    # https://trino.io/docs/current/language/types.html#date-and-time: DATE 'YYYY-MM-DD',
+    # TIMESTAMP 'YYYY-MM-DD HH:MM:SS[.fff]'; an impossible date is not a date.
+    (
+        "text to date and timestamp",
+        "SELECT CAST('2024-02-29' AS DATE), TRY_CAST('2024-02-30' AS DATE), "
+        "TRY_CAST('hello' AS DATE), CAST('2024-01-02 03:04:05.123' AS TIMESTAMP), "
+        "CAST('2024-01-02' AS TIMESTAMP)",
+        [(D(2024, 2, 29), None, None, T(2024, 1, 2, 3, 4, 5, 123000), T(2024, 1, 2))],
+    ),
+    # https://trino.io/docs/current/functions/conditional.html#coalesce and the implicit
+    # coercions of https://trino.io/docs/current/language/types.html: integer and decimal
+    # meet at a decimal, decimal and double at a double.
+    (
+        "implicit coercions",
+        "SELECT coalesce(1.5, 2.25), 1 = 1.0, 2.5 > 2, CASE WHEN true THEN 1 ELSE 2.5e0 END",
+        [(Decimal("1.50"), True, True, 1.0)],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"), [c[1:] for c in TYPED_CASES], ids=[c[0] for c in TYPED_CASES]
+)
+def test_trino_typing(
+    trino: Callable[..., list[tuple[Any, ...]]], sql: str, expected: list[tuple[Any, ...]]
+) -> None:
+    rows = trino(sql)
+    assert exactly(rows, expected), f"{sql}\n got      {rows!r}\n expected {expected!r}"
+
+
+TYPING_ERRORS = [
+    # Trino fails these casts (VarcharOperators: Long.parseLong / Integer.parseInt).
+    ("SELECT CAST('1e3' AS BIGINT)", "Cannot cast '1e3' to BIGINT"),
+    ("SELECT CAST('1.5' AS INTEGER)", "Cannot cast '1.5' to INT"),
+    # decimal.html: division by zero and results out of range are errors.
+    ("SELECT 1 / 0.0", "Division by zero"),
+    ("SELECT 99999999999999999999999999999999999.0 / 0.001", "Overflow"),
+    # What the local engine cannot answer exactly, it refuses by name.
+    (
+        "SELECT amount_d / 2 FROM (SELECT CAST(amount AS DECIMAL(10, 2)) AS amount_d FROM sales)",
+        "division of a decimal column is not supported by the local engine",
+    ),
+    ("SELECT CAST('2024-1-2' AS DATE)", "is not supported by the local engine"),
+    ("SELECT CAST('1.5d' AS DOUBLE)", "is not supported by the local engine"),
+    ("SELECT CAST('1e2' AS DECIMAL(5, 1))", "is not supported by the local engine"),
+]
+
+
+@pytest.mark.parametrize(("sql", "message"), TYPING_ERRORS, ids=[e[1] for e in TYPING_ERRORS])
+def test_trino_typing_errors(trino: Callable[..., Any], sql: str, message: str) -> None:
+    with pytest.raises(QueryError) as caught:
+        trino(sql)
+    assert message in str(caught.value) and "\n" not in str(caught.value)

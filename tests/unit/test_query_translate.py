@@ -30,7 +30,12 @@ def test_every_rewrite_documents_its_trino_rule() -> None:
         ("SELECT regexp_replace(s, '(a)', '$1-\\$')", "'\\1-$', 'g'"),
         ("SELECT date_diff('month', a, b) FROM t", "DATE_SUB('month', a, b)"),
         ("SELECT date_add('day', n, d) FROM t", "TRINO_PLUS_INTERVAL(d, INTERVAL (n) DAY)"),
-        ("SELECT CAST(x AS integer) FROM t", "CAST(TRINO_CAST_ROUND(x) AS INT)"),
+        ("SELECT CAST(x AS integer) FROM t", "CAST(TRINO_CAST_ROUND(x, 'INT', FALSE) AS INT)"),
+        (
+            "SELECT TRY_CAST(x AS bigint) FROM t",
+            "TRY_CAST(TRINO_CAST_ROUND(x, 'BIGINT', TRUE) AS BIGINT)",
+        ),
+        ("SELECT 1 / 3.0", "TRINO_DECIMAL_QUOTIENT("),
         ("SELECT every(x) FROM t", "BOOL_AND("),
         ("SELECT url_extract_host(u) FROM t", "TRINO_URL_EXTRACT_HOST(u)"),
     ],

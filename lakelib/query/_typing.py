@@ -1,0 +1,129 @@
+"""Trino's types for numbers the translator can see: literals, casts and arithmetic on them.
+
+Trino types ``3.0`` as ``DECIMAL(2, 1)`` and gives each decimal operator a result type of
+its own (https://trino.io/docs/current/functions/decimal.html): for ``x / y`` the scale is
+``max(xs, ys)``, rounded half up, so ``1 / 3.0`` is ``0.3``; DuckDB answers a double
+(``0.3333333333333333``). Where both operands' types are known from the query text the
+translator emits Trino's exact decimal quotient; where a decimal's type is only known when
+the query runs (a column), the ``trino_div`` macro refuses by name rather than answer
+differently.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import cast
+
+from sqlglot import exp
+
+__all__ = ["OPERANDS_KEY", "TYPE_KEY", "Num", "annotate", "decimal_literal", "static_type"]
+
+TYPE_KEY = "lake_type"
+OPERANDS_KEY = "lake_operands"
+
+_INT_PRECISION = {
+    exp.DataType.Type.TINYINT: 3,
+    exp.DataType.Type.SMALLINT: 5,
+    exp.DataType.Type.INT: 10,
+    exp.DataType.Type.BIGINT: 19,
+}
+_DOUBLE = {exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT}
+_DECIMAL_TEXT = re.compile(r"^\s*[+-]?(\d*)(?:\.(\d*))?\s*$")
+
+
+@dataclass(frozen=True)
+class Num:
+    """A numeric type: ``kind`` is ``decimal``, ``integer`` (precision 3/5/10/19) or ``double``."""
+
+    kind: str
+    precision: int = 0
+    scale: int = 0
+
+
+DOUBLE = Num("double")
+
+
+def decimal_literal(text: str) -> Num | None:
+    """Trino's type of a decimal literal's text: digits (without leading zeros) and fraction."""
+    match = _DECIMAL_TEXT.match(text)
+    if not match or not (match.group(1) or match.group(2)):
+        return None
+    whole, fraction = match.group(1).lstrip("0"), match.group(2) or ""
+    scale = len(fraction)
+    return Num("decimal", max(1, len(whole) + scale), scale)
+
+
+def _cast_type(to: exp.DataType, value: exp.Expression) -> Num | None:
+    if to.this in _INT_PRECISION:
+        return Num("integer", _INT_PRECISION[to.this])
+    if to.this in _DOUBLE:
+        return DOUBLE
+    if to.this == exp.DataType.Type.DECIMAL:
+        params = [p.this for p in to.expressions]
+        if not params:
+            if isinstance(value, exp.Literal) and value.is_string:
+                return decimal_literal(value.name)  # DECIMAL '1.50' is DECIMAL(3, 2)
+            return Num("decimal", 38, 0)
+        try:
+            numbers = [int(p.name) for p in params]
+        except (AttributeError, ValueError):
+            return None
+        return Num("decimal", numbers[0], numbers[1] if len(numbers) > 1 else 0)
+    return None
+
+
+def _as_decimal(t: Num) -> Num:
+    return Num("decimal", t.precision, 0) if t.kind == "integer" else t
+
+
+def _arithmetic(node: exp.Expression, a: Num, b: Num) -> Num | None:
+    if DOUBLE in (a, b):
+        return DOUBLE
+    if a.kind == b.kind == "integer":
+        return Num("integer", max(a.precision, b.precision))
+    x, y = _as_decimal(a), _as_decimal(b)
+    xp, xs, yp, ys = x.precision, x.scale, y.precision, y.scale
+    if isinstance(node, exp.Add | exp.Sub):
+        return Num("decimal", min(38, 1 + max(xs, ys) + max(xp - xs, yp - ys)), max(xs, ys))
+    if isinstance(node, exp.Mul):
+        return Num("decimal", min(38, xp + yp), xs + ys)
+    if isinstance(node, exp.Div):
+        return Num("decimal", min(38, xp + ys + max(0, ys - xs)), max(xs, ys))
+    if isinstance(node, exp.Mod):
+        return Num("decimal", min(xp - xs, yp - ys) + max(xs, ys), max(xs, ys))
+    return None
+
+
+def static_type(node: exp.Expression) -> Num | None:
+    """Trino's type of a numeric expression, when the query text alone decides it."""
+    if TYPE_KEY in node.meta:
+        found: Num | None = node.meta[TYPE_KEY]
+        return found
+    result: Num | None = None
+    if isinstance(node, exp.Literal) and not node.is_string:
+        text = node.name
+        if "e" in text.lower():
+            result = DOUBLE
+        elif "." in text:
+            result = decimal_literal(text)
+        else:
+            result = Num("integer", 10 if abs(int(text)) <= 2**31 - 1 else 19)
+    elif isinstance(node, exp.Paren | exp.Neg):
+        result = static_type(node.this)
+    elif isinstance(node, exp.Cast):
+        result = _cast_type(node.to, node.this)
+    elif isinstance(node, exp.Add | exp.Sub | exp.Mul | exp.Div | exp.Mod):
+        a, b = static_type(node.this), static_type(node.expression)
+        if a is not None and b is not None:
+            result = _arithmetic(node, a, b)
+    return result
+
+
+def annotate(tree: exp.Expression) -> None:
+    """Record each node's static type in its ``meta`` before the rewrites replace nodes."""
+    nodes: list[exp.Expression] = [cast(exp.Expression, n) for n in tree.walk(bfs=False)]
+    for node in reversed(nodes):
+        node.meta[TYPE_KEY] = static_type(node)
+        if isinstance(node, exp.Div):
+            node.meta[OPERANDS_KEY] = (static_type(node.this), static_type(node.expression))
