@@ -19,7 +19,7 @@ _WS = r"[\x00-\x20]"
 _TRIM = f"regexp_replace(s, '^{_WS}+|{_WS}+$', '', 'g')"
 _NUMBER = r"[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?"
 # Text a cast cannot read: Trino fails (TRY_CAST gives NULL), with Trino's message.
-_FAIL = "WHEN safe THEN NULL ELSE error('Cannot cast ''' || s || ''' to ' || t) END"
+_FAIL = "WHEN s IS NULL OR safe THEN NULL ELSE error('Cannot cast ''' || s || ''' to ' || t) END"
 
 _URL = r"^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/?#]*@)?"
 
@@ -53,10 +53,10 @@ MACROS: tuple[str, ...] = (
     r"WHEN regexp_matches(regexp_replace(s, '[0-9]', '', 'g'), '\p{Nd}') THEN error('CAST of "
     "text with non-ASCII digits to ' || t || ' is not supported by the local engine') "
     f"{_FAIL}",
-    "trino_cast_round(x DOUBLE, t, safe) AS round(x), (x FLOAT, t, safe) AS round(x), "
-    "(x VARCHAR, t, safe) AS trino_int_text(x, t, safe), "
-    + ", ".join(f"(x {t}, t, safe) AS x" for t in _EXACT)
-    + ", (x, t, safe) AS x",
+    # Decimals round exactly (a DOUBLE overload would take them through a double).
+    "trino_cast_round(x VARCHAR, t, safe) AS trino_int_text(x, t, safe), "
+    + ", ".join(f"(x {t}, t, safe) AS x" for t in (*_EXACT, "BOOLEAN"))
+    + ", (x, t, safe) AS round(x)",
     # Text to DOUBLE / REAL: Java's Double.parseDouble after trim(). Plain and exponent forms,
     # NaN and [+-]Infinity pass; Java-only forms (1.5d, hex) are refused; the rest fail
     # (TRY_CAST: NULL), where DuckDB would also take 'inf' or '1_000'.

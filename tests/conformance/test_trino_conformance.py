@@ -706,6 +706,14 @@ TYPED_CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         "TRY_CAST('99999999999' AS INTEGER), TRY_CAST('' AS BIGINT)",
         [(None, None, None, None, None, None)],
     ),
+    # A decimal cast to an integer rounds half away from zero, exactly (never via a double,
+    # which would lose the last digits of 1234567890123456789.5).
+    (
+        "decimal to integer rounds exactly",
+        "SELECT CAST(1234567890123456789.5 AS BIGINT), CAST(-2.5 AS INTEGER), "
+        "CAST(NULL AS BIGINT), CAST(CAST(NULL AS VARCHAR) AS INTEGER)",
+        [(1234567890123456790, -3, None, None)],
+    ),
     # Double.parseDouble after trim(): exponents, NaN and Infinity; not 'inf' or '1_000'.
     (
         "text to double",
