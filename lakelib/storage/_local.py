@@ -176,7 +176,10 @@ class LocalStore:
                 full = base / name
                 key = full.relative_to(self._root).as_posix()
                 if key.startswith(prefix):
-                    stat = full.stat()
+                    try:
+                        stat = full.stat()
+                    except FileNotFoundError:  # deleted by another writer while we listed
+                        continue
                     modified = datetime.fromtimestamp(stat.st_mtime, tz=UTC)
                     found.append(ObjectInfo(key, stat.st_size, modified))
         yield from sorted(found, key=lambda info: info.key)

@@ -137,3 +137,31 @@ def test_zone_stores_follow_the_profile(
     assert usage[Zone.PROCESSED] == (1, 1)
     assert usage[Zone.RAW] == (0, 0)
     assert get_settings().profile == "local"
+
+
+def test_local_listing_survives_files_deleted_while_it_walks(tmp_path: Path) -> None:
+    """Another writer deleting objects (a lock released, a failed run taking its files back)
+    never makes a listing fail: a vanished object is simply not listed."""
+    import threading
+
+    store = LocalStore(tmp_path)
+    stop = threading.Event()
+
+    def churn() -> None:
+        n = 0
+        while not stop.is_set():
+            key = f"locks/{n % 50:03d}.json"
+            store.write_bytes(key, b"{}")
+            store.delete(key)
+            n += 1
+
+    store.write_bytes("locks/keep.json", b"{}")
+    worker = threading.Thread(target=churn, daemon=True)
+    worker.start()
+    try:
+        for _ in range(3000):
+            keys = [info.key for info in store.list("locks/")]
+            assert "locks/keep.json" in keys
+    finally:
+        stop.set()
+        worker.join(timeout=10)
