@@ -465,13 +465,14 @@ def open_backend(
     poll_interval: float | None = None,
 ) -> EtlBackend:
     """The cloud backend for ``engine`` (``glue`` or ``emr``)."""
+    # ``is None``, not ``or``: a poll interval of 0 (poll at once) is a valid choice.
     if engine == "glue":
-        return GlueEtl(settings, poll_interval=poll_interval or 15.0)
+        return GlueEtl(settings, poll_interval=15.0 if poll_interval is None else poll_interval)
     if engine == "emr":
         return EmrEtl(
             settings,
             cluster_id=cluster_id,
             transient=transient,
-            poll_interval=poll_interval or 30.0,
+            poll_interval=30.0 if poll_interval is None else poll_interval,
         )
     raise ConfigError(f"unknown ETL engine {engine!r} (use local, glue or emr)")

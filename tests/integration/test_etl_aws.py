@@ -98,10 +98,12 @@ def test_a_failed_glue_run_raises_with_its_error(
     aws_settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake = _FailingGlue()
-    monkeypatch.setattr(GlueEtl, "client", property(lambda self: fake))
-    with pytest.raises(EtlError, match="ended FAILED: AnalysisException: path does not exist"):
-        run_etl_remote("sales_clean", settings=aws_settings, poll_interval=0)
-    monkeypatch.undo()
+    # Only the client is patched (undo() would also drop the aws fixture's endpoint, and the
+    # run's notes would then retry against AWS, blocked, for seconds).
+    with monkeypatch.context() as patched:
+        patched.setattr(GlueEtl, "client", property(lambda self: fake))
+        with pytest.raises(EtlError, match="ended FAILED: AnalysisException: path does not exist"):
+            run_etl_remote("sales_clean", settings=aws_settings, poll_interval=0)
     run = GlueEtl(aws_settings, client=_FailingGlue(), poll_interval=0).run(["sales_clean"])[0]
     assert (run.state, run.dpu_seconds, run.duration_s) == (
         "FAILED",
