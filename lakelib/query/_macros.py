@@ -85,8 +85,10 @@ MACROS: tuple[str, ...] = (
     # Trino: round(x, d) keeps x's type, so a DECIMAL keeps its scale (round(1.25, 1) is
     # 1.30); DuckDB narrows the scale to d. Adding x - x (zero at x's scale) restores it.
     # (A typed DECIMAL parameter would cast every decimal to DECIMAL(18, 3): test the type.)
-    "trino_round(x, d) AS CASE WHEN typeof(x) LIKE 'DECIMAL%' THEN round(x, d) + (x - x) "
-    "ELSE round(x, d) END",
+    # Trino's decimal rounding to negative places has edge rules of its own: refused.
+    "trino_round(x, d) AS CASE WHEN typeof(x) LIKE 'DECIMAL%' AND d < 0 THEN error('round of "
+    "a decimal to negative decimal places is not supported by the local engine') "
+    "WHEN typeof(x) LIKE 'DECIMAL%' THEN round(x, d) + (x - x) ELSE round(x, d) END",
     # Trino: DATE + INTERVAL (and date_add on a DATE) is a DATE; a unit below a day is an
     # error. DuckDB returns a TIMESTAMP.
     "trino_plus_interval(d DATE, i INTERVAL) AS CASE WHEN d + i <> CAST(d + i AS DATE) "
@@ -125,6 +127,28 @@ MACROS: tuple[str, ...] = (
     "trino_contains(a, x) AS CASE WHEN a IS NULL OR x IS NULL THEN NULL "
     "WHEN list_contains(a, x) THEN true "
     "WHEN len(list_filter(a, lambda e: e IS NULL)) > 0 THEN NULL ELSE false END",
+    # Trino's set-like array functions keep each element's first occurrence, in order, and
+    # treat NULL as a value (one NULL kept); DuckDB's list_distinct drops NULLs and reorders.
+    "trino_has(a, x) AS len(list_filter(a, lambda y: y IS NOT DISTINCT FROM x)) > 0",
+    "trino_array_distinct(a) AS list_filter(a, lambda x, i: NOT trino_has(list_slice(a, 1, i - 1), "
+    "x))",
+    "trino_array_union(a, b) AS CASE WHEN a IS NULL OR b IS NULL THEN NULL "
+    "ELSE trino_array_distinct(list_concat(a, b)) END",
+    "trino_array_intersect(a, b) AS CASE WHEN a IS NULL OR b IS NULL THEN NULL "
+    "ELSE trino_array_distinct(list_filter(a, lambda x: trino_has(b, x))) END",
+    "trino_array_except(a, b) AS CASE WHEN a IS NULL OR b IS NULL THEN NULL "
+    "ELSE trino_array_distinct(list_filter(a, lambda x: NOT trino_has(b, x))) END",
+    # Trino: true when a non-NULL element is common; else NULL if either array holds a NULL.
+    "trino_arrays_overlap(a, b) AS CASE WHEN a IS NULL OR b IS NULL THEN NULL "
+    "WHEN len(list_filter(a, lambda x: x IS NOT NULL AND list_contains(b, x))) > 0 THEN true "
+    "WHEN trino_has(a, NULL) OR trino_has(b, NULL) THEN NULL ELSE false END",
+    # Trino: array_histogram counts the non-NULL elements ({} when there are none).
+    "trino_array_histogram(a) AS map_from_entries(list_transform(trino_array_distinct("
+    "list_filter(a, lambda x: x IS NOT NULL)), lambda k: {'key': k, 'value': "
+    "CAST(len(list_filter(a, lambda y: y = k)) AS BIGINT)}))",
+    # Trino: repeat(element, count) is an ARRAY of count copies (DuckDB's repeat is a string).
+    "trino_repeat(x, n) AS CASE WHEN n < 0 THEN error('count argument of repeat function "
+    "must be greater than or equal to 0') ELSE list_transform(range(n), lambda i: x) END",
     # Trino: any_match / all_match / none_match over a list of predicate results, with
     # three-valued logic (a NULL result makes the answer NULL unless a decisive value exists).
     "trino_any_true(l) AS CASE WHEN list_contains(l, true) THEN true "

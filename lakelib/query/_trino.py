@@ -25,7 +25,7 @@ from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 from sqlglot.tokens import TokenType
 
 from lakelib.errors import QueryError
-from lakelib.query._functions import LakeTrino, check_calls
+from lakelib.query._functions import NAME_KEY, LakeTrino, check_calls
 from lakelib.query._typing import OPERANDS_KEY, TYPE_KEY, Num, annotate, static_type
 
 __all__ = ["REFUSED", "REWRITES", "Rewrite", "parse_trino", "to_duckdb", "translate"]
@@ -540,6 +540,48 @@ def _approx_distinct(node: exp.Expression) -> exp.Expression | None:
     return None
 
 
+def _call_args(node: exp.Expression) -> list[exp.Expression]:
+    """A call's arguments in the order they were written."""
+    if isinstance(node, exp.Anonymous):
+        return list(node.expressions)
+    found: list[exp.Expression] = []
+    for key in node.arg_types:
+        value = node.args.get(key)
+        if isinstance(value, list):
+            found.extend(value)
+        elif isinstance(value, exp.Expression):
+            found.append(value)
+    return found
+
+
+def _by_name(name: str, macro: str) -> Callable[[exp.Expression], exp.Expression | None]:
+    """A Trino function, as the user wrote it, given to a ``trino_*`` macro of its own."""
+
+    def rewrite(node: exp.Expression) -> exp.Expression | None:
+        if node.meta.get(NAME_KEY) == name:
+            return _fn(macro, *_call_args(node))
+        return None
+
+    return rewrite
+
+
+def _from_unixtime(node: exp.Expression) -> exp.Expression | None:
+    if node.meta.get(NAME_KEY) == "from_unixtime" and len(_call_args(node)) > 1:
+        raise QueryError(
+            "function from_unixtime is not supported by the local engine with a time zone or "
+            "offset argument: Trino keeps the zone in the value; the local engine's timestamps "
+            "carry none"
+        )
+    return None
+
+
+def _current_timezone(node: exp.Expression) -> exp.Expression | None:
+    if isinstance(node, exp.CurrentTimezone):
+        # Athena's session time zone is UTC (and so is the local engine's connection).
+        return exp.Literal.string("UTC")
+    return None
+
+
 REWRITES: tuple[Rewrite, ...] = (
     Rewrite(
         "division",
@@ -609,6 +651,21 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("format_datetime/parse_datetime", "Joda-Time patterns", _joda),
     Rewrite("map_agg", "map_agg(key, value) skips NULL keys", _map_agg),
     Rewrite("approx_distinct", "the accuracy argument only tunes the sketch", _approx_distinct),
+    *(
+        Rewrite(name, rule, _by_name(name, f"trino_{name}"))
+        for name, rule in (
+            ("array_distinct", "first occurrences in order; one NULL kept"),
+            ("array_union", "first occurrences of x then y, in order; one NULL kept"),
+            ("array_intersect", "elements of x also in y, in x's order, without duplicates"),
+            ("array_except", "elements of x not in y, in x's order, without duplicates"),
+            ("arrays_overlap", "NULL when nothing non-NULL is common but a NULL is present"),
+            ("array_histogram", "counts of the non-NULL elements"),
+            ("repeat", "repeat(element, count) is an array"),
+        )
+    ),
+    Rewrite("current_timezone", "the session time zone: UTC on Athena", _current_timezone),
+    Rewrite("from_unixtime", "from_unixtime(x, zone) is refused", _from_unixtime),
+    Rewrite("hamming_distance", "differing positions", _simple("hamming_distance", "hamming")),
     Rewrite("codepoint", "codepoint(c) is the Unicode code point", _simple("codepoint", "unicode")),
     *(
         Rewrite(name, f"Trino's {name}", _simple(name, f"trino_{name}"))
@@ -631,6 +688,10 @@ REFUSED: dict[Any, str] = {
     exp.Typeof: "typeof() (type names differ between engines)",
     exp.TableSample: "TABLESAMPLE (sampling is engine-specific)",
     exp.MatchRecognize: "MATCH_RECOGNIZE",
+    exp.AtTimeZone: (
+        "AT TIME ZONE (Trino keeps the instant and shows it in the zone, 2024-01-01 "
+        "07:00:00.000 America/New_York; the local engine's timestamps carry no zone)"
+    ),
     "approx_set": "approx_set (HyperLogLog sketches)",
     "merge": "merge (sketch aggregation)",
     "empty_approx_set": "empty_approx_set (HyperLogLog sketches)",

@@ -143,6 +143,12 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         [(D(2024, 1, 1), 3), (D(2024, 1, 2), 2), (D(2024, 1, 3), 1)],
     ),
     ("from_iso8601_date", "SELECT from_iso8601_date('2024-02-29')", [(D(2024, 2, 29),)]),
+    # Athena's session time zone is UTC: from_unixtime is a UTC timestamp with time zone.
+    (
+        "from_unixtime and current_timezone",
+        "SELECT from_unixtime(86400), current_timezone()",
+        [(T(1970, 1, 2, tzinfo=dt.UTC), "UTC")],
+    ),
     # -- strings (https://trino.io/docs/current/functions/string.html) --------------------
     ("concat with NULL is NULL", "SELECT concat('a', NULL), 'a' || 'b'", [(None, "ab")]),
     (
@@ -173,6 +179,12 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         [("a+b+c", "abc", "cba")],
     ),
     ("trims", "SELECT trim('  x  '), ltrim('  x'), rtrim('x  ')", [("x", "x", "x")]),
+    (
+        "ends_with translate hamming_distance",
+        "SELECT ends_with('lakelib', 'lib'), translate('abcd', 'bd', 'x'), "
+        "hamming_distance('abcde', 'abxde')",
+        [(True, "axc", 1)],
+    ),
     (
         "starts_with levenshtein",
         "SELECT starts_with('lakelib', 'lake'), levenshtein_distance('kitten', 'sitting')",
@@ -334,6 +346,34 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         "ORDER BY t.tag",
         [(6, "a"), (6, "c")],
     ),
+    # Element order of the set-like functions: the docs leave it open; Trino's
+    # implementation keeps each element's first occurrence in order (x's elements first),
+    # and a NULL is a value like any other (kept once).
+    (
+        "array_distinct keeps first occurrences and one NULL",
+        "SELECT array_distinct(ARRAY[3, 1, NULL, 3, 2, NULL, 1]), "
+        "array_distinct(ARRAY['b', 'a', 'b'])",
+        [([3, 1, None, 2], ["b", "a"])],
+    ),
+    (
+        "array_union intersect except",
+        "SELECT array_union(ARRAY[3, 1, 3], ARRAY[2, 1, NULL]), "
+        "array_intersect(ARRAY[3, 1, 2, 1, NULL], ARRAY[1, 3, NULL]), "
+        "array_except(ARRAY[3, 1, 2, 1], ARRAY[1]), array_union(ARRAY[1], NULL)",
+        [([3, 1, 2, None], [3, 1, None], [3, 2], None)],
+    ),
+    (
+        "arrays_overlap three-valued",
+        "SELECT arrays_overlap(ARRAY[1, 2], ARRAY[2, 3]), arrays_overlap(ARRAY[1, NULL], "
+        "ARRAY[3]), arrays_overlap(ARRAY[1], ARRAY[3])",
+        [(True, None, False)],
+    ),
+    (
+        "array_histogram (the documented examples)",
+        "SELECT array_histogram(ARRAY[42, 7, 42, NULL]), array_histogram(ARRAY[NULL, NULL])",
+        [({42: 2, 7: 1}, {})],
+    ),
+    ("repeat is an array", "SELECT repeat('a', 3), repeat(1, 0)", [(["a", "a", "a"], [])]),
     # -- maps (https://trino.io/docs/current/functions/map.html) --------------------------
     (
         "map_keys map_values",
@@ -461,6 +501,29 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
     ),
     ("arbitrary", "SELECT arbitrary(customer) FROM sales WHERE id = 2", [("c2",)]),
     ("sum of bigint is bigint", "SELECT sum(qty), sum(qty) * 2 FROM sales", [(14, 28)]),
+    (
+        "min max bool_or array_agg",
+        "SELECT min(qty), max(qty), min(customer), max(channel), bool_or(qty > 4), "
+        "array_agg(id ORDER BY id DESC) FROM sales",
+        [(1, 5, "c1", "web", True, [6, 5, 4, 3, 2, 1])],
+    ),
+    # https://trino.io/docs/current/functions/aggregate.html#statistical-aggregate-functions
+    # qty = 1, 2, 3, 1, 2, 5: mean 7/3, sum of squared deviations 34/3.
+    (
+        "variance and standard deviation",
+        "SELECT var_samp(qty), variance(qty), var_pop(qty), stddev_samp(qty), stddev(qty), "
+        "stddev_pop(qty) FROM sales",
+        [
+            (
+                34 / 15,
+                34 / 15,
+                34 / 18,
+                math.sqrt(34 / 15),
+                math.sqrt(34 / 15),
+                math.sqrt(34 / 18),
+            )
+        ],
+    ),
     # -- casts and arithmetic (https://trino.io/docs/current/functions/conversion.html) ----
     (
         "cast double to integer rounds half away from zero",
@@ -613,6 +676,13 @@ UNSUPPORTED = [
     ("SELECT count(*) FROM sales WHERE day = 1", "varchar = integer"),
     ("SELECT qdigest_agg(qty) FROM sales", "qdigest_agg"),
     ("SELECT CAST(json_parse('1') AS JSON)", "CAST(... AS JSON)"),
+    ("SELECT TIMESTAMP '2024-01-01 12:00:00' AT TIME ZONE 'America/New_York'", "AT TIME ZONE"),
+    ("SELECT at_timezone(now(), 'America/New_York')", "function at_timezone"),
+    ("SELECT with_timezone(TIMESTAMP '2024-01-01 00:00:00', 'UTC')", "function with_timezone"),
+    ("SELECT from_unixtime(0, 'America/New_York')", "function from_unixtime"),
+    ("SELECT round(5.5, -1)", "negative decimal places"),
+    ("SELECT list_sort(ARRAY[2, 1])", "function list_sort"),
+    ("SELECT cbrt(27e0)", "function cbrt"),
 ]
 
 
@@ -685,6 +755,44 @@ TYPED_CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
     ),
     # A double operand makes the operation double (math.html: operators on DOUBLE).
     ("decimal with double is double", "SELECT 1 / 3e0, 1.5 * 2e0", [(1 / 3, 3.0)]),
+    # https://trino.io/docs/current/functions/math.html: these return double for any
+    # numeric argument (abs, ceil and floor keep the argument's type).
+    (
+        "math functions on doubles",
+        "SELECT abs(-2.5e0), ceil(1.2e0), ceiling(-1.5e0), floor(-1.5e0), sqrt(16), exp(0), "
+        "ln(1), log2(8), log10(1000), log(2, 8), pow(2, 10), power(2e0, 0.5e0)",
+        [(2.5, 2.0, -1.0, -2.0, 4.0, 1.0, 0.0, 3.0, 3.0, 3.0, 1024.0, math.sqrt(2))],
+    ),
+    (
+        "trigonometry",
+        "SELECT sin(0), cos(0), tan(0), asin(1), acos(1), atan(1), atan2(1, 1), sinh(0), "
+        "cosh(0), tanh(0), pi(), degrees(pi()), radians(180)",
+        [
+            (
+                0.0,
+                1.0,
+                0.0,
+                math.pi / 2,
+                0.0,
+                math.pi / 4,
+                math.pi / 4,
+                0.0,
+                1.0,
+                0.0,
+                math.pi,
+                180.0,
+                math.pi,
+            )
+        ],
+    ),
+    # abs keeps the type; mod is the remainder with the dividend's sign; ceiling and floor
+    # of a decimal are decimals of scale 0 (Trino's MathFunctions: decimal(rp, 0)).
+    (
+        "math keeps integer and decimal types",
+        "SELECT abs(-5), mod(-7, 3), mod(7.5e0, 2), mod(7.5, 2), ceil(1.2), floor(-1.5), "
+        "abs(-2.5), round(2.5)",
+        [(5, -1, 1.5, Decimal("1.5"), Decimal("2"), Decimal("-2"), Decimal("2.5"), Decimal("3"))],
+    ),
     # math.html round(x, d) -> same as input: a decimal keeps its scale.
     (
         "round(decimal, d) keeps the scale",
@@ -781,3 +889,18 @@ def test_trino_typing_errors(trino: Callable[..., Any], sql: str, message: str) 
     with pytest.raises(QueryError) as caught:
         trino(sql)
     assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+# Functions whose answer is the clock: checked against this machine's UTC clock.
+EXTRA_SQL = ["SELECT current_date, now(), current_timestamp"]
+
+
+def test_clock_functions_are_utc(trino: Callable[..., list[tuple[Any, ...]]]) -> None:
+    before = dt.datetime.now(dt.UTC)
+    ((today, now, current),) = trino(EXTRA_SQL[0])
+    after = dt.datetime.now(dt.UTC)
+    # Athena's session zone is UTC: current_date is today's UTC date, and now() is
+    # current_timestamp, a timestamp with time zone (rendered ... UTC).
+    assert today in {before.date(), after.date()}
+    assert now == current and now.utcoffset() == dt.timedelta(0)
+    assert before - dt.timedelta(seconds=1) <= now <= after + dt.timedelta(seconds=1)
