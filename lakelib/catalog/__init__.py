@@ -8,7 +8,12 @@ backends behind :class:`Catalog`: :class:`LocalCatalog` (SQLite in the lake) and
 >>> report = crawl("raw")                                           # doctest: +SKIP
 >>> catalog = open_catalog()                                        # doctest: +SKIP
 >>> catalog.list_partitions("raw_sales", {"year": "2024", "month": ["01", "02"]})  # doctest: +SKIP
+>>> tables()                           # a DataFrame, one row per table   # doctest: +SKIP
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from lakelib.catalog._backup import CatalogBackup, catalog_document, export_catalog, import_catalog
 from lakelib.catalog._base import Catalog
@@ -36,6 +41,24 @@ from lakelib.catalog._model import (
 from lakelib.catalog._open import CATALOG_FILE, open_catalog, register_partitions
 from lakelib.catalog._types import normalize as normalize_type
 from lakelib.catalog._types import widen_text as widen_type
+from lakelib.config import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def tables(catalog: Catalog | None = None, settings: Settings | None = None) -> pd.DataFrame:
+    """The catalog's tables as a DataFrame, one row per table.
+
+    Columns: ``table``, ``zone``, ``format``, ``compression``, ``columns`` (how many),
+    ``partition_keys``, ``partitions`` (how many), ``version``, ``location``, ``description``.
+
+    >>> tables()[["table", "zone", "partitions"]]                       # doctest: +SKIP
+    """
+    from lakelib.tables import tables_frame
+
+    return tables_frame(catalog, settings)
+
 
 __all__ = [
     "CATALOG_FILE",
@@ -64,5 +87,6 @@ __all__ = [
     "open_catalog",
     "register_partitions",
     "table_name_for",
+    "tables",
     "widen_type",
 ]
