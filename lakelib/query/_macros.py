@@ -89,6 +89,12 @@ MACROS: tuple[str, ...] = (
     "trino_round(x, d) AS CASE WHEN typeof(x) LIKE 'DECIMAL%' AND d < 0 THEN error('round of "
     "a decimal to negative decimal places is not supported by the local engine') "
     "WHEN typeof(x) LIKE 'DECIMAL%' THEN round(x, d) + (x - x) ELSE round(x, d) END",
+    # Trino: avg of a DECIMAL is a DECIMAL of the same scale; DuckDB's is a DOUBLE. The
+    # argument passes through unless it is a decimal, which is refused by name (a scalar
+    # check inside the aggregate, so it works for GROUP BY and OVER alike).
+    "trino_not_decimal(x, f) AS CASE WHEN typeof(x) LIKE 'DECIMAL%' THEN error('function ' || "
+    "f || ' of a decimal is not supported by the local engine: Trino keeps the decimal type "
+    "(DuckDB answers a double); cast the argument to double') ELSE x END",
     # Trino: DATE + INTERVAL (and date_add on a DATE) is a DATE; a unit below a day is an
     # error. DuckDB returns a TIMESTAMP.
     "trino_plus_interval(d DATE, i INTERVAL) AS CASE WHEN d + i <> CAST(d + i AS DATE) "

@@ -575,6 +575,14 @@ def _from_unixtime(node: exp.Expression) -> exp.Expression | None:
     return None
 
 
+def _avg(node: exp.Expression) -> exp.Expression | None:
+    if isinstance(node, exp.Avg) and not node.meta.get("lake_done"):
+        node.set("this", _fn("trino_not_decimal", node.this, exp.Literal.string("avg")))
+        node.meta["lake_done"] = True
+        return node
+    return None
+
+
 def _current_timezone(node: exp.Expression) -> exp.Expression | None:
     if isinstance(node, exp.CurrentTimezone):
         # Athena's session time zone is UTC (and so is the local engine's connection).
@@ -665,6 +673,7 @@ REWRITES: tuple[Rewrite, ...] = (
     ),
     Rewrite("current_timezone", "the session time zone: UTC on Athena", _current_timezone),
     Rewrite("from_unixtime", "from_unixtime(x, zone) is refused", _from_unixtime),
+    Rewrite("avg", "avg of a decimal is a decimal (refused: DuckDB answers a double)", _avg),
     Rewrite("hamming_distance", "differing positions", _simple("hamming_distance", "hamming")),
     Rewrite("codepoint", "codepoint(c) is the Unicode code point", _simple("codepoint", "unicode")),
     *(

@@ -8,6 +8,7 @@ Pure translation: no lake, no DuckDB.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +78,9 @@ def test_duckdb_and_foreign_functions_are_refused_by_name(name: str) -> None:
         f"function {name} is not supported by the local engine: "
     ), message
     assert message.endswith(TABLE.refused.get(name, UNKNOWN))
+
+
+def test_readme_states_the_count_of_exact_functions() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"\((\d+) Trino functions answered exactly", readme)
+    assert found and int(found.group(1)) == len(TABLE.exact)
