@@ -89,6 +89,21 @@ MACROS: tuple[str, ...] = (
     "trino_round(x, d) AS CASE WHEN typeof(x) LIKE 'DECIMAL%' AND d < 0 THEN error('round of "
     "a decimal to negative decimal places is not supported by the local engine') "
     "WHEN typeof(x) LIKE 'DECIMAL%' THEN round(x, d) + (x - x) ELSE round(x, d) END",
+    # Trino: a subscript past the end of an array, below 1, or a key absent from a map is an
+    # error (element_at answers NULL instead); DuckDB's [] answers NULL for all of them.
+    # A text subscript is a map key; any other is an array index (a map with non-text keys
+    # is refused: its keys cannot be told from positions without binding both ways).
+    "trino_subscript(a, i VARCHAR) AS CASE WHEN a IS NULL OR i IS NULL THEN a[i] "
+    "WHEN contains(map_keys(a), i) THEN a[i] ELSE error('Key not present in map: ' || i) END, "
+    "(a, i) AS CASE WHEN typeof(a) LIKE 'MAP%' THEN error('a subscript of a map whose keys "
+    "are not text is not supported by the local engine; use element_at') "
+    "WHEN a IS NULL OR i IS NULL THEN a[i] "
+    "WHEN i < 1 THEN error('SQL array indices start at 1') "
+    "WHEN i > cardinality(a) THEN error('Array subscript must be less than or equal to "
+    "array length: ' || CAST(i AS VARCHAR) || ' > ' || CAST(cardinality(a) AS VARCHAR)) "
+    "ELSE a[i] END",
+    "trino_element_at(a, i) AS CASE WHEN typeof(a) NOT LIKE 'MAP%' AND TRY_CAST(i AS BIGINT) "
+    "= 0 THEN error('SQL array indices start at 1') ELSE a[i] END",
     # Trino: avg of a DECIMAL is a DECIMAL of the same scale; DuckDB's is a DOUBLE. The
     # argument passes through unless it is a decimal, which is refused by name (a scalar
     # check inside the aggregate, so it works for GROUP BY and OVER alike).

@@ -575,6 +575,21 @@ def _from_unixtime(node: exp.Expression) -> exp.Expression | None:
     return None
 
 
+def _subscript(node: exp.Expression) -> exp.Expression | None:
+    if not isinstance(node, exp.Bracket) or len(node.expressions) != 1:
+        return None
+    index = node.expressions[0]
+    if node.args.get("safe"):  # element_at(array_or_map, index): stored as Trino wrote it
+        return _fn("trino_element_at", node.this, index)
+    if node.args.get("offset") is None:
+        # sqlglot keeps a literal subscript 0-based (a[0] as -1); Trino's start at 1.
+        negative = isinstance(index, exp.Neg)
+        literal = index.this if negative else index
+        if isinstance(literal, exp.Literal) and literal.is_int:
+            index = exp.Literal.number((-1 if negative else 1) * int(literal.name) + 1)
+    return _fn("trino_subscript", node.this, index)
+
+
 def _avg(node: exp.Expression) -> exp.Expression | None:
     if isinstance(node, exp.Avg) and not node.meta.get("lake_done"):
         node.set("this", _fn("trino_not_decimal", node.this, exp.Literal.string("avg")))
@@ -673,6 +688,11 @@ REWRITES: tuple[Rewrite, ...] = (
     ),
     Rewrite("current_timezone", "the session time zone: UTC on Athena", _current_timezone),
     Rewrite("from_unixtime", "from_unixtime(x, zone) is refused", _from_unixtime),
+    Rewrite(
+        "subscript",
+        "a[i] past the end or a missing map key is an error; element_at(a, 0) is an error",
+        _subscript,
+    ),
     Rewrite("avg", "avg of a decimal is a decimal (refused: DuckDB answers a double)", _avg),
     Rewrite("hamming_distance", "differing positions", _simple("hamming_distance", "hamming")),
     Rewrite("codepoint", "codepoint(c) is the Unicode code point", _simple("codepoint", "unicode")),

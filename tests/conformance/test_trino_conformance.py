@@ -328,6 +328,14 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         "SELECT contains(ARRAY[1, 2], 2), contains(ARRAY[1, NULL], 3), contains(ARRAY[1, 2], 3)",
         [(True, None, False)],
     ),
+    # array.html#subscript-operator: [] starts at 1 (ARRAY[1, 1.2, 4][2] = 1.2); element_at
+    # is NULL past the end where [] fails (errors: TYPING_ERRORS below).
+    (
+        "subscripts",
+        "SELECT ARRAY[1, 1.2, 4][2], ARRAY[ARRAY[1, 2], ARRAY[3]][1][2], "
+        "split('a,b', ',')[2], MAP(ARRAY['a'], ARRAY[1])['a'], tags[1] FROM sales WHERE id = 6",
+        [(Decimal("1.2"), 2, "b", 1, "c")],
+    ),
     ("array_join skips NULL", "SELECT array_join(ARRAY['a', NULL, 'c'], '/')", [("a/c",)]),
     ("sequence with step", "SELECT sequence(1, 9, 4)", [([1, 5, 9],)]),
     (
@@ -881,6 +889,13 @@ TYPING_ERRORS = [
     ("SELECT CAST('2024-1-2' AS DATE)", "is not supported by the local engine"),
     ("SELECT CAST('1.5d' AS DOUBLE)", "is not supported by the local engine"),
     ("SELECT CAST('1e2' AS DECIMAL(5, 1))", "is not supported by the local engine"),
+    # array.html and map.html: [] past the end, below 1, or a missing key fails.
+    ("SELECT ARRAY[1, 2][5]", "Array subscript must be less than or equal to array length"),
+    ("SELECT ARRAY[1, 2][0]", "SQL array indices start at 1"),
+    ("SELECT element_at(ARRAY[1, 2], 0)", "SQL array indices start at 1"),
+    ("SELECT MAP(ARRAY['a'], ARRAY[1])['z']", "Key not present in map: z"),
+    ("SELECT tags[3] FROM sales WHERE id = 6", "Array subscript must be less than or equal"),
+    ("SELECT MAP(ARRAY[1], ARRAY[1])[1]", "is not supported by the local engine"),
     # aggregate.html avg(x) -> same type as x for decimals; DuckDB's is a double.
     (
         "SELECT avg(CAST(amount AS DECIMAL(10, 2))) FROM sales",
