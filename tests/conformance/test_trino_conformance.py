@@ -2,8 +2,9 @@
 defines (https://trino.io/docs/current/functions.html), not whatever DuckDB returns.
 
 Queries run over the fixture lake of ``conftest.py`` (one lake, one engine for the module).
-Each case is (sql, expected rows); rows are tuples; floats compare with a relative tolerance
-of 1e-9 (approximate aggregates say their own tolerance).
+Each case is (sql, expected rows); rows are tuples; floats must be floats and compare with a
+relative tolerance of 1e-9 (approximate aggregates say their own tolerance); decimals must be
+decimals with the same digits and scale.
 """
 
 from __future__ import annotations
@@ -46,8 +47,13 @@ def same(actual: Any, expected: Any) -> bool:
         )
     if isinstance(expected, bool) or expected is None:
         return actual is expected or (actual == expected and type(actual) is bool)
-    if isinstance(expected, float | Decimal) and isinstance(actual, float | int | Decimal):
-        return math.isclose(float(actual), float(expected), rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(expected, Decimal):
+        # A decimal's scale is part of the answer (Athena's CSV prints 1.30, not 1.3).
+        return isinstance(actual, Decimal) and str(actual) == str(expected)
+    if isinstance(expected, float):
+        return isinstance(actual, float) and math.isclose(
+            actual, expected, rel_tol=1e-9, abs_tol=1e-12
+        )
     return (type(actual) is type(expected) and actual == expected) or (
         isinstance(actual, int) and isinstance(expected, int) and actual == expected
     )
@@ -552,7 +558,7 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
     (
         "integer division truncates",
         "SELECT 7 / 2, -7 / 2, 7 % 3, -7 % 3, 7.0 / 2",
-        [(3, -3, 1, -1, 3.5)],
+        [(3, -3, 1, -1, Decimal("3.5"))],
     ),
     (
         "integer division of a column",
@@ -568,7 +574,7 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
     (
         "round half away from zero",
         "SELECT round(2.5e0), round(-2.5e0), round(1.25, 1)",
-        [(3.0, -3.0, Decimal("1.3"))],
+        [(3.0, -3.0, Decimal("1.30"))],
     ),
     # -- NULL handling ----------------------------------------------------------------------
     (
