@@ -598,6 +598,18 @@ def _avg(node: exp.Expression) -> exp.Expression | None:
     return None
 
 
+def _literal_pattern(node: exp.Expression) -> exp.Expression | None:
+    name = node.meta.get(NAME_KEY)
+    if name in {"date_format", "date_parse", "format_datetime", "parse_datetime"}:
+        args = _call_args(node)
+        if len(args) > 1 and not (isinstance(args[1], exp.Literal) and args[1].is_string):
+            raise QueryError(
+                f"function {name} is not supported by the local engine with a pattern that is "
+                "not a string literal (its specifiers are translated when the query is read)"
+            )
+    return None
+
+
 def _current_timezone(node: exp.Expression) -> exp.Expression | None:
     if isinstance(node, exp.CurrentTimezone):
         # Athena's session time zone is UTC (and so is the local engine's connection).
@@ -686,6 +698,11 @@ REWRITES: tuple[Rewrite, ...] = (
             ("repeat", "repeat(element, count) is an array"),
         )
     ),
+    Rewrite(
+        "datetime patterns",
+        "date_format/date_parse/format_datetime/parse_datetime patterns must be literals",
+        _literal_pattern,
+    ),
     Rewrite("current_timezone", "the session time zone: UTC on Athena", _current_timezone),
     Rewrite("from_unixtime", "from_unixtime(x, zone) is refused", _from_unixtime),
     Rewrite(
@@ -756,6 +773,41 @@ def refuse(tree: exp.Expression) -> None:
             raise QueryError(f"not supported by the local engine: {reason}")
 
 
+# Trino's date_format / date_parse do not support these MySQL specifiers (datetime.html:
+# "%D %U %u %V %w %X are not currently supported"); DuckDB would answer them.
+_UNSUPPORTED_MYSQL = re.compile(r"%([DUuVwX])")
+_MYSQL_FORMAT_FUNCTIONS = {"date_format", "date_parse"}
+
+
+def _check_mysql_formats(tokens: list[Any]) -> None:
+    """Refuse a date_format / date_parse pattern literal with a specifier Trino rejects.
+
+    sqlglot converts the pattern while parsing, so the check reads the tokens as written.
+    """
+    for i, token in enumerate(tokens[:-1]):
+        if token.text.lower() not in _MYSQL_FORMAT_FUNCTIONS:
+            continue
+        if tokens[i + 1].token_type != TokenType.L_PAREN:
+            continue
+        depth, commas = 0, 0
+        for inner in tokens[i + 1 :]:
+            if inner.token_type == TokenType.L_PAREN:
+                depth += 1
+            elif inner.token_type == TokenType.R_PAREN:
+                depth -= 1
+                if depth == 0:
+                    break
+            elif inner.token_type == TokenType.COMMA and depth == 1:
+                commas += 1
+            elif inner.token_type == TokenType.STRING and depth == 1 and commas == 1:
+                bad = _UNSUPPORTED_MYSQL.search(inner.text.replace("%%", ""))
+                if bad:
+                    raise QueryError(
+                        f"function {token.text.lower()} is not supported by the local engine "
+                        f"with the specifier %{bad.group(1)} (Trino rejects it)"
+                    )
+
+
 _STATEMENTS = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)
 
 
@@ -769,7 +821,9 @@ def parse_trino(sql: str) -> tuple[exp.Expression, int]:
         raise QueryError("empty query")
     tree = _parse(text, sql)
     dialect = sqlglot.Dialect.get_or_raise(READ)
-    marks = [t for t in dialect.tokenize(text) if t.token_type == TokenType.PLACEHOLDER]
+    tokens = dialect.tokenize(text)
+    _check_mysql_formats(tokens)
+    marks = [t for t in tokens if t.token_type == TokenType.PLACEHOLDER]
     if marks:
         # Named placeholders in the order the '?' tokens appear in the text; rewritten at
         # the tokenizer's own positions, so a '?' inside a string or comment is never touched.
