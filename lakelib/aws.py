@@ -11,7 +11,43 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["client"]
+__all__ = ["client", "use_profile"]
+
+# The credentials profile chosen on the command line (``lake --aws-profile NAME``).
+_profile: str | None = None
+
+
+def use_profile(name: str | None) -> None:
+    """Make ``name`` (a profile of ``~/.aws/config``) the credentials of every AWS call.
+
+    :func:`client` builds its sessions from it, and ``AWS_PROFILE`` is set too, so that
+    sessions made by libraries (awswrangler) and child processes use the same credentials.
+    ``None`` goes back to boto3's own choice.
+
+    Raises
+    ------
+    ConfigError
+        the profile is not in the AWS config or credentials files.
+    """
+    global _profile
+    if name is None:
+        _profile = None
+        return
+    import boto3
+    from botocore.exceptions import ProfileNotFound
+
+    from lakelib.errors import ConfigError
+
+    try:
+        boto3.Session(profile_name=name)
+    except ProfileNotFound as exc:
+        known = ", ".join(boto3.Session().available_profiles) or "none"
+        raise ConfigError(
+            f"AWS profile {name!r} not found in the AWS config and credentials files "
+            f"(profiles there: {known})"
+        ) from exc
+    _profile = name
+    os.environ["AWS_PROFILE"] = name
 
 
 def client(service: str, session: Any = None, region: str | None = None) -> Any:
@@ -29,7 +65,7 @@ def client(service: str, session: Any = None, region: str | None = None) -> Any:
     import boto3  # deferred: importing lakelib never imports boto3
     from botocore.config import Config
 
-    session = session or boto3.Session()
+    session = session or boto3.Session(profile_name=_profile)
     endpoint = os.environ.get("LAKE_AWS_ENDPOINT_URL") or None
     config = Config(retries={"max_attempts": 5, "mode": "adaptive"})
     region = region or session.region_name or os.environ.get("AWS_REGION") or "us-east-1"

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table as RichTable
 
 from lakelib.cli._app import app
-from lakelib.cli._console import err, out
+from lakelib.cli._console import OutputFormat, check_format, emit_rows, err, out
 from lakelib.errors import CatalogError
 
 catalog_app = typer.Typer(
@@ -145,25 +145,31 @@ def import_(
 
 
 @catalog_app.command("tables")
-def tables() -> None:
-    """List the catalog's tables."""
+def tables(fmt: OutputFormat = "table") -> None:
+    """List the catalog's tables (as a table, CSV or JSON)."""
+    from lakelib.tables import tables_frame
+
+    check_format(fmt)
+    frame = tables_frame()
+    rows = frame.to_dict(orient="records")
+    if emit_rows(rows, list(frame.columns), fmt):
+        return
     from lakelib.catalog import open_catalog
 
-    catalog = open_catalog()
-    listing = RichTable(title=f"catalog {catalog.database}", title_justify="left")
-    for name in ("table", "format", "columns", "partition keys", "partitions", "version"):
+    listing = RichTable(title=f"catalog {open_catalog().database}", title_justify="left")
+    for name in ("table", "zone", "format", "columns", "partition keys", "partitions", "version"):
         listing.add_column(name)
     listing.add_column("location", overflow="fold")
-    for t in catalog.list_tables():
-        count = len(catalog.list_partitions(t.name)) if t.partition_keys else 0
+    for row in rows:
         listing.add_row(
-            t.name,
-            t.classification + ("" if t.compression == "none" else f" ({t.compression})"),
-            str(len(t.columns)),
-            ", ".join(t.partition_keys) or "-",
-            str(count),
-            str(t.version),
-            t.location,
+            row["table"],
+            row["zone"] or "-",
+            row["format"] + ("" if row["compression"] == "none" else f" ({row['compression']})"),
+            str(row["columns"]),
+            row["partition_keys"] or "-",
+            str(row["partitions"]),
+            str(row["version"]),
+            row["location"],
         )
     out.print(listing)
 

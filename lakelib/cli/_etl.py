@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from lakelib.cli._app import app
-from lakelib.cli._console import err, out
+from lakelib.cli._console import check_format, emit_csv, emit_json, err, out
 from lakelib.config import get_settings
 from lakelib.errors import ConfigError
 
@@ -56,7 +55,7 @@ def _print_runs(runs: list[Any]) -> None:
                 )
 
 
-def _print_bookmarks(as_json: bool) -> None:
+def _print_bookmarks(fmt: str) -> None:
     from lakelib.etl import list_run_records, read_bookmark
 
     settings = get_settings()
@@ -65,9 +64,25 @@ def _print_bookmarks(as_json: bool) -> None:
     for job in ("sales_clean", "curate"):
         records = list_run_records(job, settings)
         last[job] = records[-1] if records else None
-    if as_json:
-        data = {"sales_clean": mark.as_dict(), "last_runs": last}
-        out.print_json(json.dumps(data, default=str))
+    if fmt == "json":
+        emit_json({"sales_clean": mark.as_dict(), "last_runs": last})
+        return
+    if fmt == "csv":
+        rows = [
+            {
+                **{k: v for k, v in mark.as_dict().items() if not isinstance(v, list | dict)},
+                "job": "sales_clean",
+                "last_run_started": (last["sales_clean"] or {}).get("started"),
+                "last_run_status": (last["sales_clean"] or {}).get("status"),
+            },
+            {
+                "job": "curate",
+                "last_run_started": (last["curate"] or {}).get("started"),
+                "last_run_status": (last["curate"] or {}).get("status"),
+            },
+        ]
+        columns = ["job", *(k for k in rows[0] if k != "job")]
+        emit_csv(rows, columns)
         return
     table = Table(title="etl bookmarks", title_justify="left")
     for column in ("job", "batches", "raw files", "arrivals", "last file", "rewind", "last run"):
@@ -131,17 +146,18 @@ def etl_command(
     transient: Annotated[
         bool, typer.Option("--transient", help="EMR: start a cluster that runs the jobs and ends.")
     ] = False,
-    fmt: Annotated[str, typer.Option("--format", help="table | json.")] = "table",
+    fmt: Annotated[
+        str, typer.Option("--format", help="table | json (and csv with --bookmarks).")
+    ] = "table",
 ) -> None:
     """Run ETL jobs: incremental by default (only raw files not yet processed)."""
     from lakelib.etl import reset_bookmark
 
-    if fmt not in ("table", "json"):
-        raise typer.BadParameter("use table or json", param_hint="--format")
+    check_format(fmt, ("table", "csv", "json") if bookmarks else ("table", "json"))
     settings = get_settings()
     day = since.date() if since else None
     if bookmarks:
-        _print_bookmarks(fmt == "json")
+        _print_bookmarks(fmt)
         return
     if reset:
         reset_bookmark("sales_clean", settings, since=day)
@@ -170,7 +186,7 @@ def etl_command(
                 on_step=lambda m: spinner.update(m),
             )
         if fmt == "json":
-            out.print_json(json.dumps([r.as_dict() for r in results], default=str))
+            emit_json([r.as_dict() for r in results])
             return
         table = Table(title=f"{chosen} runs", title_justify="left")
         for column in ("job", "run", "state", "seconds", "DPU-seconds"):
@@ -192,6 +208,6 @@ def etl_command(
             job, full=full, since=day, settings=settings, on_step=lambda m: spinner.update(m)
         )
     if fmt == "json":
-        out.print_json(json.dumps([r.as_dict() for r in runs], default=str))
+        emit_json([r.as_dict() for r in runs])
         return
     _print_runs(runs)

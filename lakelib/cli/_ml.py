@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from lakelib.cli._app import app
-from lakelib.cli._console import err, out
+from lakelib.cli._console import OutputFormat, check_format, emit_rows, err, out
 from lakelib.errors import MlError
 
 models_app = typer.Typer(
@@ -22,6 +22,17 @@ models_app = typer.Typer(
 app.add_typer(models_app, name="models")
 
 TARGETS = ("local", "sagemaker")
+_MODEL_COLUMNS = (
+    "model",
+    "version",
+    "promoted",
+    "created",
+    "roc_auc",
+    "pr_auc",
+    "first_event",
+    "last_event",
+    "source",
+)
 
 
 def _fmt(value: Any) -> str:
@@ -118,14 +129,32 @@ def train_command(
 def models_list(
     ctx: typer.Context,
     model: Annotated[str | None, typer.Option(help="Model name.")] = None,
+    fmt: OutputFormat = "table",
 ) -> None:
     """Versions of a model with their test metrics; * marks the promoted one."""
     if ctx.invoked_subcommand is not None:
         return
     from lakelib.ml import ModelRegistry
 
+    check_format(fmt)
     registry = ModelRegistry(model)
     live = registry.promoted_version()
+    rows = [
+        {
+            "model": registry.name,
+            "version": entry.version,
+            "promoted": entry.version == live,
+            "created": entry.created_at,
+            "roc_auc": entry.metrics.get("roc_auc"),
+            "pr_auc": entry.metrics.get("pr_auc"),
+            "first_event": entry.training_data.get("first_event"),
+            "last_event": entry.training_data.get("last_event"),
+            "source": entry.source,
+        }
+        for entry in registry.versions()
+    ]
+    if emit_rows(rows, list(_MODEL_COLUMNS), fmt):
+        return
     table = Table(title=f"model {registry.name}", title_justify="left")
     for name in ("", "version", "created", "ROC AUC", "PR AUC", "data", "source"):
         table.add_column(name)
@@ -241,14 +270,30 @@ def undeploy(
 
 
 @app.command("endpoints")
-def endpoints_command() -> None:
+def endpoints_command(fmt: OutputFormat = "table") -> None:
     """Endpoints recorded in the lake and whether they run."""
     from lakelib.ml import list_endpoints
 
+    check_format(fmt)
+    found = list_endpoints()
+    rows = [
+        {
+            "name": record.name,
+            "target": record.target,
+            "model": record.model,
+            "version": record.version,
+            "url": record.url,
+            "pid": record.pid,
+            "running": alive,
+        }
+        for record, alive in found
+    ]
+    if emit_rows(rows, ["name", "target", "model", "version", "url", "pid", "running"], fmt):
+        return
     table = Table(title="endpoints", title_justify="left")
     for name in ("name", "target", "model", "version", "url", "pid", "running"):
         table.add_column(name)
-    for record, alive in list_endpoints():
+    for record, alive in found:
         table.add_row(
             record.name, record.target, record.model, record.version, record.url,
             str(record.pid), "yes" if alive else "no",

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from lakelib.cli._app import app
-from lakelib.cli._console import err, human_bytes, out
+from lakelib.cli._console import emit_rows, err, human_bytes, out
 from lakelib.errors import QueryError
 
 FORMATS = ("table", "csv", "json")
@@ -57,13 +57,34 @@ def parameter_value(text: str) -> Any:
         return value
 
 
-def _print_history(limit: int, workgroup: str | None) -> None:
+_HISTORY_COLUMNS = (
+    "submitted_at",
+    "query_id",
+    "workgroup",
+    "engine",
+    "state",
+    "state_reason",
+    "total_ms",
+    "bytes_scanned",
+    "cost_usd",
+    "rows",
+    "output_location",
+    "sql",
+)
+
+
+def _print_history(limit: int, workgroup: str | None, fmt: str = "table") -> None:
+    from dataclasses import asdict
+
     from lakelib.query import query_history
 
+    records = query_history(limit, workgroup=workgroup)
+    if emit_rows([asdict(rec) for rec in records], _HISTORY_COLUMNS, fmt):
+        return
     table = Table(title="recent queries", title_justify="left")
     for column in ("submitted", "id", "workgroup", "state", "time", "scanned", "cost", "sql"):
         table.add_column(column, overflow="fold")
-    for rec in query_history(limit, workgroup=workgroup):
+    for rec in records:
         table.add_row(
             rec.submitted_at[:19].replace("T", " "),
             rec.query_id[:8],
@@ -116,7 +137,9 @@ def query_command(
     explain: Annotated[
         bool, typer.Option("--explain", help="Show partitions, files, bytes and price; do not run.")
     ] = False,
-    history: Annotated[bool, typer.Option("--history", help="List recent queries.")] = False,
+    history: Annotated[
+        bool, typer.Option("--history", help="List recent queries (--format csv|json too).")
+    ] = False,
     limit: Annotated[int, typer.Option(min=1, help="How many --history entries.")] = 20,
     max_rows: Annotated[
         int,
@@ -131,7 +154,7 @@ def query_command(
     if fmt not in FORMATS:
         raise typer.BadParameter(f"use one of: {', '.join(FORMATS)}", param_hint="--format")
     if history:
-        _print_history(limit, workgroup if workgroup != "primary" else None)
+        _print_history(limit, workgroup if workgroup != "primary" else None, fmt)
         return
     if not sql:
         raise typer.BadParameter("give a SQL query (or --history)", param_hint="SQL")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from pathlib import Path
+
 import orjson
 from rich.table import Table
 
 from lakelib.cli._app import app
-from lakelib.cli._console import human_bytes, out
+from lakelib.cli._console import OutputFormat, check_format, emit_json, human_bytes, out
 from lakelib.config import Settings, Zone, get_settings
 from lakelib.errors import CatalogError
 from lakelib.monitor import recent_runs
@@ -24,27 +27,59 @@ def _recent_ingests(runs: Store, limit: int = 5) -> list[dict[str, object]]:
 
 
 @app.command()
-def status() -> None:
+def status(fmt: OutputFormat = "table") -> None:
     """Show the lake's zones with file counts and sizes, the last runs and alerts.
 
-    The local catalog is checked too: damaged rows are listed one per line, and a catalog
-    that is damaged or cannot be read at all makes the command exit 1 (after the rest of
-    the status), since crawls, the ETL and queries of the damaged tables will fail.
+    Says which lake.toml is in use. The local catalog is checked too: damaged rows are
+    listed one per line, and a catalog that is damaged or cannot be read at all makes the
+    command exit 1 (after the rest of the status), since crawls, the ETL and queries of the
+    damaged tables will fail. --format json prints all of it as one JSON document.
     """
+    check_format(fmt, ("table", "json"))
     settings = get_settings()
+    usages = zone_usage(settings)
+    runs = zone_store(Zone.RUNS, settings)
+    pipeline_runs = recent_runs(runs, PIPELINE, limit=5)
+    ingests = _recent_ingests(runs)
+    alerts = AlertLog(runs).recent(limit=5)
+    if fmt == "json":
+        problems, damage = _catalog_problems(settings)
+        emit_json(
+            {
+                "profile": settings.profile,
+                "config": settings.config_source,
+                "database": settings.database,
+                "zones": [
+                    {
+                        "zone": u.zone.value,
+                        "files": u.files,
+                        "bytes": u.bytes,
+                        "location": u.uri,
+                    }
+                    for u in usages
+                ],
+                "catalog_problems": problems,
+                "pipeline_runs": [run.to_dict() for run in pipeline_runs],
+                "ingests": ingests,
+                "alerts": [asdict(alert) for alert in alerts],
+            }
+        )
+        if damage is not None:
+            raise damage
+        return
+
+    out.print(f"config: {_config_line(settings)}", markup=False)
     table = Table(title=f"lake ({settings.profile} profile)", title_justify="left")
     table.add_column("zone")
     table.add_column("files", justify="right")
     table.add_column("size", justify="right")
     table.add_column("location", overflow="fold")
-    for usage in zone_usage(settings):
+    for usage in usages:
         table.add_row(usage.zone.value, f"{usage.files:,}", human_bytes(usage.bytes), usage.uri)
     out.print(table)
     out.print(f"catalog database: {settings.database}")
     damage = _catalog_damage(settings)
 
-    runs = zone_store(Zone.RUNS, settings)
-    pipeline_runs = recent_runs(runs, PIPELINE, limit=5)
     if pipeline_runs:
         table = Table(title="pipeline runs", title_justify="left")
         for column in ("date", "status", "stages", "attempts", "notes"):
@@ -55,7 +90,6 @@ def status() -> None:
             table.add_row(run.run_date, run.status, stages, str(run.attempts), problem)
         out.print(table)
 
-    ingests = _recent_ingests(runs)
     if ingests:
         table = Table(title="recent ingests", title_justify="left")
         for column in ("run", "source", "read", "landed", "quarantined", "contract"):
@@ -70,13 +104,41 @@ def status() -> None:
             )
         out.print(table)
 
-    alerts = AlertLog(runs).recent(limit=5)
     if alerts:
         out.print("recent alerts:")
         for alert in alerts:
             out.print(f"  {alert.line()}", markup=False)
     if damage is not None:
         raise damage
+
+
+def _config_line(settings: Settings) -> str:
+    """Which lake.toml is in use, or that none was found (built-in defaults)."""
+    if settings.config_source:
+        return settings.config_source
+    return (
+        f"no lake.toml found from {Path.cwd()} upwards: built-in defaults (run from the "
+        "project folder, or set LAKE_CONFIG)"
+    )
+
+
+def _catalog_problems(settings: Settings) -> tuple[list[str], CatalogError | None]:
+    """The local catalog's problems and the error to exit with, without printing."""
+    if not settings.is_local:
+        return [], None
+    from lakelib.catalog import CATALOG_FILE, LocalCatalog
+    from lakelib.catalog._local import REPAIR
+
+    catalog = LocalCatalog(settings.home / CATALOG_FILE, settings.database)
+    try:
+        problems = catalog.check()
+    except CatalogError as exc:
+        return [f"UNREADABLE ({catalog.path})"], exc
+    if not problems:
+        return [], None
+    return problems, CatalogError(
+        f"catalog {catalog.path} has {len(problems)} problem(s), listed above; {REPAIR}"
+    )
 
 
 def _catalog_damage(settings: Settings) -> CatalogError | None:

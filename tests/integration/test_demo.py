@@ -39,6 +39,11 @@ def test_demo_backfills_runs_the_daily_pipeline_and_reruns_idempotently(
     # The last line says where the report is, and it is there.
     assert lines[-1] == f"report: {home / 'runs' / '2026-01-03' / 'report.html'}"
     assert (home / "runs" / "2026-01-03" / "report.html").is_file()
+    # Three days cannot train a model: the summary says so and what to run instead.
+    assert lines[-2].startswith(
+        "no model: 3 days of sales are too few to train (the model needs 51), so there are "
+        "no predictions and no model section in the report; run `lake demo --days 51`"
+    )
     stages = {
         line.split()[1]: line for line in lines if line.startswith("│ ") and len(line.split()) > 2
     }
