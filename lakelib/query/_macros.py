@@ -21,6 +21,11 @@ _NUMBER = r"[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?"
 # Text a cast cannot read: Trino fails (TRY_CAST gives NULL), with Trino's message.
 _FAIL = "WHEN s IS NULL OR safe THEN NULL ELSE error('Cannot cast ''' || s || ''' to ' || t) END"
 
+_SUBSTR_EDGE = (
+    "'function substr is not supported by the local engine with a negative length or a "
+    "negative start before the beginning of the string'"
+)
+
 _URL = r"^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/?#]*@)?"
 
 MACROS: tuple[str, ...] = (
@@ -130,8 +135,36 @@ MACROS: tuple[str, ...] = (
     "trino_split_part(s, d, i) AS CASE WHEN i > len(string_split(s, d)) THEN NULL "
     "ELSE split_part(s, d, i) END",
     # Trino: substr(s, 0) is ''; DuckDB treats start 0 as 1.
-    "trino_substr(s, p) AS CASE WHEN p = 0 THEN '' ELSE substring(s, p) END, "
-    "(s, p, n) AS CASE WHEN p = 0 THEN '' ELSE substring(s, p, n) END",
+    # A negative start before the beginning, or a negative length, is refused: DuckDB counts
+    # backwards ('abc', 2, -1 -> 'a') and Trino's answer is not in its documentation.
+    "trino_substr(s, p) AS CASE WHEN p = 0 THEN '' WHEN p < 0 AND -p > length(s) THEN "
+    f"error({_SUBSTR_EDGE}) ELSE substring(s, p) END, "
+    "(s, p, n) AS CASE WHEN p = 0 THEN '' WHEN n < 0 OR (p < 0 AND -p > length(s)) THEN "
+    f"error({_SUBSTR_EDGE}) ELSE substring(s, p, n) END",
+    # Trino: sequence(a, b) counts down when b < a (DuckDB: empty); a step that moves away
+    # from stop, or a zero step, is an error (DuckDB: empty).
+    "trino_sequence(a, b) AS CASE WHEN a <= b THEN generate_series(a, b) "
+    "ELSE generate_series(a, b, -1) END, "
+    "(a, b, s) AS CASE WHEN a + s = a THEN error('step must not be zero') "
+    "WHEN (a < b AND a + s < a) OR (a > b AND a + s > a) THEN error('sequence stop value "
+    "should be greater than or equal to start value if step is greater than zero otherwise "
+    "stop should be less than or equal to start') ELSE generate_series(a, b, s) END",
+    # Java's String.replace inserts at every position for an empty search; DuckDB does not.
+    "trino_replace(s, f, r) AS CASE WHEN f = '' AND r <> '' THEN error('function replace is "
+    "not supported by the local engine with an empty search string') ELSE replace(s, f, r) END",
+    # An empty delimiter splits differently in each engine: refused.
+    "trino_delimiter(d, f) AS CASE WHEN d = '' THEN error('function ' || f || ' is not "
+    "supported by the local engine with an empty delimiter') ELSE d END",
+    # A pattern that can match the empty string places its matches differently in Java
+    # (Trino) and RE2 (DuckDB) when every match is wanted: refused.
+    "trino_pattern(p, f) AS CASE WHEN regexp_matches('', p) THEN error('function ' || f || "
+    "' is not supported by the local engine with a pattern that matches the empty string') "
+    "ELSE p END",
+    # Trino upper-cases code point by code point (Java's simple case mapping): 'ß' stays 'ß';
+    # DuckDB answers 'ẞ'.
+    "trino_upper(s) AS CASE WHEN contains(s, 'ß') THEN list_aggr(list_transform("
+    "string_split(s, ''), lambda c: CASE WHEN c = 'ß' THEN c ELSE upper(c) END), "
+    "'string_agg', '') ELSE upper(s) END",
     # Trino: slice(array, start, length); a negative start counts from the end; start 0 fails.
     "trino_slice(a, s, n) AS CASE WHEN s > 0 THEN list_slice(a, s, s + n - 1) "
     "WHEN s < 0 THEN list_slice(a, len(a) + s + 1, len(a) + s + n) "

@@ -328,7 +328,9 @@ def _strpos(node: exp.Expression) -> exp.Expression | None:
     return None
 
 
-_PRINTF_SAFE = re.compile(r"%(?:%|n|[-0+ ]?\d*(?:\.\d+)?[sdfxXeEo])")
+# %f / %e are refused: Java rounds the shortest decimal form of a double half up
+# (format('%.2f', 1.005e0) = '1.01'), printf the binary value ('1.00').
+_PRINTF_SAFE = re.compile(r"%(?:%|n|[-0+ ]?\d*(?:\.\d+)?[sdxXo])")
 
 
 def _format(node: exp.Expression) -> exp.Expression | None:
@@ -590,6 +592,32 @@ def _subscript(node: exp.Expression) -> exp.Expression | None:
     return _fn("trino_subscript", node.this, index)
 
 
+def _guard_args(node: exp.Expression) -> exp.Expression | None:
+    """Wrap the arguments whose edge cases differ between the engines in refusing macros."""
+    if node.meta.get("lake_guarded"):
+        return None
+    name = node.meta.get(NAME_KEY)
+    guards = {
+        "split": ("delimiter", "expression", "trino_delimiter"),
+        "split_part": ("delimiter", "delimiter", "trino_delimiter"),
+        "regexp_split": ("pattern", "expression", "trino_pattern"),
+        "regexp_extract_all": ("pattern", "expression", "trino_pattern"),
+        "regexp_replace": ("pattern", "expression", "trino_pattern"),
+    }
+    if name not in guards:
+        return None
+    if name == "split" and len(_call_args(node)) > 2:
+        raise QueryError(
+            "function split is not supported by the local engine with a limit argument"
+        )
+    _, key, macro = guards[name]
+    value = node.args.get(key)
+    if value is not None:
+        node.set(key, _fn(macro, value, exp.Literal.string(name)))
+    node.meta["lake_guarded"] = True
+    return node
+
+
 def _avg(node: exp.Expression) -> exp.Expression | None:
     if isinstance(node, exp.Avg) and not node.meta.get("lake_done"):
         node.set("this", _fn("trino_not_decimal", node.this, exp.Literal.string("avg")))
@@ -618,6 +646,11 @@ def _current_timezone(node: exp.Expression) -> exp.Expression | None:
 
 
 REWRITES: tuple[Rewrite, ...] = (
+    Rewrite(
+        "edge-case guards",
+        "empty delimiters, patterns matching '', split with a limit: refused",
+        _guard_args,
+    ),
     Rewrite(
         "division",
         "integer / integer truncates toward zero (-7 / 2 = -3); decimal / decimal has scale "
@@ -704,6 +737,13 @@ REWRITES: tuple[Rewrite, ...] = (
         _literal_pattern,
     ),
     Rewrite("current_timezone", "the session time zone: UTC on Athena", _current_timezone),
+    Rewrite(
+        "sequence",
+        "counts down when stop < start; a wrong-way step fails",
+        _by_name("sequence", "trino_sequence"),
+    ),
+    Rewrite("replace", "an empty search string is refused", _by_name("replace", "trino_replace")),
+    Rewrite("upper", "code point by code point ('ß' stays 'ß')", _by_name("upper", "trino_upper")),
     Rewrite("from_unixtime", "from_unixtime(x, zone) is refused", _from_unixtime),
     Rewrite(
         "subscript",

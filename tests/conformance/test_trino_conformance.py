@@ -185,6 +185,9 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         [("a+b+c", "abc", "cba")],
     ),
     ("trims", "SELECT trim('  x  '), ltrim('  x'), rtrim('x  ')", [("x", "x", "x")]),
+    # Trino upper-cases code point by code point (Java's simple case mapping): no single
+    # upper-case letter exists for 'ß', so it stays.
+    ("upper keeps sharp s", "SELECT upper('straße'), upper('abc')", [("STRAßE", "ABC")]),
     (
         "ends_with translate hamming_distance",
         "SELECT ends_with('lakelib', 'lib'), translate('abcd', 'bd', 'x'), "
@@ -344,6 +347,9 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
     ),
     ("array_join skips NULL", "SELECT array_join(ARRAY['a', NULL, 'c'], '/')", [("a/c",)]),
     ("sequence with step", "SELECT sequence(1, 9, 4)", [([1, 5, 9],)]),
+    # array.html sequence(start, stop): "incrementing by 1 if start is less than or equal to
+    # stop, otherwise -1".
+    ("sequence counts down", "SELECT sequence(5, 1), sequence(2, 2)", [([5, 4, 3, 2, 1], [2])]),
     (
         "element_at",
         "SELECT element_at(ARRAY[10, 20, 30], -1), element_at(ARRAY[10], 5)",
@@ -909,6 +915,20 @@ TYPING_ERRORS = [
     ("SELECT MAP(ARRAY['a'], ARRAY[1])['z']", "Key not present in map: z"),
     ("SELECT tags[3] FROM sales WHERE id = 6", "Array subscript must be less than or equal"),
     ("SELECT MAP(ARRAY[1], ARRAY[1])[1]", "is not supported by the local engine"),
+    # array.html sequence: a step moving away from stop, or a zero step, fails.
+    ("SELECT sequence(1, 5, -1)", "sequence stop value should be greater than or equal"),
+    ("SELECT sequence(1, 5, 0)", "step must not be zero"),
+    # Edge cases whose answers differ between the engines: refused by name.
+    ("SELECT split('a,b,c', ',', 2)", "function split is not supported by the local engine"),
+    ("SELECT split('abc', '')", "function split is not supported by the local engine"),
+    ("SELECT split_part('a,b', '', 1)", "function split_part is not supported by the local"),
+    ("SELECT regexp_split('a1b', 'x*')", "function regexp_split is not supported by the local"),
+    ("SELECT regexp_replace('abc', 'x*', '-')", "function regexp_replace is not supported"),
+    ("SELECT regexp_extract_all('abc', 'x*')", "function regexp_extract_all is not supported"),
+    ("SELECT replace('abc', '', 'x')", "function replace is not supported by the local engine"),
+    ("SELECT substr('abc', -5)", "function substr is not supported by the local engine"),
+    ("SELECT substr('abc', 2, -1)", "function substr is not supported by the local engine"),
+    ("SELECT format('%.2f', 1.005e0)", "format() conversion '%.2f' is not supported"),
     # aggregate.html avg(x) -> same type as x for decimals; DuckDB's is a double.
     (
         "SELECT avg(CAST(amount AS DECIMAL(10, 2))) FROM sales",
