@@ -84,3 +84,10 @@ def test_readme_states_the_count_of_exact_functions() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     found = re.search(r"\((\d+) Trino functions answered exactly", readme)
     assert found and int(found.group(1)) == len(TABLE.exact)
+
+
+def test_every_function_of_trinos_reference_is_in_the_table() -> None:
+    listed = Path(__file__).with_name("trino_reference_functions.txt").read_text(encoding="utf-8")
+    names = {line.strip() for line in listed.splitlines() if line and not line.startswith("#")}
+    missing = sorted(names - TABLE.exact.keys() - TABLE.refused.keys())
+    assert len(names) > 450 and not missing, missing
