@@ -131,6 +131,9 @@ MACROS: tuple[str, ...] = (
     # Trino: json_extract_scalar is NULL when the path points at an object or an array.
     "trino_json_extract_scalar(j, p) AS CASE WHEN json_type(json_extract(j, p)) "
     "IN ('OBJECT', 'ARRAY') THEN NULL ELSE json_extract_string(j, p) END",
+    # Trino: json_array_length is NULL for JSON that is not an array (DuckDB: 0).
+    "trino_json_array_length(j) AS CASE WHEN json_type(j) = 'ARRAY' "
+    "THEN CAST(json_array_length(j) AS BIGINT) END",
     # Trino: split_part is NULL when the index is past the last field (DuckDB: '').
     "trino_split_part(s, d, i) AS CASE WHEN i > len(string_split(s, d)) THEN NULL "
     "ELSE split_part(s, d, i) END",

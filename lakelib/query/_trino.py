@@ -743,6 +743,11 @@ REWRITES: tuple[Rewrite, ...] = (
         _by_name("sequence", "trino_sequence"),
     ),
     Rewrite("replace", "an empty search string is refused", _by_name("replace", "trino_replace")),
+    Rewrite(
+        "json_array_length",
+        "NULL when the JSON is not an array",
+        _by_name("json_array_length", "trino_json_array_length"),
+    ),
     Rewrite("upper", "code point by code point ('ß' stays 'ß')", _by_name("upper", "trino_upper")),
     Rewrite("from_unixtime", "from_unixtime(x, zone) is refused", _from_unixtime),
     Rewrite(

@@ -251,6 +251,13 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         "SELECT json_array_length(json_extract(payload, '$.items')) FROM raw_events ORDER BY id",
         [(3,), (0,), (1,), (None,)],
     ),
+    # json.html json_array_length: the length of a JSON array; not an array -> NULL.
+    (
+        "json_array_length of a non-array is NULL",
+        """SELECT json_array_length('[1, 2]'), json_array_length('{"a": 1}'), """
+        "json_array_length('5')",
+        [(2, None, None)],
+    ),
     ("json_format of json_parse", """SELECT json_format(json_parse('{"a":1}'))""", [('{"a":1}',)]),
     (
         "json scalar cast",
