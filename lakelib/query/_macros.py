@@ -26,6 +26,13 @@ _SUBSTR_EDGE = (
     "negative start before the beginning of the string'"
 )
 
+_TS_TEXT = (
+    "CASE WHEN p IS NULL THEN error('CAST(timestamp AS varchar) is not supported by the local "
+    "engine when the timestamp is computed from a literal of another precision') "
+    "WHEN p = 0 THEN strftime(x, '%Y-%m-%d %H:%M:%S') "
+    "ELSE left(strftime(x, '%Y-%m-%d %H:%M:%S.%f'), 20 + p) END"
+)
+
 _URL = r"^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/?#]*@)?"
 
 MACROS: tuple[str, ...] = (
@@ -214,7 +221,12 @@ MACROS: tuple[str, ...] = (
     "WHEN len(list_filter(l, lambda e: e IS NULL)) > 0 THEN NULL ELSE true END",
     # Trino: CAST(double AS varchar) renders scientific notation (1.25E1); refuse, never
     # return DuckDB's '12.5' as if it were Trino's answer.
-    "trino_to_varchar(x) AS CASE WHEN typeof(x) IN ('DOUBLE', 'FLOAT') THEN error("
+    # Timestamps print p fraction digits (the translator knows p: 3 for a column, the text's
+    # for a literal); DuckDB drops zero fractions ('2024-01-02 03:04:05' for timestamp(3)).
+    f"trino_to_varchar(x TIMESTAMP, p) AS {_TS_TEXT}, "
+    f"(x TIMESTAMPTZ, p) AS {_TS_TEXT} || ' UTC', "
+    "(x DATE, p) AS CAST(x AS VARCHAR), (x VARCHAR, p) AS x, "
+    "(x, p) AS CASE WHEN typeof(x) IN ('DOUBLE', 'FLOAT') THEN error("
     "'CAST(double AS varchar) is not supported by the local engine: Trino renders doubles in "
     "scientific notation (1.25E1); use format() or CAST(CAST(x AS decimal(p, s)) AS varchar)') "
     "ELSE CAST(x AS VARCHAR) END",

@@ -229,6 +229,33 @@ _INTEGRAL = {
 _TEXT = {exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR, exp.DataType.Type.TEXT}
 
 
+def _timestamp_precision(node: exp.Cast) -> exp.Expression:
+    """The fraction digits Trino prints for a timestamp cast to text.
+
+    A timestamp literal has the precision of its text (TIMESTAMP '... 03:04:05' is
+    timestamp(0)); one read from a table, parsed or cast is timestamp(3). An expression built
+    on a literal of another precision is unknown (NULL: refused if it is a timestamp).
+    """
+    inner = node.this
+    literals = [
+        c
+        for c in inner.find_all(exp.Cast)
+        if c.to.this == exp.DataType.Type.TIMESTAMP and c.to.expressions
+    ]
+    if isinstance(inner, exp.Cast) and inner in literals:
+        digits = int(inner.to.expressions[0].this.name)
+    elif any(int(c.to.expressions[0].this.name) != 3 for c in literals):
+        return exp.Null()
+    else:
+        digits = 3
+    if digits > 6:
+        raise QueryError(
+            "CAST(timestamp AS varchar) is not supported by the local engine for a precision "
+            "above 6 digits"
+        )
+    return exp.Literal.number(digits)
+
+
 _TEXT_CASTS = {
     exp.DataType.Type.DOUBLE: ("trino_cast_double", "DOUBLE"),
     exp.DataType.Type.FLOAT: ("trino_cast_double", "REAL"),
@@ -262,12 +289,8 @@ def _cast(node: exp.Expression) -> exp.Expression | None:
         return node
     if to.this in _TEXT:
         length = to.expressions[0].this if to.expressions else None
-        safe = isinstance(node, exp.TryCast)
-        text: exp.Expression = (
-            exp.TryCast(this=node.this, to=exp.DataType.build("VARCHAR"))
-            if safe
-            else _fn("trino_to_varchar", node.this)
-        )
+        # TRY_CAST takes the same path: its refusals (a double) are refusals, not NULLs.
+        text: exp.Expression = _fn("trino_to_varchar", node.this, _timestamp_precision(node))
         if length is not None:
             # Trino: CAST(x AS varchar(n)) truncates to n characters.
             text = _fn("left", text, length)

@@ -579,6 +579,15 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         [(0,), (1,), (1,), (0,), (1,), (2,)],
     ),
     ("decimal to varchar", "SELECT CAST(CAST(12.5 AS decimal(5, 2)) AS varchar)", [("12.50",)]),
+    # https://trino.io/docs/current/language/types.html#timestamp-p: a literal's precision is
+    # the digits it was written with; a table's timestamp column is timestamp(3) on Athena.
+    (
+        "timestamps to varchar keep their precision",
+        "SELECT CAST(TIMESTAMP '2024-01-02 03:04:05' AS varchar), "
+        "CAST(TIMESTAMP '2024-01-02 03:04:05.12' AS varchar), CAST(sold_at AS varchar) "
+        "FROM sales WHERE id = 1",
+        [("2024-01-02 03:04:05", "2024-01-02 03:04:05.12", "2024-01-01 08:00:00.000")],
+    ),
     (
         "date and boolean to varchar",
         "SELECT CAST(DATE '2024-01-02' AS varchar), CAST(true AS varchar)",
@@ -922,6 +931,11 @@ TYPING_ERRORS = [
     ("SELECT MAP(ARRAY['a'], ARRAY[1])['z']", "Key not present in map: z"),
     ("SELECT tags[3] FROM sales WHERE id = 6", "Array subscript must be less than or equal"),
     ("SELECT MAP(ARRAY[1], ARRAY[1])[1]", "is not supported by the local engine"),
+    ("SELECT TRY_CAST(1.5e0 AS varchar)", "CAST(double AS varchar) is not supported"),
+    (
+        "SELECT CAST(date_add('hour', 1, TIMESTAMP '2024-01-01 00:00:00') AS varchar)",
+        "CAST(timestamp AS varchar) is not supported by the local engine",
+    ),
     # array.html sequence: a step moving away from stop, or a zero step, fails.
     ("SELECT sequence(1, 5, -1)", "sequence stop value should be greater than or equal"),
     ("SELECT sequence(1, 5, 0)", "step must not be zero"),
