@@ -1,7 +1,7 @@
 """Reports and alerts: KPIs, charts, the HTML report with CSV extracts, threshold alerts.
 
 The alert rules load eagerly (the pipeline runner and ``lake status`` use them); the report
-parts need pandas and matplotlib and load on first use, so the CLI starts quickly.
+parts need pandas, jinja2 and plotly and load on first use, so the CLI starts quickly.
 """
 
 from __future__ import annotations

@@ -46,6 +46,16 @@ GROUP BY product_id
 ORDER BY revenue DESC
 LIMIT 20
 """
+# The grain every interactive chart, KPI and table of the page is summed from in the browser
+# (day x region x category x product), so the filters can drive all of them.
+FACTS_SQL = f"""
+SELECT event_date AS date, region, category, product_id, sum(amount) AS revenue,
+       count(*) AS orders
+FROM {TABLE}
+WHERE event_date BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)
+GROUP BY event_date, region, category, product_id
+"""
+RANGE_SQL = f"SELECT min(event_date) AS first_day, max(event_date) AS last_day FROM {TABLE}"
 # Distinct buyers over the 30 days ending on the report day, the day before, a week before.
 ACTIVE_SQL = f"""
 SELECT
@@ -116,6 +126,18 @@ def _model_summary(settings: Settings) -> dict[str, Any] | None:
     return {"name": version.model, "version": version.version, "metrics": version.metrics}
 
 
+def _no_data_message(first: dt.date, last: dt.date, settings: Settings) -> str:
+    span = _query(RANGE_SQL, [], settings).iloc[0]
+    if span["last_day"] is None or pd.isna(span["last_day"]):
+        covers = f"{TABLE} is empty: run the ETL first (lake etl)"
+    else:
+        covers = (
+            f"{TABLE} has sales from {pd.Timestamp(span['first_day']).date()} to "
+            f"{pd.Timestamp(span['last_day']).date()}"
+        )
+    return f"no sales between {first} and {last}, so no report: {covers}"
+
+
 def load_report_data(
     as_of: dt.date | None = None,
     *,
@@ -123,13 +145,24 @@ def load_report_data(
     window_days: int = 30,
     history_days: int = 60,
 ) -> ReportData:
-    """Query the lake for the report of ``as_of`` (default: the last day with sales)."""
+    """Query the lake for the report of ``as_of`` (default: the last day with sales).
+
+    Raises
+    ------
+    LakeError
+        when ``sales_clean`` has no sales in the ``window_days`` up to ``as_of`` (a report of
+        zeros would look like a business collapse); the message gives the days it covers.
+    """
     settings = settings or get_settings()
     day = as_of or last_event_day(settings)
     start = day - dt.timedelta(days=history_days - 1)
     window = day - dt.timedelta(days=window_days - 1)
     daily = _query(DAILY_SQL, [_iso(start), _iso(day)], settings)
     daily["date"] = pd.to_datetime(daily["date"])
+    if not (daily["date"] >= pd.Timestamp(window)).any():
+        raise LakeError(_no_data_message(window, day, settings))
+    facts = _query(FACTS_SQL, [_iso(start), _iso(day)], settings)
+    facts["date"] = pd.to_datetime(facts["date"])
     segments = _query(SEGMENTS_SQL, [_iso(window), _iso(day)], settings)
     products = _query(PRODUCTS_SQL, [_iso(window), _iso(day)], settings)
     anchors = [day, day - dt.timedelta(days=1), day - dt.timedelta(days=7)]
@@ -148,6 +181,8 @@ def load_report_data(
         segments=segments,
         products=products,
         quality=quality_by_day(settings, start),
+        facts=facts,
+        currency=str(settings.section("report").get("currency", "USD")),
         model=_model_summary(settings),
         active_customers=active,
         window_days=window_days,

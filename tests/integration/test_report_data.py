@@ -111,3 +111,42 @@ def test_lake_report_writes_the_page_and_fires_alerts(
     assert "revenue_drop" in html
     alerts = list((lake_home / "runs" / "alerts" / "2026-01-17").glob("*-revenue_drop.json"))
     assert len(alerts) == 1
+
+
+def test_a_report_for_a_day_without_sales_is_a_one_line_error(lake_home: Path) -> None:
+    import subprocess
+    import sys
+
+    sales_clean(lake_home)
+    crawl("processed")
+    done = subprocess.run(
+        [sys.executable, "-m", "lakelib", "report", "--date", "2030-01-01"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr == (
+        "lake: error: no sales between 2029-12-03 and 2030-01-01, so no report: sales_clean "
+        "has sales from 2026-01-01 to 2026-01-20\n"
+    )
+    assert not (lake_home / "runs" / "2030-01-01").exists()  # no page of zeros written
+
+
+def test_the_page_filters_from_the_lake_numbers(lake_home: Path) -> None:
+    """The page's data holds the fine grain: south's revenue in the window, summed by hand."""
+    import json
+    import re
+
+    frame = sales_clean(lake_home)
+    crawl("processed")
+    data = load_report_data(settings=None, window_days=7)
+    files = write_report(data, LocalStore(lake_home / "runs"), data.as_of.isoformat())
+    html = (lake_home / "runs" / files.html).read_text()
+    found = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html)
+    assert found is not None
+    page = json.loads(found.group(1))
+    south = page["regions"].index("south")
+    got = sum(r[4] for r in page["rows"] if r[1] == south)
+    assert got == pytest.approx(frame.loc[frame["region"] == "south", "amount"].sum())
+    assert page["asOf"] == "2026-01-20" and page["windowDays"] == 7
