@@ -26,7 +26,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +57,7 @@ from lakelib.query._sandbox import (
     sandboxed_connection,
 )
 from lakelib.query._trino import parse_trino, refuse, rewrite, to_duckdb
+from lakelib.query._typing import check_operand_kinds, kind_of_type
 
 log = logging.getLogger(__name__)
 
@@ -291,6 +292,39 @@ def _sources_of(select: exp.Select) -> list[exp.Expression]:
     return found
 
 
+def _column_kinds(
+    resolved: list[tuple[exp.Table, Table]],
+) -> Callable[[exp.Column], tuple[str, str] | None]:
+    """How to find a column's comparison kind from the catalog (None when unsure).
+
+    A qualified column names its table by alias; an unqualified one is looked up only in a
+    SELECT whose every source is a catalog table, and only if exactly one has the name.
+    """
+    by_node = {id(node): table for node, table in resolved}
+
+    def kinds_of(table: Table) -> dict[str, tuple[str, str] | None]:
+        found = {c.name: kind_of_type(c.type) for c in table.columns}
+        found.update({key: ("varchar", "varchar") for key in table.partition_keys})
+        return found
+
+    def column_kind(column: exp.Column) -> tuple[str, str] | None:
+        select = column.find_ancestor(exp.Select)
+        if select is None:
+            return None
+        sources = _sources_of(select)
+        if not sources or not all(isinstance(s, exp.Table) and id(s) in by_node for s in sources):
+            return None
+        tables = {(s.alias or s.name).lower(): by_node[id(s)] for s in sources}
+        name = column.name.lower()
+        if column.table:
+            table = tables.get(column.table.lower())
+            return kinds_of(table).get(name) if table is not None else None
+        owners = [t for t in tables.values() if name in kinds_of(t)]
+        return kinds_of(owners[0]).get(name) if len(owners) == 1 else None
+
+    return column_kind
+
+
 class LocalEngine:
     """Trino SQL on DuckDB over the local lake (the embedded default)."""
 
@@ -356,6 +390,7 @@ class LocalEngine:
                     raise QueryError(f"not supported by the local engine: {what}")
             resolved.append((node, self._resolve(node, database)))
 
+        check_operand_kinds(tree, _column_kinds(resolved))
         scans: list[TableScan] = []
         replacements: list[tuple[exp.Table, str, str]] = []
         roots = allowed_directories(self.settings)

@@ -26,7 +26,14 @@ from sqlglot.tokens import TokenType
 
 from lakelib.errors import QueryError
 from lakelib.query._functions import NAME_KEY, LakeTrino, check_calls
-from lakelib.query._typing import OPERANDS_KEY, TYPE_KEY, Num, annotate, static_type
+from lakelib.query._typing import (
+    OPERANDS_KEY,
+    TYPE_KEY,
+    Num,
+    annotate,
+    check_operand_kinds,
+    static_type,
+)
 
 __all__ = ["REFUSED", "REWRITES", "Rewrite", "parse_trino", "to_duckdb", "translate"]
 
@@ -995,4 +1002,5 @@ def translate(sql: str) -> str:
     'SELECT TRINO_DIV(7, 2) AS "_col0"'
     """
     tree, _ = parse_trino(sql)
+    check_operand_kinds(tree, lambda column: None)  # literals only: no catalog here
     return to_duckdb(rewrite(tree))

@@ -12,12 +12,24 @@ differently.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
 from sqlglot import exp
 
-__all__ = ["OPERANDS_KEY", "TYPE_KEY", "Num", "annotate", "decimal_literal", "static_type"]
+from lakelib.errors import QueryError
+
+__all__ = [
+    "OPERANDS_KEY",
+    "TYPE_KEY",
+    "Num",
+    "annotate",
+    "check_operand_kinds",
+    "decimal_literal",
+    "kind_of_type",
+    "static_type",
+]
 
 TYPE_KEY = "lake_type"
 OPERANDS_KEY = "lake_operands"
@@ -127,3 +139,114 @@ def annotate(tree: exp.Expression) -> None:
         node.meta[TYPE_KEY] = static_type(node)
         if isinstance(node, exp.Div):
             node.meta[OPERANDS_KEY] = (static_type(node.this), static_type(node.expression))
+
+
+# -- operand kinds in comparisons, IN, BETWEEN, COALESCE and CASE --------------------------
+# Trino never converts between text and numbers, dates, timestamps or booleans
+# (https://trino.io/docs/current/functions/conversion.html): ``amount = '10'`` and
+# ``sold_at > '2024-01-01'`` fail on Athena ("Cannot apply operator"), where DuckDB casts the
+# text and answers. Kinds come from literals and from catalog columns; unknown is unknown.
+
+_KIND_OF_TYPE = (
+    (re.compile(r"^(string|varchar|char)"), "varchar"),
+    (re.compile(r"^(tinyint|smallint|int|integer|bigint|float|double|real|decimal)"), "number"),
+    (re.compile(r"^date$"), "date"),
+    (re.compile(r"^timestamp"), "timestamp"),
+    (re.compile(r"^boolean$"), "boolean"),
+)
+_CAST_KINDS = {
+    exp.DataType.Type.DATE: "date",
+    exp.DataType.Type.TIMESTAMP: "timestamp",
+    exp.DataType.Type.BOOLEAN: "boolean",
+    exp.DataType.Type.VARCHAR: "varchar",
+    exp.DataType.Type.TEXT: "varchar",
+    exp.DataType.Type.CHAR: "varchar",
+}
+# Kinds Trino compares with each other (a date is widened to a timestamp).
+_FAMILY = {
+    "number": "number",
+    "varchar": "varchar",
+    "date": "time",
+    "timestamp": "time",
+    "boolean": "boolean",
+}
+
+
+def kind_of_type(glue_type: str) -> tuple[str, str] | None:
+    """The comparison kind and Trino type name of a catalog (Glue/Hive) column type."""
+    text = glue_type.lower()
+    for pattern, kind in _KIND_OF_TYPE:
+        if pattern.match(text):
+            return kind, "varchar" if kind == "varchar" else text
+    return None
+
+
+Kind = tuple[str, str]  # (kind, Trino type name for the message)
+
+
+def _kind(node: exp.Expression, column_kind: Callable[[exp.Column], Kind | None]) -> Kind | None:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Literal):
+        if node.is_string:
+            return "varchar", "varchar"
+        t = static_type(node)
+        return "number", "double" if t == DOUBLE else ("decimal" if "." in node.name else "integer")
+    if isinstance(node, exp.Boolean):
+        return "boolean", "boolean"
+    if isinstance(node, exp.Neg):
+        return _kind(node.this, column_kind)
+    if isinstance(node, exp.Cast):
+        name = node.to.this.value.lower()
+        if node.to.this in _CAST_KINDS:
+            return _CAST_KINDS[node.to.this], name
+        return ("number", name) if _cast_type(node.to, node.this) is not None else None
+    if isinstance(node, exp.Column):
+        return column_kind(node)
+    return None
+
+
+def _mismatch(kinds: list[Kind | None]) -> tuple[str, str] | None:
+    known = [k for k in kinds if k is not None]
+    for other in known[1:]:
+        if _FAMILY[other[0]] != _FAMILY[known[0][0]]:
+            return known[0][1], other[1]
+    return None
+
+
+_SYMBOLS = {"EQ": "=", "NEQ": "<>", "GT": ">", "GTE": ">=", "LT": "<", "LTE": "<="}
+
+
+def check_operand_kinds(
+    tree: exp.Expression, column_kind: Callable[[exp.Column], Kind | None]
+) -> None:
+    """Refuse, as Athena does, an operation mixing text with numbers, dates or booleans."""
+    for node in tree.walk():
+        groups: list[tuple[str, list[exp.Expression]]] = []
+        if isinstance(node, exp.EQ | exp.NEQ | exp.GT | exp.GTE | exp.LT | exp.LTE):
+            groups.append((_SYMBOLS[node.key.upper()], [node.this, node.expression]))
+        elif isinstance(node, exp.NullSafeEQ | exp.NullSafeNEQ):
+            groups.append(("IS DISTINCT FROM", [node.this, node.expression]))
+        elif isinstance(node, exp.In) and node.expressions:
+            groups.append(("IN", [node.this, *node.expressions]))
+        elif isinstance(node, exp.Between):
+            groups.append(("BETWEEN", [node.this, node.args["low"], node.args["high"]]))
+        elif isinstance(node, exp.Coalesce):
+            groups.append(("COALESCE", [node.this, *node.expressions]))
+        elif isinstance(node, exp.Case):
+            results = [i.args.get("true") for i in node.args.get("ifs") or []]
+            results.append(node.args.get("default"))
+            groups.append(("CASE", [r for r in results if r is not None]))
+        for what, operands in groups:
+            bad = _mismatch([_kind(o, column_kind) for o in operands])
+            if bad:
+                shown = (
+                    f"{bad[0]} {what} {bad[1]}"
+                    if what in _SYMBOLS.values()
+                    else (f"{what} of {bad[0]} and {bad[1]}")
+                )
+                raise QueryError(
+                    f"Cannot apply operator: {shown}: Athena does not convert between text and "
+                    "other types (write DATE '...', a number, or CAST); the local engine "
+                    "refuses it as Athena does"
+                )

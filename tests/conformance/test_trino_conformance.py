@@ -657,6 +657,14 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         "SELECT substring('abcdef' FROM 2 FOR 3), substring('abcdef', 3)",
         [("bcd", "cdef")],
     ),
+    # Comparisons Athena accepts: text with text, numbers with numbers, a date with a
+    # timestamp (the date is widened), a column through its catalog type.
+    (
+        "comparisons of compatible kinds",
+        "SELECT count(*) FROM sales s WHERE s.customer = 'c1' AND s.amount >= 10 "
+        "AND s.sold_at > DATE '2024-01-01' AND s.qty <= 2.5",
+        [(1,)],
+    ),
     # -- tables, joins, partitions, CTEs ----------------------------------------------------
     (
         "join with a CSV table",
@@ -936,6 +944,17 @@ TYPING_ERRORS = [
         "SELECT CAST(date_add('hour', 1, TIMESTAMP '2024-01-01 00:00:00') AS varchar)",
         "CAST(timestamp AS varchar) is not supported by the local engine",
     ),
+    # conversion.html: "Trino will not convert between character and numeric types" (nor
+    # text to dates): Athena fails these with "Cannot apply operator"; DuckDB cast the text.
+    ("SELECT count(*) FROM sales WHERE amount = '10'", "Cannot apply operator: double = varchar"),
+    (
+        "SELECT count(*) FROM sales s WHERE s.sold_at > '2024-01-02' AND s.id > 0",
+        "Cannot apply operator",
+    ),
+    ("SELECT count(*) FROM sales WHERE qty IN ('1', '2')", "IN of bigint and varchar"),
+    ("SELECT coalesce(qty, 'none') FROM sales", "COALESCE of bigint and varchar"),
+    ("SELECT DATE '2024-01-01' = '2024-01-01'", "Cannot apply operator: date = varchar"),
+    ("SELECT CASE WHEN true THEN 1 ELSE 'a' END", "CASE of integer and varchar"),
     # array.html sequence: a step moving away from stop, or a zero step, fails.
     ("SELECT sequence(1, 5, -1)", "sequence stop value should be greater than or equal"),
     ("SELECT sequence(1, 5, 0)", "step must not be zero"),
