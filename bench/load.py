@@ -11,8 +11,9 @@ B. **``/invocations`` at concurrency 64**, a new connection per request (what a 
    clients does): resets and p50/p99, against the same load on a trivial echo server of the
    stdlib base the servers used before (``ThreadingHTTPServer``, listen backlog 5) and of the
    current base (``lakelib._httpserver.LocalServer``): the floor of HTTP alone.
-C. **Webhook latency as the lake grows**: one process, sequential POSTs; the median over
-   the first posts (around post 100) against the median around post N (default 5,000).
+C. **Webhook latency as the lake grows**: one process, N sequential POSTs (default 5,000;
+   medians per tenth printed), then batches of 50 POSTs alternating between that lake and a
+   fresh one (posts 100-600) at the same time: median after post N against around post 100.
 
 Prints numbers and ratios; not a pass/fail test. Usage::
 
@@ -296,28 +297,50 @@ def part_b(concurrency: int, total: int) -> None:
         )
 
 
-def part_c(posts: int, window: int = 100) -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
-        home = Path(tmp) / "lake"
-        latencies: list[float] = []
-        with webhook_process(home) as port:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-            for n in range(posts):
-                outcome, seconds, _ = post_once(
-                    port, "/ingest/sales", body_for(n), "application/x-ndjson", conn
-                )
-                if outcome != "202":
-                    raise RuntimeError(f"POST {n}: {outcome}")
-                latencies.append(seconds)
-            conn.close()
-    early = latencies[max(0, 100 - window // 2) : 100 + window // 2]
-    late = latencies[-window:]
-    early_ms = statistics.median(early) * 1000
-    late_ms = statistics.median(late) * 1000
+def sequential(port: int, first: int, count: int) -> list[float]:
+    """``count`` POSTs one after the other on one keep-alive connection: latencies."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    latencies = []
+    for n in range(first, first + count):
+        outcome, seconds, _ = post_once(
+            port, "/ingest/sales", body_for(n), "application/x-ndjson", conn
+        )
+        if outcome != "202":
+            raise RuntimeError(f"POST {n}: {outcome}")
+        latencies.append(seconds)
+    conn.close()
+    return latencies
+
+
+def part_c(posts: int, rounds: int = 10, batch: int = 50) -> None:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-load-") as tmp,
+        webhook_process(Path(tmp) / "big") as big,
+        webhook_process(Path(tmp) / "new") as new,
+    ):
+        latencies = sequential(big, 0, posts)
+        sequential(new, 0, 100)
+        # The landing fsyncs, so single windows move with the machine's disk and CPU load;
+        # the grown lake and a fresh one are therefore compared in alternating batches of
+        # the same posts, at the same time.
+        grown: list[float] = []
+        fresh: list[float] = []
+        for r in range(rounds):
+            grown += sequential(big, posts + r * batch, batch)
+            fresh += sequential(new, 100 + r * batch, batch)
+    step = max(100, posts // 10)
+    trend = ", ".join(
+        f"{statistics.median(latencies[i : i + step]) * 1000:.1f}"
+        for i in range(0, posts - step + 1, step)
+    )
+    grown_ms = statistics.median(grown) * 1000
+    fresh_ms = statistics.median(fresh) * 1000
+    print(f"C. one webhook, {posts:,} sequential POSTs: median per {step:,} posts (ms): {trend}")
     print(
-        f"C. one webhook, {posts:,} sequential POSTs: median around post 100 {early_ms:.1f} ms, "
-        f"last {window} posts {late_ms:.1f} ms: ratio {late_ms / early_ms:.2f}x "
-        f"(p99 overall {percentile(latencies, 99) * 1000:.1f} ms)"
+        f"   then alternating batches of {batch}: lake past post {posts:,} median "
+        f"{grown_ms:.1f} ms (p99 {percentile(grown, 99) * 1000:.1f}), fresh lake at posts "
+        f"100-{100 + rounds * batch} median {fresh_ms:.1f} ms (p99 "
+        f"{percentile(fresh, 99) * 1000:.1f}): ratio {grown_ms / fresh_ms:.2f}x"
     )
 
 
