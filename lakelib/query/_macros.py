@@ -116,6 +116,10 @@ MACROS: tuple[str, ...] = (
     "ELSE a[i] END",
     "trino_element_at(a, i) AS CASE WHEN typeof(a) NOT LIKE 'MAP%' AND TRY_CAST(i AS BIGINT) "
     "= 0 THEN error('SQL array indices start at 1') ELSE a[i] END",
+    # Trino: millisecond(x) is the millisecond of the second (DuckDB's counts the seconds too:
+    # 5678 for 05.678); year_of_week is the ISO week's year.
+    "trino_millisecond(x) AS millisecond(x) % 1000",
+    "trino_year_of_week(x) AS isoyear(x)",
     # Trino: avg of a DECIMAL is a DECIMAL of the same scale; DuckDB's is a DOUBLE. The
     # argument passes through unless it is a decimal, which is refused by name (a scalar
     # check inside the aggregate, so it works for GROUP BY and OVER alike).

@@ -648,6 +648,14 @@ def _guard_args(node: exp.Expression) -> exp.Expression | None:
     return node
 
 
+def _date_function(node: exp.Expression) -> exp.Expression | None:
+    if node.meta.get(NAME_KEY) == "date" and not isinstance(node, exp.Cast):
+        # Trino: date(x) is CAST(x AS date); the cast's own rules (text forms) then apply.
+        (value,) = _call_args(node)
+        return exp.Cast(this=value, to=exp.DataType.build("DATE"))
+    return None
+
+
 def _avg(node: exp.Expression) -> exp.Expression | None:
     if isinstance(node, exp.Avg) and not node.meta.get("lake_done"):
         node.set("this", _fn("trino_not_decimal", node.this, exp.Literal.string("avg")))
@@ -681,6 +689,7 @@ REWRITES: tuple[Rewrite, ...] = (
         "empty delimiters, patterns matching '', split with a limit: refused",
         _guard_args,
     ),
+    Rewrite("date", "date(x) is CAST(x AS date)", _date_function),
     Rewrite(
         "division",
         "integer / integer truncates toward zero (-7 / 2 = -3); decimal / decimal has scale "
@@ -778,6 +787,13 @@ REWRITES: tuple[Rewrite, ...] = (
         "NULL when the JSON is not an array",
         _by_name("json_array_length", "trino_json_array_length"),
     ),
+    Rewrite(
+        "millisecond",
+        "the millisecond of the second",
+        _by_name("millisecond", "trino_millisecond"),
+    ),
+    Rewrite("year_of_week", "the ISO week's year", _by_name("year_of_week", "trino_year_of_week")),
+    Rewrite("yow", "the ISO week's year", _by_name("yow", "trino_year_of_week")),
     Rewrite("upper", "code point by code point ('ß' stays 'ß')", _by_name("upper", "trino_upper")),
     Rewrite("from_unixtime", "from_unixtime(x, zone) is refused", _from_unixtime),
     Rewrite(

@@ -99,6 +99,28 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         [(7, 1)],
     ),
     ("extract dow is ISO", "SELECT extract(dow FROM DATE '2024-01-06')", [(6,)]),
+    # datetime.html: millisecond is the millisecond of the second; year_of_week / yow the
+    # year of the ISO week (2021-01-01 is in week 53 of 2020); date(x) is CAST(x AS date).
+    (
+        "time fields and ISO week year",
+        "SELECT minute(TIMESTAMP '2024-01-02 03:04:05.678'), "
+        "second(TIMESTAMP '2024-01-02 03:04:05.678'), "
+        "millisecond(TIMESTAMP '2024-01-02 03:04:05.678'), day_of_month(DATE '2024-01-31'), "
+        "doy(DATE '2024-12-31'), week_of_year(DATE '2021-01-01'), "
+        "year_of_week(DATE '2021-01-01'), yow(DATE '2021-01-01')",
+        [(4, 5, 678, 31, 366, 53, 2020, 2020)],
+    ),
+    (
+        "date() is a cast",
+        "SELECT date('2024-01-02'), date(TIMESTAMP '2024-01-02 10:00:00')",
+        [(D(2024, 1, 2), D(2024, 1, 2))],
+    ),
+    # https://trino.io/docs/current/functions/bitwise.html examples.
+    (
+        "bitwise",
+        "SELECT bitwise_and(19, 25), bitwise_or(19, 25), bitwise_xor(19, 25), bitwise_not(-12)",
+        [(17, 27, 10, 11)],
+    ),
     (
         "doy week quarter",
         "SELECT day_of_year(DATE '2024-03-01'), week(DATE '2024-01-01'), "
