@@ -23,6 +23,7 @@ from lakelib.report._alerts import (
 
 if TYPE_CHECKING:
     from lakelib.report._data import last_event_day, load_report_data, quality_by_day
+    from lakelib.report._figures import report_figures
     from lakelib.report._kpis import Kpi, compute_kpis, kpi_metrics
     from lakelib.report._render import ReportData, ReportFiles, render_html, write_report
 
@@ -30,6 +31,7 @@ _LAZY = {
     "last_event_day": "_data",
     "load_report_data": "_data",
     "quality_by_day": "_data",
+    "report_figures": "_figures",
     "Kpi": "_kpis",
     "compute_kpis": "_kpis",
     "kpi_metrics": "_kpis",
@@ -68,5 +70,6 @@ __all__ = [
     "load_rules",
     "quality_by_day",
     "render_html",
+    "report_figures",
     "write_report",
 ]

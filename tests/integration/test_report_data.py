@@ -32,6 +32,7 @@ def sales_clean(lake: Path) -> pd.DataFrame:
                     "product_id": f"P{n % 3}",
                     "region": ["north", "south"][n % 2],
                     "category": ["books", "toys", "games"][n % 3],
+                    "amount_band": "10-50" if 10.0 * (n + 1) + offset < 50 else "50-100",
                 }
             )
     frame = pd.DataFrame(rows)

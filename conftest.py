@@ -1,5 +1,8 @@
 """For ``pytest --nbval-lax notebooks/``: a small prepared lake the notebooks run against.
 
+It lives at the repository root, not in ``notebooks/``, so the folder a user browses holds
+notebooks only; pytest loads a root ``conftest.py`` for every test path below it.
+
 56 days x 150 sales (enough for the churn model's time split), landed, crawled, cleaned,
 curated, and one model trained. nbval's cells are not fixture-aware, so the lake is built by
 a hook before the first notebook's kernel starts; the kernels inherit ``LAKE_HOME``.
