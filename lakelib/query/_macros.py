@@ -120,6 +120,10 @@ MACROS: tuple[str, ...] = (
     # 5678 for 05.678); year_of_week is the ISO week's year.
     "trino_millisecond(x) AS millisecond(x) % 1000",
     "trino_year_of_week(x) AS isoyear(x)",
+    # Trino reverses code points; DuckDB keeps grapheme clusters together ('e' + U+0301).
+    # reverse of an ARRAY reverses its elements.
+    "trino_reverse(s VARCHAR) AS coalesce(list_aggr(list_reverse(string_split(s, '')), "
+    "'string_agg', ''), CASE WHEN s IS NOT NULL THEN '' END), (s) AS list_reverse(s)",
     # Trino: avg of a DECIMAL is a DECIMAL of the same scale; DuckDB's is a DOUBLE. The
     # argument passes through unless it is a decimal, which is refused by name (a scalar
     # check inside the aggregate, so it works for GROUP BY and OVER alike).

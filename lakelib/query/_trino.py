@@ -794,6 +794,7 @@ REWRITES: tuple[Rewrite, ...] = (
     ),
     Rewrite("year_of_week", "the ISO week's year", _by_name("year_of_week", "trino_year_of_week")),
     Rewrite("yow", "the ISO week's year", _by_name("yow", "trino_year_of_week")),
+    Rewrite("reverse", "code point order; arrays too", _by_name("reverse", "trino_reverse")),
     Rewrite("upper", "code point by code point ('ß' stays 'ß')", _by_name("upper", "trino_upper")),
     Rewrite("from_unixtime", "from_unixtime(x, zone) is refused", _from_unixtime),
     Rewrite(

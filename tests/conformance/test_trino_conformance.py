@@ -209,6 +209,13 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
     ("trims", "SELECT trim('  x  '), ltrim('  x'), rtrim('x  ')", [("x", "x", "x")]),
     # Trino upper-cases code point by code point (Java's simple case mapping): no single
     # upper-case letter exists for 'ß', so it stays.
+    # string.html reverse: the characters (code points) in reverse order; array.html reverse
+    # of an array.
+    (
+        "reverse by code point and of arrays",
+        "SELECT reverse('e\u0301x'), reverse(''), reverse(ARRAY[1, 2, 3])",
+        [("x\u0301e", "", [3, 2, 1])],
+    ),
     ("upper keeps sharp s", "SELECT upper('straße'), upper('abc')", [("STRAßE", "ABC")]),
     (
         "ends_with translate hamming_distance",
