@@ -29,6 +29,8 @@ from lakelib.errors import LakeError
 
 __all__ = ["app", "main", "run"]
 
+PIPED_HELP_WIDTH = 120
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``lake`` with ``argv`` (default ``sys.argv[1:]``) and return its exit code."""
@@ -45,8 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         # py4j's DEBUG is every message between Python and the JVM (~18,000 lines for one
         # `lake etl`): even --debug wants Spark's and lakelib's logs, not that wire.
         logging.getLogger("py4j").setLevel(logging.INFO)
+    # Help piped to a file or `grep` is not cut to click's 80-column fallback ("tables,...").
+    width = None if sys.stdout.isatty() else PIPED_HELP_WIDTH
     try:
-        result = app(args=args, prog_name="lake", standalone_mode=False)
+        result = app(args=args, prog_name="lake", standalone_mode=False, terminal_width=width)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.Abort:

@@ -142,6 +142,8 @@ def test_version_and_help_text(tmp_path: Path) -> None:
     assert result.returncode == 0 and result.stdout == f"lake (lakelib) {version('lakelib')}\n"
     top = lake("--help", cwd=tmp_path).stdout
     assert "--aws-profile NAME" in top and "--version" in top and "<bool>" not in top
+    # The command list is not cut to 80 columns in a pipe ("tables,...").
+    assert "Update the catalog from what is in a zone: tables, schemas, partitions." in top
 
 
 def test_aws_profile_picks_the_credentials_profile(
