@@ -146,3 +146,48 @@ def test_write_table_on_the_aws_profile_lands_in_s3_and_glue(aws: str, tmp_path:
     assert sorted(p["Values"][0] for p in parts["Partitions"]) == ["2026-01-01", "2026-01-02"]
     frame = lk.catalog.tables(settings=settings)
     assert list(frame["table"]) == ["features_rfm"] and frame["partitions"].iloc[0] == 2
+
+
+def test_read_table_on_the_aws_profile_asks_athena(aws: str, tmp_path: Path) -> None:
+    import json
+    import urllib.request
+
+    from lakelib.aws import client
+    from lakelib.config import load_settings
+
+    client("s3").create_bucket(Bucket="lake-results")
+    settings = load_settings(
+        profile="aws",
+        cwd=tmp_path,
+        env={"LAKE_QUERY_RESULTS_BUCKET": "lake-results", "LAKE_REGION": "us-east-1"},
+    )
+    column = {"CatalogName": "hive", "SchemaName": "", "TableName": "", "Name": "customer_id"}
+    column |= {"Label": "customer_id", "Type": "varchar", "Precision": 0, "Scale": 0}
+    body = {
+        "account_id": "123456789012",
+        "region": "us-east-1",
+        "results": [
+            {
+                "rows": [{"Data": [{"VarCharValue": v}]} for v in ("customer_id", "C3")],
+                "column_info": [column | {"Nullable": "UNKNOWN", "CaseSensitive": False}],
+            }
+        ],
+    }
+    request = urllib.request.Request(
+        f"{aws}/moto-api/static/athena/query-results",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request).close()
+
+    frame = lk.read_table(
+        "features_rfm",
+        columns=["customer_id"],
+        partitions={"as_of": "2026-01-02"},
+        settings=settings,
+    )
+    assert list(frame["customer_id"]) == ["C3"]
+    [query_id] = client("athena").list_query_executions(WorkGroup="primary")["QueryExecutionIds"]
+    sent = client("athena").get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+    assert 'SELECT "customer_id" FROM features_rfm WHERE "as_of" IN (' in sent["Query"]
