@@ -54,6 +54,7 @@ SELECT event_date AS date, region, category, product_id, sum(amount) AS revenue,
 FROM {TABLE}
 WHERE event_date BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)
 GROUP BY event_date, region, category, product_id
+ORDER BY event_date, region, category, product_id
 """
 RANGE_SQL = f"SELECT min(event_date) AS first_day, max(event_date) AS last_day FROM {TABLE}"
 # Distinct buyers over the 30 days ending on the report day, the day before, a week before.

@@ -85,7 +85,8 @@ def page_payload(data: ReportData) -> dict[str, Any]:
         facts[column] = facts[column].fillna("(none)").astype(str)
     names = {c: sorted(facts[c].unique()) for c in ("date", "region", "category", "product_id")}
     codes = {c: {v: i for i, v in enumerate(names[c])} for c in names}
-    rows = [
+    # Sorted, so the same lake gives the same page byte for byte (a rerun rebuilds it).
+    rows = sorted(
         [
             codes["date"][date],
             codes["region"][region],
@@ -103,7 +104,7 @@ def page_payload(data: ReportData) -> dict[str, Any]:
             facts["orders"].astype(int),
             strict=True,
         )
-    ]
+    )
     quality = []
     if data.quality is not None and not data.quality.empty:
         for r in data.quality.to_dict("records"):
