@@ -71,6 +71,7 @@ import io
 import json
 import logging
 import os
+import re
 import runpy
 import shutil
 import subprocess
@@ -1635,15 +1636,16 @@ def _error_code(exc: Exception) -> str:
 
 
 def _last_error(output: str) -> str:
-    lines = [line for line in output.splitlines() if line.strip()]
+    """The line of a job's output that says why it failed (not its metrics' JSON lines)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith("{")]
     for line in reversed(lines):
-        if (
-            " ERROR " in line
-            or line.startswith(("Traceback", "pipeline_stage"))
-            or "Error:" in line
-        ):
-            return line.strip()
-    return lines[-1].strip() if lines else ""
+        if " ERROR " in line or line.startswith("pipeline_stage "):
+            return line
+    for line in reversed(lines):
+        if re.search(r"(Error|Exception)\b", line):
+            return line
+    return lines[-1] if lines else ""
 
 
 def _run_script(
@@ -1818,3 +1820,28 @@ def land_reference_data(stack: Stack, samples: Path) -> None:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def variant(
+    platform: Platform, edit: Callable[[str, str, dict[str, Any]], dict[str, Any] | None]
+) -> Platform:
+    """The platform with one declaration changed: ``edit(type, name, inputs)`` returns the
+    new inputs, or ``None`` to drop the resource (as if the program no longer declared it)."""
+    import copy
+
+    from lake_platform.policies import ResourceRecord
+
+    records = []
+    for record in platform.records:
+        inputs = edit(record.type, record.name, copy.deepcopy(dict(record.inputs)))
+        if inputs is not None:
+            records.append(ResourceRecord(record.type, record.name, inputs))
+    return Platform(records, dict(platform.outputs), dict(platform.imports))
+
+
+def without_statement(policy_text: str, sid: str) -> str:
+    policy = json.loads(policy_text)
+    kept = [s for s in _listed_statements(policy) if s.get("Sid") != sid]
+    if len(kept) == len(_listed_statements(policy)):
+        raise RehearsalError(f"no statement {sid!r} to drop")
+    return json.dumps({**policy, "Statement": kept})
