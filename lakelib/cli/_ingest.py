@@ -65,7 +65,13 @@ def ingest_command(
         bool, typer.Option("--force", help="Land inputs again even if landed before.")
     ] = False,
     fmt: Annotated[
-        str, typer.Option("--format", help=f"File format: {', '.join(FORMATS)}.")
+        str,
+        typer.Option(
+            # --input-format: elsewhere --format is the output's; the old name still works.
+            "--input-format",
+            "--format",
+            help=f"Input file format: {', '.join(FORMATS)} (--format is the old name).",
+        ),
     ] = "auto",
     table: Annotated[
         str | None, typer.Option(help="SQL source: table to read.", show_default=False)
@@ -108,7 +114,7 @@ def ingest_command(
 ) -> None:
     """Fetch, validate, add metadata, gzip and land records in the raw zone."""
     if fmt not in FORMATS:
-        raise typer.BadParameter(f"use one of: {', '.join(FORMATS)}", param_hint="--format")
+        raise typer.BadParameter(f"use one of: {', '.join(FORMATS)}", param_hint="--input-format")
     headers = parse_headers(header or [], location)
     with Progress(
         TextColumn("[bold]{task.description}"),

@@ -169,3 +169,11 @@ def test_aws_profile_picks_the_credentials_profile(
     finally:
         use_profile(None)
         monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def test_ingest_names_its_input_format_apart_from_output_formats(tmp_path: Path) -> None:
+    result = lake("ingest", "sales", "--from", str(tmp_path), "--input-format", "xml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Invalid value for --input-format: use one of: auto, jsonl, json, csv, parquet" in (
+        result.stderr
+    )
