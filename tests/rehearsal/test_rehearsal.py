@@ -315,3 +315,79 @@ def test_control_a_wrong_job_argument_fails_that_job(
     message = str(failure.value)
     assert "stage etl (glue lake-dev-sales_clean as role lake-dev-glue)" in message, message
     assert "lake-dev-raw-typo" in message, message
+
+
+# -- (5) what AWS computed equals what the local profile computes from the same inputs -------
+
+
+def _table_summary(root: Path) -> dict[str, Any]:
+    """Rows and the sum of every numeric column of a Parquet table folder (hive layout)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    files = [p for p in root.rglob("*.parquet")]
+    if not files:
+        return {"rows": 0}
+    table = ds.dataset(files, format="parquet").to_table()
+    summary: dict[str, Any] = {"rows": table.num_rows}
+    for field_ in table.schema:
+        if (
+            pa.types.is_integer(field_.type)
+            or pa.types.is_floating(field_.type)
+            or pa.types.is_decimal(field_.type)
+        ):
+            total = pc.sum(table[field_.name]).as_py()
+            summary[field_.name] = None if total is None else round(float(total), 2)
+    return summary
+
+
+def _download(stack: Stack, bucket: str, prefix: str, target: Path) -> Path:
+    s3 = stack.client("s3")
+    for key in stack.keys(bucket, prefix):
+        destination = target / key
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    return target / prefix
+
+
+def test_aws_tables_equal_the_local_profile_on_the_same_inputs(
+    two_days: tuple[Stack, Rehearsal, list[DayResult]],
+    samples: Path,
+    spark: Any,
+    tmp_path: Path,
+) -> None:
+    import datetime as dt
+
+    from lakelib.config import load_settings
+    from lakelib.etl import run_etl
+    from lakelib.ingest import ingest
+
+    stack, _, results = two_days
+    for result in results:
+        result.check()
+    local = load_settings(profile="local", home=tmp_path / "local-lake")
+    reference_time = dt.datetime(2025, 12, 31, 12, 0, tzinfo=dt.UTC)
+    for source in ("customers", "products"):
+        ingest(source, str(samples / source), run_date=reference_time, settings=local)
+    for day in DAYS:
+        when = dt.datetime.fromisoformat(f"{day}T02:00:00+00:00")
+        stamp = day.replace("-", "")
+        ingest(
+            "sales", str(samples / "sales" / f"sales_{stamp}.jsonl"), run_date=when, settings=local
+        )
+        run_etl("sales_clean", settings=local, spark=spark)
+        run_etl("curate", settings=local, spark=spark)
+    aws = tmp_path / "aws"
+    compared = {
+        "sales_clean": (stack.bucket("processed"), local.zone_uri("processed")),
+        **{
+            table: (stack.bucket("curated"), local.zone_uri("curated"))
+            for table in ("customer_aggregates", "daily_sales", "product_performance")
+        },
+    }
+    for table, (bucket, local_root) in compared.items():
+        on_aws = _table_summary(_download(stack, bucket, f"{table}/", aws / bucket))
+        on_local = _table_summary(Path(local_root) / table)
+        assert on_aws["rows"] > 0, table
+        assert on_aws == on_local, table
