@@ -4,7 +4,7 @@ What is real, what the harness plays, and why
 ---------------------------------------------
 1. **Render.** ``infra/pulumi/__main__.py`` runs under Pulumi's own mocks (the INFRA
    harness, ``tests/infra/pulumi_harness.py``) with the ``dev`` stack config of
-   ``infra/pulumi/Pulumi.dev.yaml``. Only three values are replaced: the state machine
+   ``infra/pulumi/Pulumi.dev.yaml``. Four values are replaced: the state machine
    file (exported now from :func:`lakelib.pipeline.daily_pipeline`, as
    ``lake run --export-step-functions`` writes it), the wheelhouse (zips shaped like
    ``build_artifacts.py``'s: nothing installs them here), the source API endpoint (a sample
@@ -39,7 +39,8 @@ What is real, what the harness plays, and why
    evaluated (moto cannot either); actions whose resource the harness does not derive are
    checked by action only. The state machine's own calls run under its role too.
 4. **The state machine** runs in moto's Step Functions interpreter (moto-api config
-   ``execute_state_machine``). Its ``Wait`` states take no time. The harness plays the
+   ``execute_state_machine``). ``Wait`` states and ``Retry`` intervals take no time (the
+   attempts still happen); the execution input is ``{"run_date": ...}``. The harness plays the
    services the interpreter cannot run:
 
    - ``lambda:invoke`` -> moto would need Docker. The harness runs the Lambda's handler in
@@ -57,10 +58,23 @@ What is real, what the harness plays, and why
      run (under the role: what it cannot read is not there) and written back after it
      (under the role: a write it may not make fails the run). boto3 calls of the job go to
      moto directly.
+   - ``sagemaker:createTrainingJob.sync`` -> moto's interpreter has no SageMaker integration
+     (it refuses the definition). The harness adds one (create, then poll
+     ``DescribeTrainingJob``) and plays the job as the scikit-learn container does in script
+     mode: ``/opt/ml`` is a working folder with the source archive and the S3 channels
+     fetched under the job's role, the entry point runs with the hyperparameters as
+     arguments, and ``model.tar.gz`` is uploaded where SageMaker puts it.
+   - ``aws-sdk:s3:getObject`` -> moto returns the body as a stream; Step Functions returns
+     text (``States.StringToJson($.Body)`` needs it): the harness converts it.
+   - Athena -> moto returns no rows. The harness answers each query with lakelib's local
+     (DuckDB) engine over what the calling role may read: the Glue catalog copied to a local
+     catalog, the objects mirrored, results written where Athena writes them.
    - crawlers: moto's crawler goes READY at once and creates no tables (not played).
-   - Athena: moto answers queries with empty results (not played).
-5. What this cannot prove: Spark's s3a:// connector, the real Glue/EMR/Lambda images and
-   their installed packages, Pulumi's engine (providers, diffs, ordering), IAM conditions.
+   - moto 5.2.5 bug: every ``.sync`` integration without ``.waitForTaskToken`` fails on
+     ``None.interrupt_all()``; the harness runs moto's own function with that call guarded.
+5. What this cannot prove: Spark's s3a:// connector, the real Glue/EMR/Lambda/SageMaker images
+   and their installed packages, Pulumi's engine (providers, diffs, ordering), IAM conditions,
+   crawler schema inference, Athena's SQL engine itself.
 """
 
 from __future__ import annotations
