@@ -94,7 +94,8 @@ def test_bad_input_is_one_line_and_exit_1(
 def test_usage_errors_exit_2(samples: Path, tmp_path: Path) -> None:
     assert lake("ingest", "sales", home=tmp_path).returncode == 2  # --from missing
     bad_format = lake("ingest", "sales", "--from", str(samples), "--format", "xml", home=tmp_path)
-    assert bad_format.returncode == 2 and "--format" in bad_format.stderr
+    # --format is the old name of --input-format; the message names the option.
+    assert bad_format.returncode == 2 and "--input-format" in bad_format.stderr
 
 
 def test_an_undeclared_source_is_refused_and_nothing_lands(samples: Path, tmp_path: Path) -> None:
