@@ -41,13 +41,13 @@ def rehearsal_endpoint() -> Iterator[str]:
     server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def daily_source(samples: Path) -> Iterator[DailySource]:
     source = DailySource(samples)
     yield source
     source.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def rendered(tmp_path_factory: pytest.TempPathFactory, daily_source: DailySource) -> Platform:
     return render(tmp_path_factory.mktemp("render"), daily_source.url)
