@@ -15,6 +15,8 @@ __all__ = ["client", "use_profile"]
 
 # The credentials profile chosen on the command line (``lake --aws-profile NAME``).
 _profile: str | None = None
+# AWS_PROFILE as it was before a profile was chosen, restored by ``use_profile(None)``.
+_env_before: str | None = None
 
 
 def use_profile(name: str | None) -> None:
@@ -29,8 +31,13 @@ def use_profile(name: str | None) -> None:
     ConfigError
         the profile is not in the AWS config or credentials files.
     """
-    global _profile
+    global _profile, _env_before
     if name is None:
+        if _profile is not None:  # undo what choosing it did to the environment
+            if _env_before is None:
+                os.environ.pop("AWS_PROFILE", None)
+            else:
+                os.environ["AWS_PROFILE"] = _env_before
         _profile = None
         return
     import boto3
@@ -46,6 +53,8 @@ def use_profile(name: str | None) -> None:
             f"AWS profile {name!r} not found in the AWS config and credentials files "
             f"(profiles there: {known})"
         ) from exc
+    if _profile is None:
+        _env_before = os.environ.get("AWS_PROFILE")
     _profile = name
     os.environ["AWS_PROFILE"] = name
 

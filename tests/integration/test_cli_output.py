@@ -168,7 +168,7 @@ def test_aws_profile_picks_the_credentials_profile(
         assert client("s3").meta.region_name == "eu-west-3"  # the profile's region
     finally:
         use_profile(None)
-        monkeypatch.delenv("AWS_PROFILE", raising=False)
+    assert "AWS_PROFILE" not in os.environ  # nothing leaks into later tests or processes
 
 
 def test_ingest_names_its_input_format_apart_from_output_formats(tmp_path: Path) -> None:
