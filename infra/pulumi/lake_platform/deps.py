@@ -62,7 +62,7 @@ GLUE5_OVERRIDES: Mapping[str, str] = {
     "botocore": "pinned by boto3 1.44 (==botocore of the same release)",
     "s3transfer": "required by the newer boto3",
     "urllib3": "lakelib's HTTP source uses Retry(backoff_max=...), urllib3 2 only",
-    "matplotlib": "lakelib pins matplotlib==3.11.2 for the report stage's charts",
+    "plotly": "lakelib pins plotly==7.1.0: the report inlines its plotly.js (Glue has 5.23)",
 }
 
 # Requirements of Glue's own modules that the overrides leave unmet, and why that is safe.
