@@ -19,7 +19,7 @@ pytest.importorskip("pulumi")
 pytest.importorskip("pulumi_aws")
 pytest.importorskip("moto")
 
-from rehearsal_harness import DailySource, Platform, _moto_api, render
+from rehearsal_harness import DailySource, Platform, _moto_api, generate_history, render
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +42,14 @@ def rehearsal_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def daily_source(samples: Path) -> Iterator[DailySource]:
-    source = DailySource(samples)
+def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample sources of the rehearsed lake's whole history."""
+    return generate_history(tmp_path_factory.mktemp("history"))
+
+
+@pytest.fixture(scope="session")
+def daily_source(history: Path) -> Iterator[DailySource]:
+    source = DailySource(history)
     yield source
     source.close()
 

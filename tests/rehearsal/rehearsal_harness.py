@@ -955,9 +955,11 @@ class Rehearsal:
 
         def state_task_service_for(service_name: str) -> Any:
             if service_name == "sagemaker":
-                return _sagemaker_sync_service(boto_client_for)
+                return _sagemaker_sync_service(boto_client_for, definition_states)
             return original_factory(service_name)
 
+        (machine,) = stack.records("aws:sfn/stateMachine:StateMachine")
+        definition_states = json.loads(machine.inputs["definition"])["States"]
         patch(state_task_factory, "state_task_service_for", state_task_service_for)
         aws_sdk = state_task_service_aws_sdk.StateTaskServiceAwsSdk
         original_sdk_eval = aws_sdk._eval_service_task
@@ -1250,8 +1252,11 @@ class Rehearsal:
         """
         import tarfile
 
-        play = Play("sagemaker", job.training_job_name, job.role_arn.rsplit("/", 1)[-1])
+        play = Play("sagemaker", job.training_job_name, str(job.role_arn).rsplit("/", 1)[-1])
         self.plays.append(play)
+        if not job.role_arn:
+            play.ok, play.error = False, "the training job was created without a RoleArn"
+            return play
         creds = self.stack.role_session(job.role_arn, "sagemaker")
         s3 = self.stack.client("s3", creds)
         ml = self._workdir("training") / "opt-ml"
@@ -1528,7 +1533,9 @@ def _athena_results(table: Any) -> tuple[list[dict[str, Any]], list[dict[str, An
     return columns, rows
 
 
-def _sagemaker_sync_service(client_for: Callable[[str, str], Any]) -> Any:
+def _sagemaker_sync_service(
+    client_for: Callable[[str, str], Any], states: Mapping[str, Any]
+) -> Any:
     """``sagemaker:createTrainingJob.sync`` for moto's interpreter (moto has none).
 
     Creates the job (moto's SageMaker, where the harness plays it), then polls
@@ -1582,17 +1589,32 @@ def _sagemaker_sync_service(client_for: Callable[[str, str], Any]) -> Any:
             return client_for(region, "sagemaker")
 
         def _eval_service_task(
-            self, env: Any, resource_runtime_part: Any, parameters: dict, state_credentials: Any
+            self,
+            env: Any,
+            resource_runtime_part: Any,
+            normalised_parameters: dict,
+            state_credentials: Any,
         ) -> None:
             client = self._client(resource_runtime_part.region)
             action = self._get_boto_service_action()
-            answer = getattr(client, action)(**parameters)
+            # moto's ASL grammar reads "RoleArn" as the Credentials keyword, so a
+            # Parameters "RoleArn.$" never reaches the request: bind it from the definition.
+            raw = states.get(self.name, {}).get("Parameters", {})
+            if "RoleArn" not in normalised_parameters and "RoleArn.$" in raw:
+                normalised_parameters["RoleArn"] = env.states.get_input(raw["RoleArn.$"])
+            elif "RoleArn" not in normalised_parameters and "RoleArn" in raw:
+                normalised_parameters["RoleArn"] = raw["RoleArn"]
+            answer = getattr(client, action)(**normalised_parameters)
             answer.pop("ResponseMetadata", None)
-            answer["TrainingJobName"] = parameters.get("TrainingJobName")
+            answer["TrainingJobName"] = normalised_parameters.get("TrainingJobName")
             env.stack.append(answer)
 
         def _build_sync_resolver(
-            self, env: Any, resource_runtime_part: Any, parameters: dict, state_credentials: Any
+            self,
+            env: Any,
+            resource_runtime_part: Any,
+            normalised_parameters: dict,
+            state_credentials: Any,
         ) -> Any:
             started = env.stack.pop()
             client = self._client(resource_runtime_part.region)
@@ -1750,7 +1772,17 @@ class DayResult:
 
 # -- what the tests share ----------------------------------------------------------------
 
-DAYS = ("2026-01-01", "2026-01-02")
+# The lake's history starts 2026-01-01; the user backfills all but the last two days, which
+# the daily state machine then runs. 53 days are what the churn model's time split needs
+# (history 14 + step 7 + horizon 30 days), so the first rehearsed day trains a model.
+HISTORY_START = dt.date(2026, 1, 1)
+HISTORY_DAYS = 53
+DAYS = tuple(
+    (HISTORY_START + dt.timedelta(days=HISTORY_DAYS - 2 + i)).isoformat() for i in range(2)
+)
+BACKFILLED = tuple(
+    (HISTORY_START + dt.timedelta(days=i)).isoformat() for i in range(HISTORY_DAYS - 2)
+)
 
 
 class DailySource:
@@ -1767,7 +1799,7 @@ class DailySource:
         self.thread.start()
         host, port = self.server.server_address[:2]
         self.url = f"http://{host}:{port}"
-        self.serve("2026-01-01")
+        self.serve(DAYS[0])
 
     def serve(self, day: str) -> None:
         stamp = dt.date.fromisoformat(day).strftime("%Y%m%d")
@@ -1795,6 +1827,28 @@ def _load_file(path: Path) -> list[Any]:
     return out
 
 
+def sales_file(samples: Path, day: str) -> str:
+    return str(samples / "sales" / f"sales_{day.replace('-', '')}.jsonl")
+
+
+def landing_time(day: str) -> dt.datetime:
+    """When the daily run lands a day's sales (the schedule's 02:00 UTC)."""
+    return dt.datetime.fromisoformat(f"{day}T02:00:00+00:00")
+
+
+REFERENCE_TIME = dt.datetime(2025, 12, 31, 12, 0, tzinfo=dt.UTC)
+
+
+def generate_history(folder: Path) -> Path:
+    """The sample sources of the whole history (small: 30 sales a day, the usual dirt)."""
+    from lakelib.samples import GeneratorSpec, generate_all
+
+    generate_all(
+        folder, GeneratorSpec(start=HISTORY_START, days=HISTORY_DAYS, rows_per_day=30, seed=11)
+    )
+    return folder
+
+
 def stand_up(platform: Platform, endpoint: str, workdir: Path) -> Stack:
     """A fresh moto (reset), the platform stood up in it, reference data landed by a user."""
     _moto_api(endpoint, "/moto-api/reset", b"")
@@ -1803,8 +1857,9 @@ def stand_up(platform: Platform, endpoint: str, workdir: Path) -> Stack:
     return stack
 
 
-def land_reference_data(stack: Stack, samples: Path) -> None:
-    """What a user does once after `pulumi up`: `lake ingest customers|products` (aws profile)."""
+def land_history(stack: Stack, samples: Path, *, sales: bool = True) -> None:
+    """What a user does once after ``pulumi up`` (aws profile, their own credentials):
+    ``lake ingest customers|products``, and the sales history up to the rehearsed days."""
     from lakelib.config import load_settings
     from lakelib.ingest import ingest
 
@@ -1828,9 +1883,10 @@ def land_reference_data(stack: Stack, samples: Path) -> None:
             "LAKE_DATABASE": str(stack.outputs["database"]),
         }
         settings = load_settings(profile="aws", env={**os.environ, **env})
-        when = dt.datetime(2025, 12, 31, 12, 0, tzinfo=dt.UTC)
         for source in ("customers", "products"):
-            ingest(source, str(samples / source), run_date=when, settings=settings)
+            ingest(source, str(samples / source), run_date=REFERENCE_TIME, settings=settings)
+        for day in BACKFILLED if sales else ():
+            ingest("sales", sales_file(samples, day), run_date=landing_time(day), settings=settings)
     finally:
         os.environ.clear()
         os.environ.update(saved)

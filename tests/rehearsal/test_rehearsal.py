@@ -14,12 +14,16 @@ from typing import Any
 
 import pytest
 from rehearsal_harness import (
+    BACKFILLED,
     DAYS,
+    REFERENCE_TIME,
     DayResult,
     Platform,
     Rehearsal,
     Stack,
-    land_reference_data,
+    land_history,
+    landing_time,
+    sales_file,
     stand_up,
 )
 
@@ -144,12 +148,12 @@ def _role_arns(stack: Stack) -> list[str]:
 def test_the_ingest_lambda_lands_the_days_sales_under_its_role(
     stack: Stack, daily_source: Any
 ) -> None:
-    daily_source.serve("2026-01-01")
+    daily_source.serve(DAYS[0])
     (function,) = stack.records("aws:lambda/function:Function")
     with Rehearsal(stack).running() as rehearsal:
         answer = stack.client("lambda").invoke(
             FunctionName=function.inputs["name"],
-            Payload=json.dumps({"time": "2026-01-01T02:00:00Z"}).encode(),
+            Payload=json.dumps({"time": f"{DAYS[0]}T02:00:00Z"}).encode(),
         )
         payload = json.loads(answer["Payload"].read())
     (play,) = rehearsal.plays
@@ -159,7 +163,8 @@ def test_the_ingest_lambda_lands_the_days_sales_under_its_role(
     # The contract of the lake.toml Pulumi shipped was applied (the samples carry dirt).
     assert payload["validated"] is True and payload["quarantined"] > 0, payload
     landed = stack.keys(stack.bucket("raw"), "sales/")
-    assert landed and all("year=2026/month=01/day=01/" in k for k in landed), landed
+    year, month, day = DAYS[0].split("-")
+    assert landed and all(f"year={year}/month={month}/day={day}/" in k for k in landed), landed
 
 
 # -- (3) the daily state machine, two consecutive days --------------------------------------
@@ -171,11 +176,11 @@ def two_days(
     rehearsal_endpoint: str,
     tmp_path_factory: pytest.TempPathFactory,
     daily_source: Any,
-    samples: Path,
+    history: Path,
     spark: Any,
 ) -> tuple[Stack, Rehearsal, list[DayResult]]:
     stack = stand_up(rendered, rehearsal_endpoint, tmp_path_factory.mktemp("days"))
-    land_reference_data(stack, samples)
+    land_history(stack, history)
     results = []
     with Rehearsal(stack, spark).running() as rehearsal:
         for day in DAYS:
@@ -212,6 +217,11 @@ def test_each_day_writes_its_tables_catalog_and_report(
     database = str(stack.outputs["database"])
     tables = {t["Name"] for t in glue.get_tables(DatabaseName=database)["TableList"]}
     assert {"sales_clean", "customer_aggregates"} <= tables, tables
+    # The first day trained a model (none was live) in a SageMaker training job; both days
+    # scored customers into the predictions table.
+    assert any(p.service == "sagemaker" and p.ok for p in results[0].plays), results[0].plays
+    assert stack.keys(stack.bucket("curated"), "predictions/")
+    assert "predictions" in tables, tables
     partitions = glue.get_partitions(DatabaseName=database, TableName="sales_clean")["Partitions"]
     assert {"-".join(p["Values"]) for p in partitions} >= {d for d in DAYS}
 
@@ -252,37 +262,43 @@ def _download(stack: Stack, bucket: str, prefix: str, target: Path) -> Path:
 
 def test_aws_tables_equal_the_local_profile_on_the_same_inputs(
     two_days: tuple[Stack, Rehearsal, list[DayResult]],
-    samples: Path,
+    history: Path,
     spark: Any,
     tmp_path: Path,
 ) -> None:
+    """The same history, landed and processed day by day on the local profile."""
     import datetime as dt
 
     from lakelib.config import load_settings
     from lakelib.etl import run_etl
     from lakelib.ingest import ingest
+    from lakelib.pipeline import run_stage
 
     stack, _, results = two_days
     for result in results:
         result.check()
     local = load_settings(profile="local", home=tmp_path / "local-lake")
-    reference_time = dt.datetime(2025, 12, 31, 12, 0, tzinfo=dt.UTC)
     for source in ("customers", "products"):
-        ingest(source, str(samples / source), run_date=reference_time, settings=local)
+        ingest(source, str(history / source), run_date=REFERENCE_TIME, settings=local)
+    for day in BACKFILLED:
+        ingest("sales", sales_file(history, day), run_date=landing_time(day), settings=local)
     for day in DAYS:
-        when = dt.datetime.fromisoformat(f"{day}T02:00:00+00:00")
-        stamp = day.replace("-", "")
-        ingest(
-            "sales", str(samples / "sales" / f"sales_{stamp}.jsonl"), run_date=when, settings=local
-        )
+        ingest("sales", sales_file(history, day), run_date=landing_time(day), settings=local)
         run_etl("sales_clean", settings=local, spark=spark)
         run_etl("curate", settings=local, spark=spark)
+        for stage in ("train", "transform"):
+            run_stage(stage, dt.date.fromisoformat(day), settings=local)
     aws = tmp_path / "aws"
     compared = {
         "sales_clean": (stack.bucket("processed"), local.zone_uri("processed")),
         **{
             table: (stack.bucket("curated"), local.zone_uri("curated"))
-            for table in ("customer_aggregates", "daily_sales", "product_performance")
+            for table in (
+                "customer_aggregates",
+                "daily_sales",
+                "product_performance",
+                "predictions",
+            )
         },
     }
     for table, (bucket, local_root) in compared.items():
