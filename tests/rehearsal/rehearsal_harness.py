@@ -70,8 +70,13 @@ What is real, what the harness plays, and why
      (DuckDB) engine over what the calling role may read: the Glue catalog copied to a local
      catalog, the objects mirrored, results written where Athena writes them.
    - crawlers: moto's crawler goes READY at once and creates no tables (not played).
-   - moto 5.2.5 bug: every ``.sync`` integration without ``.waitForTaskToken`` fails on
-     ``None.interrupt_all()``; the harness runs moto's own function with that call guarded.
+   - moto 5.2.5 bugs: every ``.sync`` integration without ``.waitForTaskToken`` fails on
+     ``None.interrupt_all()`` (the harness runs moto's own function with that call guarded);
+     its ASL grammar takes a ``Parameters`` key ``RoleArn`` for the ``Credentials`` keyword
+     and drops it (the SageMaker integration binds it from the definition).
+   - The lake's history: the user backfills 51 days of sales (and the reference snapshots)
+     with ``lake ingest`` on the aws profile; the state machine then runs the last two days,
+     the first of which trains the churn model (53 days are what its time split needs).
 5. What this cannot prove: Spark's s3a:// connector, the real Glue/EMR/Lambda/SageMaker images
    and their installed packages, Pulumi's engine (providers, diffs, ordering), IAM conditions,
    crawler schema inference, Athena's SQL engine itself.

@@ -120,3 +120,23 @@ def test_control_a_wrong_job_argument_fails_that_job(
     message = str(failure.value)
     assert "stage etl (glue lake-dev-sales_clean as role lake-dev-glue)" in message, message
     assert "lake-dev-raw-typo" in message, message
+
+
+def test_control_the_etl_role_without_its_state_prefix_fails_the_etl(
+    rendered: Platform, rehearsal_endpoint: str, tmp_path: Path, daily_source: Any, spark: Any
+) -> None:
+    """Issue 13 gap 3 as it was: the Glue role could not write runs/etl/ (lock, checkpoint)."""
+
+    def drop_state(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        if typ == "aws:iam/rolePolicy:RolePolicy" and str(inputs["role"]).endswith("-glue"):
+            inputs["policy"] = without_statement(inputs["policy"], "EtlLocksCheckpointsRunRecords")
+        return inputs
+
+    result = _first_day(
+        variant(rendered, drop_state), rehearsal_endpoint, tmp_path, daily_source, spark
+    )
+    with pytest.raises(AssertionError) as failure:
+        result.check()
+    message = str(failure.value)
+    assert "stage etl (glue lake-dev-sales_clean as role lake-dev-glue)" in message, message
+    assert "runs/etl/" in message, message
