@@ -306,3 +306,25 @@ def test_aws_tables_equal_the_local_profile_on_the_same_inputs(
         on_local = _table_summary(Path(local_root) / table)
         assert on_aws["rows"] > 0, table
         assert on_aws == on_local, table
+
+
+def test_the_state_machine_is_the_only_orchestrator(rendered: Platform) -> None:
+    """Issue 13 gap 4: nothing but the state machine starts the jobs and crawlers it runs."""
+    (machine,) = rendered.of_type("aws:sfn/stateMachine:StateMachine")
+    states = json.loads(machine.inputs["definition"])["States"].values()
+    started = {
+        s.get("Parameters", {}).get("JobName") or s.get("Parameters", {}).get("Name")
+        for s in states
+        if s["Type"] == "Task"
+    } - {None}
+    for trigger in rendered.of_type("aws:glue/trigger:Trigger"):
+        for action in trigger.inputs.get("actions", []):
+            assert action.get("jobName") not in started, trigger.name
+            assert action.get("crawlerName") not in started, trigger.name
+    # The daily 02:00 UTC schedule targets the state machine (as the mocks name its ARN).
+    schedules = [
+        t
+        for t in rendered.of_type("aws:cloudwatch/eventTarget:EventTarget")
+        if str(t.inputs.get("arn", "")).endswith(f"/{machine.inputs['name']}")
+    ]
+    assert schedules, "no schedule starts the state machine"
