@@ -69,6 +69,9 @@ What is real, what the harness plays, and why
    - Athena -> moto returns no rows. The harness answers each query with lakelib's local
      (DuckDB) engine over what the calling role may read: the Glue catalog copied to a local
      catalog, the objects mirrored, results written where Athena writes them.
+   - CloudWatch Logs -> what each played run prints is its log; bare JSON lines in the
+     embedded metric format become CloudWatch metrics, as the logs service does (a line with
+     a log prefix stays text), so the dashboard's and alarms' metrics can be checked.
    - crawlers: moto's crawler goes READY at once and creates no tables (not played).
    - moto 5.2.5 bugs: every ``.sync`` integration without ``.waitForTaskToken`` fails on
      ``None.interrupt_all()`` (the harness runs moto's own function with that call guarded);
@@ -266,6 +269,7 @@ class Play:
     ok: bool = True
     error: str = ""
     output: str = ""
+    log: str = ""  # what the run printed: CloudWatch Logs would hold it
     arguments: dict[str, str] = field(default_factory=dict)
     denied: list[str] = field(default_factory=list)
 
@@ -1091,6 +1095,8 @@ class Rehearsal:
                 timeout=300,
             )
             play.output = done.stdout
+            play.log = done.stdout.split("\n__RESULT__", 1)[0].split("\n__ERROR__", 1)[0]
+            self.deliver_metrics(play)
             if "__RESULT__" in done.stdout:
                 play.output = done.stdout.rsplit("__RESULT__", 1)[1].strip()
             else:
@@ -1232,7 +1238,8 @@ class Rehearsal:
                 argv += [name, value]
             with self._spark_on_mirror(mirror):
                 code, output = _run_script(script, argv, folder, self._base_env(creds))
-            play.output = output
+            play.output = play.log = output
+            self.deliver_metrics(play)
             refused = self._mirror_up(creds, mirror, snapshot)
             if code != 0:
                 play.ok = False
@@ -1317,6 +1324,8 @@ class Rehearsal:
             timeout=600,
         )
         play.output = done.stdout[-4000:] + done.stderr[-4000:]
+        play.log = done.stdout
+        self.deliver_metrics(play)
         if done.returncode != 0:
             play.ok, play.error = False, _last_error(done.stderr) or f"exited {done.returncode}"
             return play
@@ -1331,6 +1340,47 @@ class Rehearsal:
         except Exception as exc:
             play.ok, play.error = False, f"cannot write {artifact}: {_error_code(exc)}"
         return play
+
+    # CloudWatch Logs -----------------------------------------------------------------------
+
+    def deliver_metrics(self, play: Play) -> None:
+        """What CloudWatch Logs does with embedded-metric-format lines: metrics.
+
+        Only bare JSON lines count (a log prefix would make them plain log text, as on AWS).
+        """
+        import datetime as _dt
+
+        cloudwatch = self.stack.client("cloudwatch")
+        for line in play.log.splitlines():
+            if not line.startswith("{"):
+                continue
+            try:
+                document = json.loads(line)
+            except ValueError:
+                continue
+            meta = document.get("_aws") if isinstance(document, dict) else None
+            if not isinstance(meta, dict):
+                continue
+            stamp = _dt.datetime.fromtimestamp(meta.get("Timestamp", 0) / 1000, _dt.UTC)
+            for directive in meta.get("CloudWatchMetrics", []):
+                for dimensions in directive.get("Dimensions", []):
+                    data = [
+                        {
+                            "MetricName": metric["Name"],
+                            "Dimensions": [
+                                {"Name": d, "Value": str(document[d])} for d in dimensions
+                            ],
+                            "Value": float(document[metric["Name"]]),
+                            "Unit": metric.get("Unit", "None"),
+                            "Timestamp": stamp,
+                        }
+                        for metric in directive.get("Metrics", [])
+                        if metric["Name"] in document
+                    ]
+                    if data:
+                        cloudwatch.put_metric_data(
+                            Namespace=directive["Namespace"], MetricData=data
+                        )
 
     # Athena ------------------------------------------------------------------------------
 

@@ -328,3 +328,34 @@ def test_the_state_machine_is_the_only_orchestrator(rendered: Platform) -> None:
         if str(t.inputs.get("arn", "")).endswith(f"/{machine.inputs['name']}")
     ]
     assert schedules, "no schedule starts the state machine"
+
+
+def test_the_dashboard_and_alarms_see_the_stage_metrics(
+    two_days: tuple[Stack, Rehearsal, list[DayResult]], rendered: Platform
+) -> None:
+    """Issue 13 gap 10: what the stages emit is what the dashboard and alarms ask for."""
+    stack, _, results = two_days
+    for result in results:
+        result.check()
+    (dashboard,) = rendered.of_type("aws:cloudwatch/dashboard:Dashboard")
+    wanted = []
+    for widget in json.loads(dashboard.inputs["dashboardBody"])["widgets"]:
+        for metric in widget.get("properties", {}).get("metrics", []):
+            if metric and metric[0] == "lakelib":
+                names = [m for m in metric[2:] if isinstance(m, str)]
+                wanted.append((metric[1], dict(zip(names[::2], names[1::2], strict=True))))
+    for alarm in rendered.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
+        if alarm.inputs.get("namespace") == "lakelib":
+            wanted.append((alarm.inputs["metricName"], dict(alarm.inputs.get("dimensions") or {})))
+    assert wanted
+    cloudwatch = stack.client("cloudwatch")
+    missing = [
+        (name, dims)
+        for name, dims in wanted
+        if not cloudwatch.list_metrics(
+            Namespace="lakelib",
+            MetricName=name,
+            Dimensions=[{"Name": k, "Value": v} for k, v in dims.items()],
+        )["Metrics"]
+    ]
+    assert not missing, missing
