@@ -453,3 +453,45 @@ def test_a_legacy_state_document_is_still_honoured(tmp_path: Path, lake_home: Pa
     assert summary.landed == 0 and summary.skipped_inputs == ["old.jsonl"]
     assert not legacy.exists() and legacy.with_name("state.migrated.json").exists()
     assert ingest("sales", str(path)).skipped_inputs == ["old.jsonl"]  # now from its marker
+
+
+# --- cost per request (item 9) ----------------------------------------------------------------
+
+
+def _tree(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``root`` (hidden temp files too): size and modification time."""
+    return {
+        path.relative_to(root).as_posix(): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in root.rglob("*")
+        if path.is_file()
+    }
+
+
+def test_a_webhook_post_writes_the_same_few_files_however_much_has_landed(
+    lake_home: Path,
+) -> None:
+    """A POST's writes do not grow with the lake: it never rewrites a shared state file or
+    anything else already there, and adds as many files as the first POST did."""
+    from lakelib.ingest import make_webhook_server
+
+    server = make_webhook_server(port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"{server.url}/ingest/sales"
+    try:
+        before = _tree(lake_home) if lake_home.exists() else {}
+        assert post(url, sale_lines("first"))[0] == 202
+        first = _tree(lake_home)
+        first_new = set(first) - set(before)
+        for i in range(150):
+            assert post(url, sale_lines(f"grow{i}"))[0] == 202
+        grown = _tree(lake_home)
+        assert post(url, sale_lines("last"))[0] == 202
+        after = _tree(lake_home)
+    finally:
+        server.shutdown()
+        server.server_close()
+    rewritten = sorted(key for key, stat in grown.items() if after.get(key) != stat)
+    assert rewritten == []  # nothing already in the lake was touched (no state.json rewrite)
+    assert len(set(after) - set(grown)) == len(first_new)
+    assert raw_ids(lake_home)["last-0"] == 1
