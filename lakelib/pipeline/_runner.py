@@ -41,6 +41,29 @@ log = logging.getLogger(__name__)
 NOT_RETRIED: tuple[type[Exception], ...] = (ConfigError, ValidationError)
 
 
+def retryable(exc: BaseException) -> bool:
+    """Whether another attempt might succeed: not when ``exc`` or any error it was raised
+    from is in :data:`NOT_RETRIED`.
+
+    The chain matters because stages wrap what they call: the ETL reports a ConfigError
+    raised inside its Spark batch as ``EtlError(...) from ConfigError(...)``, and retrying
+    that only repeats the same wrong settings (and the wait) before failing anyway.
+    """
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        if isinstance(link, NOT_RETRIED):
+            return False
+        seen.add(id(link))
+        # Python's own rule for what a traceback shows: the explicit cause, else the error
+        # being handled when this one was raised, unless ``from None`` hid it.
+        if link.__cause__ is not None:
+            link = link.__cause__
+        else:
+            link = None if link.__suppress_context__ else link.__context__
+    return True
+
+
 class PipelineError(LakeError):
     """A stage failed after its retries; the run record says which and why."""
 
@@ -74,7 +97,8 @@ class Stage:
     run:
         does the work locally and returns metrics (rows, bytes, ...) for the run record.
     retries:
-        attempts after the first, with backoff, for errors other than config/validation.
+        attempts after the first, with backoff, for errors other than config/validation
+        (:data:`NOT_RETRIED`, also when a stage wraps one: see :func:`retryable`).
     due:
         when given and false for a run, the stage is skipped (e.g. weekly training).
     aws_task:
@@ -198,7 +222,7 @@ def run_pipeline(
                 error = _one_line(exc)
                 log.debug("stage %s failed", stage.name, exc_info=True)
                 stage_record.duration_s = round(time.perf_counter() - started, 3)
-                if attempt <= stage.retries and not isinstance(exc, NOT_RETRIED):
+                if attempt <= stage.retries and retryable(exc):
                     log.warning("%s failed (%s); retrying", stage.name, error)
                     sleep(backoff_s * attempt)
                     continue

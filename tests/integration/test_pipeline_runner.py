@@ -115,6 +115,52 @@ def test_retries_absorb_a_transient_failure_but_not_a_validation_error(settings:
     assert script.calls["strict"] == 1
 
 
+def test_a_config_error_the_etl_wraps_is_not_retried(settings: Any) -> None:
+    """The ETL reports a ConfigError raised in its Spark batch as ``EtlError(...) from`` it:
+    one attempt, no backoff wait, the failure recorded and alerted all the same."""
+    from lakelib.errors import ConfigError, EtlError
+
+    calls: list[int] = []
+
+    def etl(ctx: StageContext) -> None:
+        calls.append(1)
+        try:
+            raise ConfigError("[etl] lock_timeout_minutes must be a positive number")
+        except ConfigError as exc:  # as lakelib.etl._sales_clean wraps what its run raised
+            raise EtlError(f"sales_clean failed: {exc}") from exc
+
+    delays: list[float] = []
+    pipeline = Pipeline("daily", (Stage("etl", etl, retries=2),))
+    with pytest.raises(PipelineError, match=r"stage etl failed after 1 attempt\(s\): sales_clean"):
+        run_pipeline(pipeline, DAY, settings=settings, sleep=delays.append)
+    assert (len(calls), delays) == (1, [])
+    runs = zone_store(Zone.RUNS, settings)
+    record = load_run(runs, "daily", "2026-03-01")
+    assert record is not None and record.status == FAILED
+    assert (record.stage("etl").attempts, record.stage("etl").error) == (
+        1,
+        "sales_clean failed: [etl] lock_timeout_minutes must be a positive number",
+    )
+    assert [a.rule for a in AlertLog(runs).recent()] == ["failed_stage"]
+
+    # A transient error wrapped the same way is still retried; `from None` hides the cause.
+    def flaky(ctx: StageContext) -> None:
+        calls.append(2)
+        try:
+            raise ConfigError("looked up while handling")
+        except ConfigError:
+            raise EtlError("connection reset") from None
+
+    with pytest.raises(PipelineError, match=r"after 3 attempt\(s\): connection reset"):
+        run_pipeline(
+            Pipeline("q", (Stage("etl", flaky, retries=2),)),
+            DAY,
+            settings=settings,
+            sleep=delays.append,
+        )
+    assert calls.count(2) == 3
+
+
 def test_stages_not_due_are_skipped_and_threshold_alerts_fire(settings: Any) -> None:
     script = Script()
     pipeline = Pipeline(
