@@ -7,6 +7,7 @@ error exits 2; ``--debug`` shows tracebacks.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 import typer
@@ -31,15 +32,39 @@ __all__ = ["app", "main", "run"]
 
 PIPED_HELP_WIDTH = 120
 
+# `lakelib.pipeline._runner` -> `lakelib.pipeline`: modules log under `__name__`, but a log
+# line should name the public package a user can import and look up, not a private module.
+_PRIVATE_SEGMENT = re.compile(r"\._[^.]*")
+
+
+class PublicNameFormatter(logging.Formatter):
+    """Formats records with private ``._module`` segments dropped from the logger name."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        public = _PRIVATE_SEGMENT.sub("", record.name)
+        if public == record.name:
+            return super().format(record)
+        # Another handler may format the same record: give it the name back afterwards.
+        original, record.name = record.name, public
+        try:
+            return super().format(record)
+        finally:
+            record.name = original
+
+
+def _setup_logging(debug: bool) -> None:
+    """Log to stderr as ``LEVEL public.name: message``, as ``logging.basicConfig`` would
+    (which does nothing when the root logger already has handlers, e.g. under pytest)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(PublicNameFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler])
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``lake`` with ``argv`` (default ``sys.argv[1:]``) and return its exit code."""
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    _setup_logging(debug)
     if not debug:
         # urllib3 logs each retry as a warning; the CLI reports the outcome in one line.
         logging.getLogger("urllib3").setLevel(logging.ERROR)
