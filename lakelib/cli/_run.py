@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from lakelib.cli._app import app
-from lakelib.cli._console import OutputFormat, check_format, emit_json, err, out
+from lakelib.cli._console import OutputFormat, check_format, emit_csv, emit_json, err, out
 from lakelib.config import Settings, Zone, get_settings
 from lakelib.monitor import SUCCEEDED, RunRecord, load_run
 from lakelib.pipeline import (
@@ -20,6 +20,8 @@ from lakelib.pipeline import (
     run_pipeline,
 )
 from lakelib.storage import zone_store
+
+CSV_COLUMNS = ("name", "status", "ran_now", "attempts", "duration_s", "error")
 
 # What the runner reports for a stage a previous run of the date finished (not run now).
 _DONE_EARLIER = "done earlier"
@@ -50,9 +52,9 @@ def run_command(
     A date that already finished is not run again (it says so; --force runs it again); a
     date whose run failed resumes at the failed stage. --format json prints the run's
     summary (status, stages, timings, metrics) as one JSON document on stdout, also when
-    the run fails (then exit 1).
+    the run fails (then exit 1); --format csv one row per stage.
     """
-    check_format(fmt, ("table", "json"))
+    check_format(fmt)
     pipeline = daily_pipeline()
     if export_step_functions:
         sys.stdout.write(export_state_machine(pipeline))
@@ -78,7 +80,7 @@ def run_command(
             record = run_pipeline(pipeline, day, settings=settings, force=force, on_stage=progress)
         except PipelineError:
             failed = load_run(zone_store(Zone.RUNS, settings), pipeline.name, str(day))
-            if fmt == "json" and failed is not None:
+            if fmt != "table" and failed is not None:
                 _show(failed, settings, ran=ran, fmt=fmt, already_finished=False)
             raise
     _show(record, settings, ran=ran, fmt=fmt, already_finished=False)
@@ -92,8 +94,12 @@ def _show(
     ``ran`` names the stages this command ran; the others' timings are from earlier runs.
     """
     report = str(report_path(settings, dt.date.fromisoformat(record.run_date)))
+    summary = _summary(record, ran=ran, already_finished=already_finished, report=report)
     if fmt == "json":
-        emit_json(_summary(record, ran=ran, already_finished=already_finished, report=report))
+        emit_json(summary)
+        return
+    if fmt == "csv":
+        emit_csv(summary["stages"], CSV_COLUMNS)
         return
     if already_finished:
         out.print(

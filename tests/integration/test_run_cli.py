@@ -162,4 +162,10 @@ def test_a_resumed_run_marks_what_earlier_runs_did_and_force_runs_again(
     record = load_run(runs, "daily", "2026-01-03")
     assert record is not None and record.finished_at == summary["finished_at"]
 
-    assert main(["run", "--date", "2026-01-03", "--format", "csv"]) == 2
+    assert main(["run", "--date", "2026-01-03", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "name,status,ran_now,attempts,duration_s,error",
+        f"ingest,succeeded,False,1,{record.stage('ingest').duration_s},",
+        f"etl,succeeded,False,1,{record.stage('etl').duration_s},",
+    ]
+    assert main(["run", "--date", "2026-01-03", "--format", "yaml"]) == 2
