@@ -26,6 +26,7 @@ import re
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,7 @@ from lakelib.query._results import (
     utc_now,
 )
 from lakelib.query._sandbox import (
+    RealPaths,
     allowed_directories,
     is_inside,
     refuse_outside_access,
@@ -166,7 +168,10 @@ def _render(tree: Any) -> str:
 
 
 def _data_files(
-    folder: str, classification: str, roots: Sequence[str] = ()
+    folder: str,
+    classification: str,
+    roots: Sequence[str] = (),
+    realpath: Callable[[str], str] = os.path.realpath,
 ) -> list[tuple[str, int]]:
     """Data files under a folder, sorted; hidden (``.``) and marker (``_``) names skipped.
 
@@ -184,7 +189,7 @@ def _data_files(
         for entry in entries:
             if entry.name.startswith((".", "_")):
                 continue
-            if roots and entry.is_symlink() and not is_inside(entry.path, roots):
+            if roots and entry.is_symlink() and not is_inside(entry.path, roots, realpath):
                 raise QueryError(
                     f"{entry.path} links outside the lake's folders; the local engine reads "
                     "only the lake's own files"
@@ -325,6 +330,94 @@ def _column_kinds(
     return column_kind
 
 
+@dataclass
+class _Checked:
+    """A query text parsed and checked: what planning it again would find the same.
+
+    Everything here follows from the text alone (the catalog, the files and the parameter
+    values are read on every plan). ``tree`` is never changed once cached: the plan reads
+    it (operand kinds, partition-key predicates) and translates a copy.
+    """
+
+    tree: exp.Expression
+    count: int
+    tables: list[exp.Table]  # the references resolved through the catalog, in tree order
+    # The DuckDB text with each table a marker, and the markers (made by the first plan
+    # that gets there; one attribute, so a concurrent plan sees both or neither).
+    translation: tuple[str, list[str]] | None = None
+
+
+# Query text -> _Checked, most recently used last; only texts that passed every check.
+_CHECKED: OrderedDict[str, _Checked] = OrderedDict()
+_CHECKED_SIZE = 256
+_checked_lock = threading.Lock()
+
+
+def _checked(sql: str, params: Sequence[Any]) -> _Checked:
+    """Parse and check a query text (the checks in the order they report), or reuse them."""
+    with _checked_lock:
+        found = _CHECKED.get(sql)
+        if found is not None:
+            _CHECKED.move_to_end(sql)
+    if found is None:
+        refuse_reader_calls(sql)
+        tree, count = parse_trino(sql)
+    else:
+        tree, count = found.tree, found.count
+    if count != len(params):
+        raise QueryError(
+            f"the query has {count} parameter(s) (?) but {len(params)} value(s) were given"
+        )
+    if found is not None:
+        return found
+    refuse(tree)  # before tables are swapped out: TABLESAMPLE hangs off a table node
+    refuse_outside_access(tree)
+    found = _Checked(tree, count, _table_references(tree))
+    with _checked_lock:
+        _CHECKED[sql] = found
+        while len(_CHECKED) > _CHECKED_SIZE:
+            _CHECKED.popitem(last=False)
+    return found
+
+
+def _table_references(tree: exp.Expression) -> list[exp.Table]:
+    """The table nodes that name catalog tables (CTE names are not tables), in tree order."""
+    ctes = _cte_names(tree)
+    return [
+        node
+        for node in tree.find_all(exp.Table)
+        if node.name and not (not node.db and node.name.lower() in ctes)
+    ]
+
+
+def _translate(checked: _Checked, aliases: list[str]) -> tuple[str, list[str]]:
+    """The DuckDB text of a checked query with each table reference a marker name.
+
+    Each table becomes a marker name, spliced with its scan after generation: the scan text
+    (file lists of hundreds of paths) never goes through sqlglot, and the marker is a name no
+    query can contain (it holds a random token).
+    """
+    tree = checked.tree.copy()
+    nodes = _table_references(tree)
+    if len(nodes) != len(checked.tables):
+        raise QueryError("internal error: a table reference was lost in translation")
+    token = uuid.uuid4().hex
+    # The trailing 'x' keeps marker 1 from being the start of marker 10.
+    markers = [f"__lake_{token}_{n}x" for n in range(len(nodes))]
+    for node, alias, marker in zip(nodes, aliases, markers, strict=True):
+        node.replace(
+            exp.Table(
+                this=exp.to_identifier(marker),
+                alias=exp.TableAlias(this=exp.to_identifier(alias)),
+            )
+        )
+    duck = to_duckdb(rewrite(tree))
+    for marker in markers:
+        if duck.count(marker) != 1:
+            raise QueryError("internal error: a table reference was lost in translation")
+    return duck, markers
+
+
 class LocalEngine:
     """Trino SQL on DuckDB over the local lake (the embedded default)."""
 
@@ -335,6 +428,7 @@ class LocalEngine:
         self._catalog = catalog
         self._con: Any = None
         self._lock = threading.Lock()
+        self._roots: tuple[Settings, list[str]] | None = None
 
     @property
     def catalog(self) -> Catalog:
@@ -362,25 +456,23 @@ class LocalEngine:
                 self._con.close()
                 self._con = None
 
+    def _allowed(self) -> list[str]:
+        """The folders a query may read, for the current settings (worked out once each)."""
+        known = self._roots
+        if known is None or known[0] is not self.settings:
+            known = (self.settings, allowed_directories(self.settings))
+            self._roots = known
+        return known[1]
+
     # -- planning -------------------------------------------------------------------------
 
     def plan(self, sql: str, *, database: str, params: Sequence[Any] | None = None) -> LocalPlan:
         """Parse, resolve, prune and translate; nothing is read but the catalog and listings."""
         started = time.perf_counter()
         params = list(params or [])
-        refuse_reader_calls(sql)
-        tree, count = parse_trino(sql)
-        if count != len(params):
-            raise QueryError(
-                f"the query has {count} parameter(s) (?) but {len(params)} value(s) were given"
-            )
-        refuse(tree)  # before tables are swapped out: TABLESAMPLE hangs off a table node
-        refuse_outside_access(tree)
-        ctes = _cte_names(tree)
+        checked = _checked(sql, params)
         resolved: list[tuple[exp.Table, Table]] = []
-        for node in list(tree.find_all(exp.Table)):
-            if not node.name or (not node.db and node.name.lower() in ctes):
-                continue
+        for node in checked.tables:
             for arg, what in (
                 ("version", "time travel (FOR VERSION/TIMESTAMP AS OF)"),
                 ("pivots", "PIVOT / UNPIVOT"),
@@ -390,10 +482,11 @@ class LocalEngine:
                     raise QueryError(f"not supported by the local engine: {what}")
             resolved.append((node, self._resolve(node, database)))
 
-        check_operand_kinds(tree, _column_kinds(resolved))
+        check_operand_kinds(checked.tree, _column_kinds(resolved))
         scans: list[TableScan] = []
-        replacements: list[tuple[exp.Table, str, str]] = []
-        roots = allowed_directories(self.settings)
+        sources: list[str] = []
+        roots = self._allowed()
+        realpath = RealPaths()  # this plan's: partitions share their parent folders
         for node, table in resolved:
             alias = node.alias or node.name
             keys = self._key_filter(node, table, resolved, params)
@@ -405,11 +498,11 @@ class LocalEngine:
                 total = len(all_parts)
                 partitions = [p for p in all_parts if keys(p.values)] if keys else all_parts
                 for p in partitions:
-                    _check_inside(table, p.location, roots)
-                    files[_spec(p)] = _data_files(p.location, table.classification, roots)
+                    _check_inside(table, p.location, roots, realpath)
+                    files[_spec(p)] = _data_files(p.location, table.classification, roots, realpath)
             else:
-                _check_inside(table, table.location, roots)
-                files[""] = _data_files(table.location, table.classification, roots)
+                _check_inside(table, table.location, roots, realpath)
+                files[""] = _data_files(table.location, table.classification, roots, realpath)
             scan = TableScan(
                 table=f"{table.database}.{table.name}",
                 alias=alias,
@@ -420,27 +513,14 @@ class LocalEngine:
                 filter=keys.describe(),
             )
             scans.append(scan)
-            replacements.append((node, alias, source_sql(table, partitions, files)))
+            sources.append(source_sql(table, partitions, files))
 
-        # Each table becomes a marker name, spliced with its scan after generation: the scan
-        # text (file lists of hundreds of paths) never goes through sqlglot, and the marker is
-        # a name no query can contain (it holds a NUL-free random token).
-        token = uuid.uuid4().hex
-        sources: dict[str, str] = {}
-        for n, (node, alias, source) in enumerate(replacements):
-            marker = f"__lake_{token}_{n}"
-            sources[marker] = source
-            node.replace(
-                exp.Table(
-                    this=exp.to_identifier(marker),
-                    alias=exp.TableAlias(this=exp.to_identifier(alias)),
-                )
-            )
-        tree = rewrite(tree)
-        duck = to_duckdb(tree)
-        for marker, source in sources.items():
-            if duck.count(marker) != 1:
-                raise QueryError("internal error: a table reference was lost in translation")
+        if checked.translation is None:
+            # Translated once per text: the same text always translates the same way.
+            aliases = [node.alias or node.name for node, _ in resolved]
+            checked.translation = _translate(checked, aliases)
+        duck, markers = checked.translation
+        for marker, source in zip(markers, sources, strict=True):
             duck = duck.replace(marker, f"({source})")
         bound = {f"p{i}": value for i, value in enumerate(params, 1)}
         elapsed = (time.perf_counter() - started) * 1000
@@ -559,9 +639,14 @@ class LocalEngine:
                 cursor.close()
 
 
-def _check_inside(table: Table, location: str, roots: Sequence[str]) -> None:
+def _check_inside(
+    table: Table,
+    location: str,
+    roots: Sequence[str],
+    realpath: Callable[[str], str] = os.path.realpath,
+) -> None:
     """Refuse a table (or partition) the catalog places outside the lake's folders."""
-    if not is_inside(location, roots):
+    if not is_inside(location, roots, realpath):
         raise QueryError(
             f"table {table.name} is stored at {location}, outside the lake's folders; the "
             "local engine reads only the lake's own files"

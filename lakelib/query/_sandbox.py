@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -171,9 +171,47 @@ def spill_directory(settings: Settings) -> Path:
     return Path(settings.zone_uri(Zone.QUERY_RESULTS)) / ".duckdb-tmp"
 
 
-def is_inside(path: str, roots: Iterable[str]) -> bool:
-    """Whether a file's real location is under one of ``roots`` (symlinks followed)."""
-    real = os.path.realpath(path)
+class RealPaths:
+    """:func:`os.path.realpath`, remembering each folder it has resolved.
+
+    ``realpath`` checks every component of a path for a link: a table's partitions share all
+    but their last folder, so one query planning 60 partitions would check the same dozen
+    parents 60 times. Folders can change between queries: use one per plan, not for longer.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[str, str] = {}
+
+    def __call__(self, path: str) -> str:
+        norm = os.path.normpath(path)
+        if not os.path.isabs(norm) or norm.startswith("//") or path.rstrip(os.sep) != norm:
+            # '..', '.', '//' and relative paths: realpath's own rules (a '..' after a link
+            # goes up from the link's target, not from the link).
+            return os.path.realpath(path)
+        return self._real(norm)
+
+    def _real(self, path: str) -> str:
+        found = self._known.get(path)
+        if found is not None:
+            return found
+        parent, name = os.path.split(path)
+        if not name:
+            return path  # the root
+        # The parent resolved, only this last component can still be a link.
+        joined = os.path.join(self._real(parent), name)
+        found = os.path.realpath(joined) if os.path.islink(joined) else joined
+        self._known[path] = found
+        return found
+
+
+def is_inside(
+    path: str, roots: Iterable[str], realpath: Callable[[str], str] = os.path.realpath
+) -> bool:
+    """Whether a file's real location is under one of ``roots`` (symlinks followed).
+
+    ``realpath`` may be a :class:`RealPaths` shared by the checks of one plan.
+    """
+    real = realpath(path)
     return any(real.startswith(root) or real + os.sep == root for root in roots)
 
 
