@@ -232,7 +232,9 @@ def sandboxed_connection(settings: Settings) -> Any:
         }
     )
     try:
-        con.execute("SET TimeZone = 'UTC'")
+        # GLOBAL: each query runs on a cursor, which takes the global settings but not the
+        # connection's own (a plain SET left every query in the machine's local zone).
+        con.execute("SET GLOBAL TimeZone = 'UTC'")
         # Inside Jupyter without ipywidgets DuckDB refuses to touch the setting; the bar is
         # not drawn there anyway.
         with contextlib.suppress(duckdb.InvalidInputException):

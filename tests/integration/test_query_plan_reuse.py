@@ -1,13 +1,16 @@
 """The local engine checks and translates a query text once and reuses it: never stale.
 
 What a user must not notice: a query run again after the catalog changed (a column's type,
-a new table of the same name) answers from the catalog as it is now, and a query of many
-table references runs.
+a table's location) answers from the catalog as it is now; a query of many table
+references runs; each query runs in UTC whatever the machine's zone.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,3 +69,35 @@ def test_the_same_text_reads_a_table_moved_to_new_files(settings: Settings, tmp_
     result = run_query(sql, settings=settings)
     assert result.table.to_pylist() == [{"total": 40}]
     assert str(moved) in result.record.translated_sql
+
+
+_IN_NEW_YORK = """
+import sys
+from pathlib import Path
+from lakelib.config import load_settings
+from lakelib.query import run_query
+home = Path(sys.argv[1])
+settings = load_settings(home=home, cwd=home.parent, env={})
+result = run_query("SELECT hour(from_unixtime(0)) AS h, from_unixtime(0) AS t", settings=settings)
+print(result.table.column("h").to_pylist()[0])
+print(Path(result.output_location.removeprefix("file://")).read_text().splitlines()[1])
+"""
+
+
+def test_queries_run_in_utc_on_a_machine_in_another_zone(tmp_path: Path) -> None:
+    # Athena's session zone is UTC. Each query runs on a cursor of the engine's connection,
+    # which did not inherit the connection's own SET TimeZone: in New York, 19 and 19:00.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKE_")}
+    env["TZ"] = "America/New_York"
+    done = subprocess.run(
+        [sys.executable, "-c", _IN_NEW_YORK, str(tmp_path / "lake")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    hour, row = done.stdout.strip().splitlines()[-2:]
+    assert hour == "0"
+    assert row == '"0","1970-01-01 00:00:00.000 UTC"'
