@@ -8,6 +8,9 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute
+import pyarrow.parquet as pq
 import pytest
 from test_report_data import sales_clean
 
@@ -44,6 +47,20 @@ def test_run_date_and_tables_are_parameters_of_01_explore(lake_home: Path) -> No
     assert "2026-01-15" in size and "2026-01-20" not in size  # the lake as of run_date
     reasons = outputs(executed, "split_part(reason")
     assert "amount" in reasons and "2" in reasons and "id" in reasons
+
+
+def test_run_date_limits_what_02_train_trains_on(lake_home: Path) -> None:
+    sales_clean(lake_home)  # sales from 2026-01-01 to 2026-01-20, plus the sale's timestamp
+    for part in (lake_home / "processed" / "sales_clean").rglob("*.parquet"):
+        table = pq.read_table(part)
+        stamp = pa.compute.cast(table["event_date"], pa.timestamp("us", tz="UTC"))
+        pq.write_table(table.append_column("date", stamp), part)
+    crawl("processed")
+    (key,) = run_notebooks(["02_train"], dt.date(2026, 1, 10), parameters={"retrain": False})
+    executed = json.loads((lake_home / "runs" / key).read_text())
+    events = outputs(executed, "lk.ml.load_events")
+    assert "from 2026-01-01 to 2026-01-10" in events  # nothing after run_date reaches training
+    assert "not retrained" in outputs(executed, "if retrain:")
 
 
 def test_04_report_shows_its_charts_inline(lake_home: Path) -> None:
