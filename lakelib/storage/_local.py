@@ -39,18 +39,29 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
     starts with ``.`` so listings and engines skip it.
     """
     target = Path(path)
+    tmp = _temp_copy(target, data)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _temp_copy(target: Path, data: bytes) -> Path:
+    """``data`` in a hidden, fsynced temp file beside ``target``, with the usual file mode."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{target.name}-", dir=target.parent)
+    fd, name = tempfile.mkstemp(prefix=f".tmp-{target.name}-", dir=target.parent)
+    tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, _file_mode())
-        os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+    return tmp
 
 
 # Errors of file systems without hard links (some network and FUSE mounts, FAT).
@@ -81,14 +92,8 @@ def exclusive_write_bytes(path: Path | str, data: bytes) -> None:
     a short file).
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{target.name}-", dir=target.parent)
+    tmp = _temp_copy(target, data)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, _file_mode())
         try:
             os.link(tmp, target)
         except OSError as exc:
@@ -96,7 +101,7 @@ def exclusive_write_bytes(path: Path | str, data: bytes) -> None:
                 raise
             _exclusive_open_write(target, data)
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
     _fsync_folder(target.parent)
 
 
