@@ -348,8 +348,11 @@ class _Checked:
 
 
 # Query text -> _Checked, most recently used last; only texts that passed every check.
+# A parsed tree takes far more memory than its text: long texts (generated IN lists, where
+# parsing dominates anyway) are checked every time instead of kept.
 _CHECKED: OrderedDict[str, _Checked] = OrderedDict()
-_CHECKED_SIZE = 256
+_CHECKED_SIZE = 128
+_CHECKED_MAX_TEXT = 20_000
 _checked_lock = threading.Lock()
 
 
@@ -373,6 +376,8 @@ def _checked(sql: str, params: Sequence[Any]) -> _Checked:
     refuse(tree)  # before tables are swapped out: TABLESAMPLE hangs off a table node
     refuse_outside_access(tree)
     found = _Checked(tree, count, _table_references(tree))
+    if len(sql) > _CHECKED_MAX_TEXT:
+        return found
     with _checked_lock:
         _CHECKED[sql] = found
         while len(_CHECKED) > _CHECKED_SIZE:
