@@ -237,6 +237,8 @@ def check_operand_kinds(
             results = [i.args.get("true") for i in node.args.get("ifs") or []]
             results.append(node.args.get("default"))
             groups.append(("CASE", [r for r in results if r is not None]))
+        if isinstance(node, exp.DPipe | exp.Concat):
+            _check_concat(node, column_kind)
         for what, operands in groups:
             bad = _mismatch([_kind(o, column_kind) for o in operands])
             if bad:
@@ -250,3 +252,27 @@ def check_operand_kinds(
                     "other types (write DATE '...', a number, or CAST); the local engine "
                     "refuses it as Athena does"
                 )
+
+
+def _check_concat(
+    node: exp.DPipe | exp.Concat, column_kind: Callable[[exp.Column], Kind | None]
+) -> None:
+    """``||`` and ``concat`` take text (or arrays) only: Trino does not turn a number, date or
+    boolean into text for them (https://trino.io/docs/current/functions/string.html,
+    conversion.html), where DuckDB casts it and answers ``1 || 'a'`` = ``'1a'``."""
+    operands = [node.this, node.expression] if isinstance(node, exp.DPipe) else node.expressions
+    kinds = [_kind(o, column_kind) for o in operands]
+    # An operand of unknown kind may be an array (``ARRAY[1] || 2`` is Trino's array append).
+    if any(k is None for k in kinds) or all(k[0] == "varchar" for k in kinds if k):
+        return
+    shown = [k[1] for k in kinds if k]
+    if isinstance(node, exp.DPipe):
+        raise QueryError(
+            f"Cannot apply operator: {shown[0]} || {shown[1]}: Athena does not convert other types "
+            "to text for || (use CAST(x AS varchar)); the local engine refuses it as Athena does"
+        )
+    raise QueryError(
+        f"Unexpected parameters ({', '.join(shown)}) for function concat: Athena does not "
+        "convert other types to text (use CAST(x AS varchar)); the local engine refuses it as "
+        "Athena does"
+    )

@@ -984,6 +984,11 @@ TYPING_ERRORS = [
     ("SELECT coalesce(qty, 'none') FROM sales", "COALESCE of bigint and varchar"),
     ("SELECT DATE '2024-01-01' = '2024-01-01'", "Cannot apply operator: date = varchar"),
     ("SELECT CASE WHEN true THEN 1 ELSE 'a' END", "CASE of integer and varchar"),
+    # string.html: || and concat() take varchar (or arrays); no implicit cast to text.
+    ("SELECT 1 || 'a'", "Cannot apply operator: integer || varchar"),
+    ("SELECT 'id-' || qty FROM sales", "Cannot apply operator: varchar || bigint"),
+    ("SELECT DATE '2024-01-01' || 'x'", "Cannot apply operator: date || varchar"),
+    ("SELECT concat('a', 1.5e0)", "Unexpected parameters (varchar, double) for function concat"),
     # array.html sequence: a step moving away from stop, or a zero step, fails.
     ("SELECT sequence(1, 5, -1)", "sequence stop value should be greater than or equal"),
     ("SELECT sequence(1, 5, 0)", "step must not be zero"),
