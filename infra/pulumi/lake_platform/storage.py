@@ -75,6 +75,17 @@ class Storage(pulumi.ComponentResource):
         self._name = name
         self._s = s = args.settings
         self.buckets = {}
+        # FSBP S3.1: the account-wide switch too, so a bucket created outside this program
+        # (or a per-bucket block removed by hand) still cannot be made public.
+        self.account_public_access_block = pulumi_aws.s3.AccountPublicAccessBlock(
+            f"{name}-account",
+            account_id=s.account_id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=ResourceOptions(parent=self),
+        )
         kms = {"sse_algorithm": "aws:kms", "kms_master_key_id": args.data_key_arn}
         # S3 server access logs can only be delivered to an SSE-S3 bucket.
         sse_s3 = {"sse_algorithm": "AES256"}

@@ -1,0 +1,31 @@
+"""AWS Foundational Security Best Practices controls closed in the Pulumi program (issue 19)."""
+
+from __future__ import annotations
+
+import pytest
+from pulumi_harness import Platform
+
+ACCOUNT_BLOCK = "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock"
+VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+
+
+@pytest.mark.parametrize("which", ["platform", "minimal_platform"])
+def test_s3_1_account_level_block_public_access_all_four(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    platform: Platform = request.getfixturevalue(which)
+    (block,) = platform.of_type(ACCOUNT_BLOCK)
+    assert {
+        k: block.inputs.get(k)
+        for k in (
+            "blockPublicAcls",
+            "blockPublicPolicy",
+            "ignorePublicAcls",
+            "restrictPublicBuckets",
+        )
+    } == {
+        "blockPublicAcls": True,
+        "blockPublicPolicy": True,
+        "ignorePublicAcls": True,
+        "restrictPublicBuckets": True,
+    }
