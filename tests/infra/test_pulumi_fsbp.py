@@ -29,3 +29,15 @@ def test_s3_1_account_level_block_public_access_all_four(
         "ignorePublicAcls": True,
         "restrictPublicBuckets": True,
     }
+
+
+@pytest.mark.parametrize(
+    "zone", ["raw", "processed", "curated", "scripts", "query-results", "logs"]
+)
+def test_every_lake_bucket_is_versioned(platform: Platform, zone: str) -> None:
+    bucket = platform.outputs[f"{zone.replace('-', '_')}_bucket"]
+    statuses = [
+        v.inputs["versioningConfiguration"]["status"]
+        for v in platform.for_bucket(VERSIONING, bucket)
+    ]
+    assert statuses == ["Enabled"], zone

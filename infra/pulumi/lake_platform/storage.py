@@ -5,7 +5,8 @@ ownership (no ACLs), default encryption, a TLS-only bucket policy and access log
 the logs bucket. Zones then differ as the architecture says: raw is versioned SSE-S3 moving
 to Glacier after 90 days (daily-landed sources only: reference snapshots the ETL reads stay
 in Standard); processed is versioned SSE-KMS expiring after 365 days; curated is
-SSE-KMS and read-only for the analyst role; query results expire after a month.
+SSE-KMS and read-only for the analyst role; query results expire after a month. Every
+zone is versioned, noncurrent versions expiring.
 """
 
 from __future__ import annotations
@@ -90,7 +91,16 @@ class Storage(pulumi.ComponentResource):
         # S3 server access logs can only be delivered to an SSE-S3 bucket.
         sse_s3 = {"sse_algorithm": "AES256"}
 
-        self._add("logs", sse_s3, lifecycle=[_expire("expire-logs", s.logs_expire_days)])
+        # Every zone is versioned (versioning everywhere data lives): an overwrite or delete by
+        # a role that may write there stays recoverable until its noncurrent version expires.
+        self._add(
+            "logs",
+            sse_s3,
+            versioned=True,
+            lifecycle=[
+                _expire("expire-logs", s.logs_expire_days, noncurrent_days=s.logs_expire_days)
+            ],
+        )
         logs = self.buckets["logs"].bucket
         self.logs_bucket = logs
         self.logs_policy = self.buckets["logs"].policy
@@ -116,8 +126,9 @@ class Storage(pulumi.ComponentResource):
         self._add(
             "curated",
             kms,
+            versioned=True,
             log_to=logs,
-            lifecycle=[_abort_uploads()],
+            lifecycle=[_expire_noncurrent("expire-noncurrent-curated", 30), _abort_uploads()],
             extra_statements=lambda arn: [
                 iam.statement(
                     list(ANALYST_DENIED_ACTIONS),
@@ -133,8 +144,16 @@ class Storage(pulumi.ComponentResource):
         self._add(
             "query-results",
             kms,
+            versioned=True,
             log_to=logs,
-            lifecycle=[_expire("expire-results", s.query_results_expire_days), _abort_uploads()],
+            lifecycle=[
+                _expire(
+                    "expire-results",
+                    s.query_results_expire_days,
+                    noncurrent_days=s.query_results_expire_days,
+                ),
+                _abort_uploads(),
+            ],
         )
         self._analyst_access(args.data_key_arn)
         self.replicas: dict[str, pulumi_aws.s3.Bucket] = {}
@@ -491,6 +510,16 @@ def _expire(rule_id: str, days: int, noncurrent_days: int | None = None) -> dict
     if noncurrent_days is not None:
         rule["noncurrent_version_expiration"] = {"noncurrent_days": noncurrent_days}
     return rule
+
+
+def _expire_noncurrent(rule_id: str, days: int) -> dict[str, Any]:
+    """Keep current objects; drop versions replaced or deleted more than ``days`` ago."""
+    return {
+        "id": rule_id,
+        "status": "Enabled",
+        "filter": {},
+        "noncurrent_version_expiration": {"noncurrent_days": days},
+    }
 
 
 def _abort_uploads() -> dict[str, Any]:
