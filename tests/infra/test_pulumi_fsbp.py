@@ -41,3 +41,12 @@ def test_every_lake_bucket_is_versioned(platform: Platform, zone: str) -> None:
         for v in platform.for_bucket(VERSIONING, bucket)
     ]
     assert statuses == ["Enabled"], zone
+
+
+def test_ec2_2_default_security_group_of_the_vpc_allows_nothing(platform: Platform) -> None:
+    (vpc,) = platform.of_type("aws:ec2/vpc:Vpc")
+    (default,) = platform.of_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    assert default.inputs["vpcId"] == f"{vpc.name}-id"
+    # Adopting the default group with no rules makes Pulumi strip the allow-all rules it has.
+    assert default.inputs.get("ingress", []) == []
+    assert default.inputs.get("egress", []) == []

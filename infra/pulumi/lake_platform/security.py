@@ -268,6 +268,16 @@ class Security(pulumi.ComponentResource):
             tags={**tags, "Name": s.resource_name("vpc")},
             opts=child,
         )
+        # FSBP EC2.2: take over the VPC's default security group with no rules, which strips
+        # the allow-all ones AWS puts there; nothing here uses it, so nothing may rely on it.
+        pulumi_aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg",
+            vpc_id=self.vpc.id,
+            ingress=[],
+            egress=[],
+            tags={**tags, "Name": s.resource_name("default-deny-all")},
+            opts=child,
+        )
         zones = pulumi_aws.get_availability_zones(state="available").names[: s.az_count]
         blocks = list(ipaddress.ip_network(s.vpc_cidr).subnets(new_prefix=20))
         route_table = pulumi_aws.ec2.RouteTable(
