@@ -52,6 +52,7 @@ security = Security(
         data_key_arn=keys.data_key.arn,
         logs_bucket_policy=storage.logs_policy,
         alerts_key_arn=keys.alerts_key.arn,
+        trail_key_arn=keys.trail_key.arn,
     ),
 )
 catalog = Catalog(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from pulumi_harness import Platform
+from pulumi_harness import ACCOUNT, Platform
 
 ACCOUNT_BLOCK = "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock"
 VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
@@ -50,3 +50,32 @@ def test_ec2_2_default_security_group_of_the_vpc_allows_nothing(platform: Platfo
     # Adopting the default group with no rules makes Pulumi strip the allow-all rules it has.
     assert default.inputs.get("ingress", []) == []
     assert default.inputs.get("egress", []) == []
+
+
+def test_cloudtrail_2_trail_logs_encrypted_with_a_dedicated_key(platform: Platform) -> None:
+    (trail,) = platform.of_type("aws:cloudtrail/trail:Trail")
+    keys = {
+        f"arn:aws:kms:us-east-1:{ACCOUNT}:key/key-{k.name}": k
+        for k in platform.of_type("aws:kms/key:Key")
+    }
+    key = keys[trail.inputs["kmsKeyId"]]
+    assert key.inputs["enableKeyRotation"] is True
+    assert trail.inputs["kmsKeyId"] != platform.outputs["data_key_arn"]
+    statements = platform.policy(key)["Statement"]
+    cloudtrail = [
+        s for s in statements if s.get("Principal") == {"Service": "cloudtrail.amazonaws.com"}
+    ]
+    trail_arn = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/{trail.inputs['name']}"
+    encrypt = [s for s in cloudtrail if "kms:GenerateDataKey*" in s["Action"]]
+    (encrypt,) = encrypt
+    assert encrypt["Condition"]["StringLike"] == {
+        "kms:EncryptionContext:aws:cloudtrail:arn": f"arn:aws:cloudtrail:*:{ACCOUNT}:trail/*"
+    }
+    assert encrypt["Condition"]["StringEquals"] == {"aws:SourceArn": trail_arn}
+    assert any("kms:DescribeKey" in s["Action"] for s in cloudtrail)
+    # Nothing but CloudTrail (and the account's own administration) may use the key.
+    assert all(
+        s.get("Principal")
+        in ({"Service": "cloudtrail.amazonaws.com"}, {"AWS": f"arn:aws:iam::{ACCOUNT}:root"})
+        for s in statements
+    )

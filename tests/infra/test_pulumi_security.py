@@ -22,7 +22,7 @@ def _resources(statements: list[dict[str, Any]]) -> set[str]:
 
 def test_every_key_rotates(platform: Platform) -> None:
     keys = platform.of_type(policies.KMS_KEY)
-    assert len(keys) == 3  # data, alerts, DR replica
+    assert len(keys) == 4  # data, alerts, CloudTrail, DR replica
     assert all(k.inputs["enableKeyRotation"] is True for k in keys)
     assert policies.check_key_rotation(platform.records) == []
 

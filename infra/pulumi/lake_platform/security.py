@@ -103,11 +103,13 @@ class Encryption(pulumi.ComponentResource):
 
     ``data`` encrypts lake buckets, Glue job output and logs, Athena results and SageMaker
     volumes; ``alerts`` encrypts the SNS topic, whose publishers (CloudWatch alarms,
-    EventBridge) must be allowed in the key policy; ``replica`` lives in the DR region.
+    EventBridge) must be allowed in the key policy; ``trail`` encrypts CloudTrail's log
+    files (CloudTrail alone may encrypt with it); ``replica`` lives in the DR region.
     """
 
     data_key: pulumi_aws.kms.Key
     alerts_key: pulumi_aws.kms.Key
+    trail_key: pulumi_aws.kms.Key
     replica_key: pulumi_aws.kms.Key | None
 
     def __init__(self, name: str, args: EncryptionArgs, opts: ResourceOptions | None = None):
@@ -139,6 +141,36 @@ class Encryption(pulumi.ComponentResource):
             "Condition": {"StringEquals": {"aws:SourceAccount": s.account_id}},
         }
         self.alerts_key = self._key(name, "alerts", "lake alerts topic", s, [publishers])
+        # FSBP CloudTrail.2: trail logs under a key of their own, usable by CloudTrail only for
+        # this account's trails (the encryption context names the trail) and by no workload.
+        trail_arn = f"arn:aws:cloudtrail:{s.region}:{s.account_id}:trail/{s.resource_name('trail')}"
+        cloudtrail = {"Service": "cloudtrail.amazonaws.com"}
+        trail_writes = [
+            {
+                "Sid": "CloudTrailEncryptLogs",
+                "Effect": "Allow",
+                "Principal": cloudtrail,
+                "Action": ["kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceArn": trail_arn},
+                    "StringLike": {
+                        "kms:EncryptionContext:aws:cloudtrail:arn": (
+                            f"arn:aws:cloudtrail:*:{s.account_id}:trail/*"
+                        )
+                    },
+                },
+            },
+            {
+                "Sid": "CloudTrailDescribeKey",
+                "Effect": "Allow",
+                "Principal": cloudtrail,
+                "Action": ["kms:DescribeKey"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
+            },
+        ]
+        self.trail_key = self._key(name, "trail", "CloudTrail log files", s, trail_writes)
         self.replica_key = None
         if s.replication is not None:
             self.replica_key = self._key(
@@ -190,6 +222,8 @@ class SecurityArgs:
     logs_bucket_policy: pulumi.Resource
     # The alerts topic is SSE-KMS: whoever publishes to it must use this key.
     alerts_key_arn: pulumi.Input[str] | None = None
+    # CloudTrail's log files are SSE-KMS under this key (FSBP CloudTrail.2).
+    trail_key_arn: pulumi.Input[str] | None = None
 
 
 class Security(pulumi.ComponentResource):
@@ -416,6 +450,7 @@ class Security(pulumi.ComponentResource):
             is_multi_region_trail=True,
             include_global_service_events=True,
             enable_log_file_validation=True,
+            kms_key_id=args.trail_key_arn,
             event_selectors=selectors or None,
             tags=dict(s.tags),
             opts=ResourceOptions(parent=self, depends_on=[args.logs_bucket_policy]),
