@@ -76,7 +76,7 @@ analytics = Analytics(
         query_results_bucket=storage.bucket_names["query-results"],
         query_results_bucket_arn=storage.bucket_arns["query-results"],
         data_key_arn=keys.data_key.arn,
-        analyst_role_name=storage.analyst_role.name,
+        analyst_role_name=storage.analyst_role.name if storage.analyst_role else None,
     ),
 )
 emr = None
@@ -172,7 +172,8 @@ pulumi.export("sagemaker_role_arn", security.sagemaker_role.arn)
 pulumi.export("lambda_role_arn", security.lambda_role.arn)
 pulumi.export("emr_service_role_arn", security.emr_service_role.arn)
 pulumi.export("emr_instance_profile_arn", security.emr_instance_profile.arn)
-pulumi.export("analyst_role_arn", storage.analyst_role.arn)
+if storage.analyst_role is not None:
+    pulumi.export("analyst_role_arn", storage.analyst_role.arn)
 pulumi.export("data_key_arn", keys.data_key.arn)
 pulumi.export("lake_config_uri", artifacts.config_uri)
 pulumi.export("workgroups", analytics.workgroup_info())

@@ -219,6 +219,7 @@ def stack_config(tmp: Path) -> dict[str, Any]:
             "principalArn": f"arn:aws:quicksight:{REGION}:{ACCOUNT}:user/default/analyst",
         },
         "monitoring": {"alertEmails": ["data-team@example.com"]},
+        "analystPrincipals": [f"arn:aws:iam::{ACCOUNT}:role/DataAnalysts"],
     }
 
 

@@ -79,3 +79,19 @@ def test_cloudtrail_2_trail_logs_encrypted_with_a_dedicated_key(platform: Platfo
         in ({"Service": "cloudtrail.amazonaws.com"}, {"AWS": f"arn:aws:iam::{ACCOUNT}:root"})
         for s in statements
     )
+
+
+def test_analyst_role_trusts_only_the_configured_principals(platform: Platform) -> None:
+    role = platform.one("aws:iam/role:Role", "storage-analyst")
+    (statement,) = platform.policy(role, "assumeRolePolicy")["Statement"]
+    assert statement["Principal"] == {"AWS": [f"arn:aws:iam::{ACCOUNT}:role/DataAnalysts"]}
+
+
+def test_no_analyst_principals_means_no_analyst_role(minimal_platform: Platform) -> None:
+    # Trusting the account root would let any principal in the account with sts:AssumeRole
+    # read curated data: without an explicit list there is nobody to trust.
+    roles = [r.name for r in minimal_platform.of_type("aws:iam/role:Role")]
+    assert "storage-analyst" not in roles
+    policies = [r.name for r in minimal_platform.of_type("aws:iam/rolePolicy:RolePolicy")]
+    assert not [p for p in policies if "analyst" in p]
+    assert "analyst_role_arn" not in minimal_platform.outputs

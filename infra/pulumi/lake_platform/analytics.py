@@ -29,7 +29,8 @@ class AnalyticsArgs:
     query_results_bucket_arn: pulumi.Input[str]
     data_key_arn: pulumi.Input[str]
     # The analyst role gets to query through the reporting workgroup (read-only otherwise).
-    analyst_role_name: pulumi.Input[str]
+    # None when no analyst principals are configured (then there is no analyst role).
+    analyst_role_name: pulumi.Input[str] | None
 
 
 class Analytics(pulumi.ComponentResource):
@@ -80,37 +81,42 @@ class Analytics(pulumi.ComponentResource):
             self.output_locations[spec.name] = location
 
         reporting_group = s.reporting.workgroup
-        pulumi_aws.iam.RolePolicy(
-            f"{name}-analyst-queries",
-            name="analyst-query-curated",
-            role=args.analyst_role_name,
-            policy=iam.document(
-                [
-                    iam.statement(
-                        list(iam.ATHENA_QUERY_ACTIONS),
-                        [self.workgroups[reporting_group].arn],
-                        sid="QueryThroughReportingWorkgroup",
-                    ),
-                    iam.statement(
-                        list(iam.GLUE_READ_ACTIONS),
-                        iam.glue_catalog_arns(s.region, s.account_id, s.database),
-                        sid="ReadCatalog",
-                    ),
-                    iam.statement(
-                        ["s3:GetBucketLocation", "s3:ListBucket"],
-                        [args.query_results_bucket_arn],
-                        sid="ListResults",
-                    ),
-                    iam.statement(
-                        ["s3:GetObject", "s3:PutObject"],
-                        [iam.bucket_objects(args.query_results_bucket_arn, f"{reporting_group}/")],
-                        sid="OwnWorkgroupResults",
-                    ),
-                    iam.kms_use([args.data_key_arn]),
-                ]
-            ),
-            opts=ResourceOptions(parent=self),
-        )
+        if args.analyst_role_name is not None:
+            pulumi_aws.iam.RolePolicy(
+                f"{name}-analyst-queries",
+                name="analyst-query-curated",
+                role=args.analyst_role_name,
+                policy=iam.document(
+                    [
+                        iam.statement(
+                            list(iam.ATHENA_QUERY_ACTIONS),
+                            [self.workgroups[reporting_group].arn],
+                            sid="QueryThroughReportingWorkgroup",
+                        ),
+                        iam.statement(
+                            list(iam.GLUE_READ_ACTIONS),
+                            iam.glue_catalog_arns(s.region, s.account_id, s.database),
+                            sid="ReadCatalog",
+                        ),
+                        iam.statement(
+                            ["s3:GetBucketLocation", "s3:ListBucket"],
+                            [args.query_results_bucket_arn],
+                            sid="ListResults",
+                        ),
+                        iam.statement(
+                            ["s3:GetObject", "s3:PutObject"],
+                            [
+                                iam.bucket_objects(
+                                    args.query_results_bucket_arn, f"{reporting_group}/"
+                                )
+                            ],
+                            sid="OwnWorkgroupResults",
+                        ),
+                        iam.kms_use([args.data_key_arn]),
+                    ]
+                ),
+                opts=ResourceOptions(parent=self),
+            )
         self.register_outputs({"workgroups": self.workgroup_info()})
 
     def workgroup_info(self) -> Mapping[str, Mapping[str, object]]:

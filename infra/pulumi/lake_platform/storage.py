@@ -70,6 +70,7 @@ class Storage(pulumi.ComponentResource):
     """Raw, processed, curated, scripts, query-results and logs buckets (+ optional replicas)."""
 
     buckets: dict[str, LakeBucket]
+    analyst_role: pulumi_aws.iam.Role | None
 
     def __init__(self, name: str, args: StorageArgs, opts: ResourceOptions | None = None):
         super().__init__("lakelib:platform:Storage", name, None, opts)
@@ -123,22 +124,27 @@ class Storage(pulumi.ComponentResource):
             ],
         )
         self.analyst_role = self._analyst_role(args.data_key_arn)
+        analyst_role = self.analyst_role
         self._add(
             "curated",
             kms,
             versioned=True,
             log_to=logs,
             lifecycle=[_expire_noncurrent("expire-noncurrent-curated", 30), _abort_uploads()],
-            extra_statements=lambda arn: [
-                iam.statement(
-                    list(ANALYST_DENIED_ACTIONS),
-                    [iam.bucket_objects(arn)],
-                    effect="Deny",
-                    sid="AnalystsReadOnly",
-                    principal="*",
-                    conditions={"ArnEquals": {"aws:PrincipalArn": self.analyst_role.arn}},
-                )
-            ],
+            extra_statements=(
+                None
+                if analyst_role is None
+                else lambda arn: [
+                    iam.statement(
+                        list(ANALYST_DENIED_ACTIONS),
+                        [iam.bucket_objects(arn)],
+                        effect="Deny",
+                        sid="AnalystsReadOnly",
+                        principal="*",
+                        conditions={"ArnEquals": {"aws:PrincipalArn": analyst_role.arn}},
+                    )
+                ]
+            ),
         )
         self._add("scripts", kms, versioned=True, log_to=logs, lifecycle=[_abort_uploads()])
         self._add(
@@ -155,16 +161,15 @@ class Storage(pulumi.ComponentResource):
                 _abort_uploads(),
             ],
         )
-        self._analyst_access(args.data_key_arn)
+        if self.analyst_role is not None:
+            self._analyst_access(args.data_key_arn)
         self.replicas: dict[str, pulumi_aws.s3.Bucket] = {}
         if s.replication is not None:
             self._replicate(args)
 
         self.bucket_names = {zone: b.bucket.bucket for zone, b in self.buckets.items()}
         self.bucket_arns = {zone: b.bucket.arn for zone, b in self.buckets.items()}
-        self.register_outputs(
-            {"bucket_names": self.bucket_names, "analyst_role_arn": self.analyst_role.arn}
-        )
+        self.register_outputs({"bucket_names": self.bucket_names})
 
     def _add(
         self,
@@ -335,10 +340,16 @@ class Storage(pulumi.ComponentResource):
             ),
         ]
 
-    def _analyst_role(self, data_key_arn: pulumi.Input[str]) -> pulumi_aws.iam.Role:
-        """People who read curated data assume this role (principals from stack config)."""
+    def _analyst_role(self, data_key_arn: pulumi.Input[str]) -> pulumi_aws.iam.Role | None:
+        """People who read curated data assume this role (principals from stack config).
+
+        No ``analystPrincipals`` means no role: trusting the account root instead would let
+        any principal of the account allowed ``sts:AssumeRole`` read curated data.
+        """
         s = self._s
-        principals = list(s.analyst_principals) or [f"arn:aws:iam::{s.account_id}:root"]
+        principals = list(s.analyst_principals)
+        if not principals:
+            return None
         return pulumi_aws.iam.Role(
             f"{self._name}-analyst",
             name=s.resource_name("analyst"),
