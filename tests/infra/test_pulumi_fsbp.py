@@ -95,3 +95,33 @@ def test_no_analyst_principals_means_no_analyst_role(minimal_platform: Platform)
     policies = [r.name for r in minimal_platform.of_type("aws:iam/rolePolicy:RolePolicy")]
     assert not [p for p in policies if "analyst" in p]
     assert "analyst_role_arn" not in minimal_platform.outputs
+
+
+def test_cloudtrail_5_trail_delivers_to_an_encrypted_log_group(platform: Platform) -> None:
+    (trail,) = platform.of_type("aws:cloudtrail/trail:Trail")
+    group_name = f"/aws/cloudtrail/{trail.inputs['name']}"
+    (group,) = [
+        g
+        for g in platform.of_type("aws:cloudwatch/logGroup:LogGroup")
+        if g.inputs["name"] == group_name
+    ]
+    assert group.inputs["kmsKeyId"] == platform.outputs["data_key_arn"]
+    assert trail.inputs["cloudWatchLogsGroupArn"].endswith(f"{group_name}:*")
+    role = [
+        r
+        for r in platform.of_type("aws:iam/role:Role")
+        if r.inputs.get("name")
+        and f"arn:aws:iam::{ACCOUNT}:role/{r.inputs['name']}"
+        == trail.inputs["cloudWatchLogsRoleArn"]
+    ]
+    (role,) = role
+    (trust,) = platform.policy(role, "assumeRolePolicy")["Statement"]
+    assert trust["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
+    (policy,) = [
+        p
+        for p in platform.of_type("aws:iam/rolePolicy:RolePolicy")
+        if p.inputs["role"] == role.inputs["name"]
+    ]
+    (statement,) = platform.policy(policy)["Statement"]
+    assert sorted(statement["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert all(group_name in r for r in statement["Resource"])

@@ -15,6 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_aws
 import pulumi_aws.cloudtrail
+import pulumi_aws.cloudwatch
 import pulumi_aws.ec2
 import pulumi_aws.iam
 import pulumi_aws.kms
@@ -442,6 +443,41 @@ class Security(pulumi.ComponentResource):
                     ],
                 }
             )
+        # FSBP CloudTrail.5: events also go to CloudWatch Logs, where metric filters and
+        # alarms can watch them; the group is encrypted with the data key (its policy lets
+        # CloudWatch Logs use it for this account's log groups).
+        group_name = f"/aws/cloudtrail/{s.resource_name('trail')}"
+        log_group = pulumi_aws.cloudwatch.LogGroup(
+            f"{self._name}-trail",
+            name=group_name,
+            retention_in_days=s.logs_expire_days,
+            kms_key_id=self._key,
+            tags=dict(s.tags),
+            opts=ResourceOptions(parent=self),
+        )
+        logs_role = pulumi_aws.iam.Role(
+            f"{self._name}-trail-logs",
+            name=s.resource_name("trail-logs"),
+            assume_role_policy=iam.assume_role_policy("cloudtrail.amazonaws.com"),
+            tags=dict(s.tags),
+            opts=ResourceOptions(parent=self),
+        )
+        # CloudTrail checks at creation that the role may write: the trail waits for this.
+        logs_role_policy = pulumi_aws.iam.RolePolicy(
+            f"{self._name}-trail-logs",
+            name="trail-logs-least-privilege",
+            role=logs_role.name,
+            policy=iam.document(
+                [
+                    iam.statement(
+                        ["logs:CreateLogStream", "logs:PutLogEvents"],
+                        [f"{arn}:log-stream:*" for arn in self._log_group_arns(group_name)[:1]],
+                        sid="DeliverTrailEvents",
+                    )
+                ]
+            ),
+            opts=ResourceOptions(parent=self),
+        )
         self.trail = pulumi_aws.cloudtrail.Trail(
             f"{self._name}-trail",
             name=s.resource_name("trail"),
@@ -451,9 +487,13 @@ class Security(pulumi.ComponentResource):
             include_global_service_events=True,
             enable_log_file_validation=True,
             kms_key_id=args.trail_key_arn,
+            cloud_watch_logs_group_arn=pulumi.Output.concat(log_group.arn, ":*"),
+            cloud_watch_logs_role_arn=logs_role.arn,
             event_selectors=selectors or None,
             tags=dict(s.tags),
-            opts=ResourceOptions(parent=self, depends_on=[args.logs_bucket_policy]),
+            opts=ResourceOptions(
+                parent=self, depends_on=[args.logs_bucket_policy, logs_role_policy]
+            ),
         )
 
     # -- roles ---------------------------------------------------------------------------
