@@ -275,19 +275,13 @@ class _Lock:
         return self.store.url(lock_prefix(self.job).rstrip("/")) + "/"
 
     def _generations(self) -> list[tuple[int, datetime]]:
-        for _ in range(_LOCK_ATTEMPTS):
-            found = []
-            try:
-                for info in self.store.list(lock_prefix(self.job)):
-                    stem = info.key.rsplit("/", 1)[-1].removesuffix(".json")
-                    if stem.isdigit():
-                        found.append((int(stem), info.modified))
-            except FileNotFoundError:
-                # A local listing stats each file; one deleted meanwhile (an older
-                # generation pruned by another process) fails it: list again.
-                continue
-            return sorted(found)
-        raise EtlError(f"could not list the {self.job} lock {self.where}")
+        # A generation pruned by another process while this lists is simply not listed.
+        found = []
+        for info in self.store.list(lock_prefix(self.job)):
+            stem = info.key.rsplit("/", 1)[-1].removesuffix(".json")
+            if stem.isdigit():
+                found.append((int(stem), info.modified))
+        return sorted(found)
 
     def _read(self, generation: int) -> dict[str, Any] | None:
         try:
