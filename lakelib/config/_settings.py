@@ -68,6 +68,11 @@ AWS_OUTPUT_ENV: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "alerts_topic_arn": ("LAKE_ALERTS_TOPIC_ARN",),
         "sagemaker_role_arn": ("LAKE_SAGEMAKER_ROLE_ARN",),
         "glue_role_arn": ("LAKE_GLUE_ROLE_ARN",),
+        # Where SageMaker jobs and models run on the aws profile: the lake's private subnets
+        # (comma-separated), its workload security group and the KMS key for volumes/output.
+        "sagemaker_subnets": ("LAKE_SAGEMAKER_SUBNETS",),
+        "sagemaker_security_group": ("LAKE_SAGEMAKER_SECURITY_GROUP",),
+        "sagemaker_kms_key_arn": ("LAKE_SAGEMAKER_KMS_KEY_ARN",),
         "region": ("LAKE_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
     }
 )
