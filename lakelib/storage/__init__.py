@@ -11,7 +11,7 @@ documents that are meant to be rewritten (run records, catalogs).
 
 from __future__ import annotations
 
-from lakelib.storage._base import ObjectInfo, Store, clean_key
+from lakelib.storage._base import ObjectInfo, StagedObject, Store, clean_key
 from lakelib.storage._keys import (
     DATE_PARTITION_KEYS,
     RawKey,
@@ -36,6 +36,7 @@ __all__ = [
     "ObjectInfo",
     "RawKey",
     "S3Store",
+    "StagedObject",
     "Store",
     "ZoneUsage",
     "atomic_write_bytes",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from lakelib.errors import ValidationError
@@ -50,6 +53,64 @@ class Store(Protocol):
     def delete(self, key: str) -> None: ...
 
     def url(self, key: str) -> str: ...
+
+    def read_range(self, key: str, start: int, stop: int) -> bytes:
+        """Bytes ``start`` up to (not including) ``stop`` of an object, fewer past its end.
+
+        What a reader of file footers and heads uses (Parquet, gzip) instead of the whole object.
+        """
+        ...
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete the folder ``prefix`` and everything under it, hidden files too.
+
+        Returns the number of objects deleted (0 when there was nothing).
+        """
+        ...
+
+    def folders(self, prefix: str = "") -> builtins.list[str]:
+        """Names of the folders directly under ``prefix``, sorted.
+
+        A local store also names empty folders; S3 has no empty folders to name.
+        """
+        ...
+
+    def replacing_folder(self, folder: str, tag: str) -> AbstractContextManager[str]:
+        """Replace the folder ``folder`` whole: yields the key to write the new contents under.
+
+        Locally the contents go to a hidden sibling (``_staging_<name>_<tag>``) that is swapped
+        in by renames when the block ends, so readers see the old folder or the new one; an
+        error in the block drops the staging folder and leaves the old one. S3 has no rename:
+        the key yielded is ``folder`` itself, for a writer that overwrites in place (Spark).
+        """
+        ...
+
+    def stage(self, key: str, *, durable: bool = True) -> StagedObject:
+        """A local file to write ``key``'s bytes into, put in place by ``commit()`` at once.
+
+        Locally it sits beside the final name (a rename puts it there); for S3 it is a temp
+        file sent with one PUT. ``durable=False`` skips the fsyncs, for derived data (query
+        results) where losing the last few to a power cut costs less than the fsync.
+        """
+        ...
+
+
+@runtime_checkable
+class StagedObject(Protocol):
+    """An object being written through a local file (see :meth:`Store.stage`)."""
+
+    @property
+    def path(self) -> Path:
+        """The local file to write; nothing is visible under the key until ``commit()``."""
+        ...
+
+    def commit(self) -> str:
+        """Put the file's bytes under the key (atomically); returns the object's URL."""
+        ...
+
+    def abort(self) -> None:
+        """Drop the file; the key is never touched."""
+        ...
 
 
 def clean_key(key: str) -> str:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
 import errno
 import functools
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -163,6 +166,68 @@ class LocalStore:
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
 
+    def read_range(self, key: str, start: int, stop: int) -> bytes:
+        path = self.path(key)
+        if stop <= start:
+            return b""
+        try:
+            with path.open("rb") as handle:
+                handle.seek(start)
+                return handle.read(stop - start)
+        except FileNotFoundError as exc:
+            raise NotFoundError(f"no such object: {path}") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+    def delete_prefix(self, prefix: str) -> int:
+        folder = self.path(prefix.rstrip("/"))
+        if not folder.is_dir():
+            return 0
+        count = sum(len(files) for _, _, files in os.walk(folder))
+
+        def gone_already(
+            function: object, name: str, info: tuple[type, BaseException, object]
+        ) -> None:
+            # Another writer removing the same files is no error; anything else is.
+            if not isinstance(info[1], FileNotFoundError):
+                raise StorageError(f"cannot delete {name}: {info[1]}") from info[1]
+
+        shutil.rmtree(folder, onerror=gone_already)
+        return count
+
+    def folders(self, prefix: str = "") -> builtins.list[str]:
+        start = self.path(prefix.rstrip("/")) if prefix.strip("/") else self._root
+        try:
+            return sorted(entry.name for entry in os.scandir(start) if entry.is_dir())
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            raise StorageError(f"cannot list {start}: {exc.strerror or exc}") from exc
+
+    @contextmanager
+    def replacing_folder(self, folder: str, tag: str) -> Iterator[str]:
+        target = self.path(folder.rstrip("/"))
+        parent = target.relative_to(self._root).parent.as_posix()
+        base = "" if parent == "." else f"{parent}/"
+        staging_key = f"{base}_staging_{target.name}_{tag}"
+        staging = self.path(staging_key)
+        try:
+            yield staging_key
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        old = target.with_name(f"_old_{target.name}_{tag}")
+        try:
+            if target.exists():
+                os.replace(target, old)
+            os.replace(staging, target)
+        except OSError as exc:
+            raise StorageError(f"cannot swap in {target}: {exc.strerror or exc}") from exc
+        shutil.rmtree(old, ignore_errors=True)
+
+    def stage(self, key: str, *, durable: bool = True) -> LocalStagedObject:
+        return LocalStagedObject(self.path(key), durable=durable)
+
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         if not self._root.is_dir():
             return
@@ -188,3 +253,39 @@ class LocalStore:
                     modified = datetime.fromtimestamp(stat.st_mtime, tz=UTC)
                     found.append(ObjectInfo(key, stat.st_size, modified))
         yield from sorted(found, key=lambda info: info.key)
+
+
+class LocalStagedObject:
+    """A hidden temp file beside the final name; ``commit`` renames it into place."""
+
+    def __init__(self, final: Path, *, durable: bool) -> None:
+        self.final = final
+        self.durable = durable
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(prefix=f".tmp-{final.name}-", dir=final.parent)
+        except OSError as exc:
+            raise StorageError(f"cannot write {final}: {exc.strerror or exc}") from exc
+        os.close(handle)
+        self._path = Path(name)
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def commit(self) -> str:
+        try:
+            if self.durable:
+                with self._path.open("rb+") as handle:
+                    os.fsync(handle.fileno())
+            os.chmod(self._path, _file_mode())  # mkstemp's 0o600 would hide it from others
+            os.replace(self._path, self.final)
+        except OSError as exc:
+            self.abort()
+            raise StorageError(f"cannot write {self.final}: {exc.strerror or exc}") from exc
+        if self.durable:
+            _fsync_folder(self.final.parent)
+        return str(self.final)
+
+    def abort(self) -> None:
+        self._path.unlink(missing_ok=True)

@@ -165,3 +165,84 @@ def test_local_listing_survives_files_deleted_while_it_walks(tmp_path: Path) -> 
     finally:
         stop.set()
         worker.join(timeout=10)
+
+
+# -- the widened seam: ranged reads, recursive delete, folders, folder swap, staged writes ----
+
+
+def test_ranged_reads_return_the_bytes_asked_for(store: Store) -> None:
+    store.write_bytes("t/f.bin", bytes(range(100)))
+    assert store.read_range("t/f.bin", 0, 4) == bytes([0, 1, 2, 3])
+    assert store.read_range("t/f.bin", 96, 100) == bytes([96, 97, 98, 99])
+    assert store.read_range("t/f.bin", 98, 200) == bytes([98, 99])  # short at the end
+    assert store.read_range("t/f.bin", 150, 200) == b""
+    assert store.read_range("t/f.bin", 5, 5) == b""
+    with pytest.raises(NotFoundError, match="no such object"):
+        store.read_range("t/missing.bin", 0, 4)
+
+
+def test_delete_prefix_removes_the_folder_whole_and_nothing_beside_it(store: Store) -> None:
+    for key in ("t/a=1/x.parquet", "t/a=1/deep/y.parquet", "t/a=1/.x.parquet.crc", "t/a=10/z"):
+        store.write_bytes(key, b"1")
+    assert store.delete_prefix("t/a=1") == 3  # the hidden .crc counts too
+    assert [info.key for info in store.list("t/")] == ["t/a=10/z"]
+    assert store.folders("t") == ["a=10"]
+    assert store.delete_prefix("t/a=1/") == 0
+    assert store.delete_prefix("nothing/here") == 0
+
+
+def test_folders_names_the_folders_directly_under_a_prefix(store: Store) -> None:
+    for key in ("sales/year=2024/a", "sales/year=2025/b", "customers/c", "top.json"):
+        store.write_bytes(key, b"1")
+    assert store.folders() == ["customers", "sales"]
+    assert store.folders("sales") == ["year=2024", "year=2025"]
+    assert store.folders("sales/") == ["year=2024", "year=2025"]
+    assert store.folders("missing") == []
+
+
+def test_local_folders_include_empty_ones(tmp_path: Path) -> None:
+    (tmp_path / "empty_table").mkdir()
+    assert LocalStore(tmp_path).folders() == ["empty_table"]
+
+
+def test_replacing_folder_swaps_the_contents(store: Store) -> None:
+    store.write_bytes("curated/daily/old-part.parquet", b"old")
+    with store.replacing_folder("curated/daily", "run1") as key:
+        store.write_bytes(f"{key}/new-part.parquet", b"new")
+        if isinstance(store, LocalStore):  # readers still see the old table meanwhile
+            assert store.read_bytes("curated/daily/old-part.parquet") == b"old"
+            store.delete("curated/daily/old-part.parquet")  # S3 writers overwrite in place
+        else:
+            store.delete("curated/daily/old-part.parquet")
+    assert [info.key for info in store.list("curated/")] == ["curated/daily/new-part.parquet"]
+
+
+def test_local_replacing_folder_keeps_the_old_folder_when_the_writer_fails(
+    tmp_path: Path,
+) -> None:
+    store = LocalStore(tmp_path)
+    store.write_bytes("daily/part.parquet", b"old")
+    with (
+        pytest.raises(RuntimeError, match="spark died"),
+        store.replacing_folder("daily", "run1") as key,
+    ):
+        store.write_bytes(f"{key}/half.parquet", b"half")
+        raise RuntimeError("spark died")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["daily"]
+    assert store.read_bytes("daily/part.parquet") == b"old"
+
+
+def test_staged_objects_appear_only_on_commit(store: Store) -> None:
+    staged = store.stage("results/q1.csv", durable=False)
+    staged.path.write_bytes(b"a,b\n1,2\n")
+    assert list(store.list("results/")) == []
+    url = staged.commit()
+    assert url == store.url("results/q1.csv")
+    assert store.read_bytes("results/q1.csv") == b"a,b\n1,2\n"
+    assert not staged.path.exists()
+
+    dropped = store.stage("results/q2.csv")
+    dropped.path.write_bytes(b"x")
+    dropped.abort()
+    assert [info.key for info in store.list("results/")] == ["results/q1.csv"]
+    assert not dropped.path.exists()
