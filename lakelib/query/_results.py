@@ -10,7 +10,8 @@ the end, so a result of any size costs one batch of memory; only results up to
 ``[query] max_result_rows`` (lake.toml) are also kept in memory for ``.table`` / ``.df``.
 
 CSV is Athena's: a header, every value double-quoted, NULL as an empty unquoted field;
-arrays as ``[1, 2]``, maps and rows as ``{k=v, ...}`` (Trino's text form).
+arrays as ``[1, 2]``, maps and rows as ``{k=v, ...}`` (Trino's text form); decimals with their
+scale; doubles as Trino's client prints them (Java's ``Double.toString``: ``3.0``, ``1.0E7``).
 """
 
 from __future__ import annotations
@@ -275,7 +276,43 @@ def trino_text(value: Any) -> str:
         return "[" + ", ".join(trino_text(v) for v in value) + "]"
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ", timespec="milliseconds").replace("+00:00", " UTC")
+    if isinstance(value, float):
+        return java_double_text(value)
     return str(value)
+
+
+def java_double_text(value: float, shortest: str | None = None) -> str:
+    """A double as Trino's client prints it: Java's ``Double.toString``.
+
+    Plain with at least one fraction digit from 10^-3 up to 10^7 (``100.0``, ``0.001``),
+    otherwise ``d.dddE<n>`` (``1.0E7``, ``1.2345678912345679E8``, ``1.0E-4``); the digits are
+    the shortest that read back as the same double (Python's ``repr`` digits, which Java's
+    algorithm since JDK 19 agrees with); ``NaN``, ``Infinity``, ``-Infinity``. ``shortest``
+    is the shortest text of a REAL, whose digits are a float's (``Float.toString``).
+    """
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    found = shortest or repr(value)
+    if shortest is None and len(Decimal(found).normalize().as_tuple().digits) == 1:
+        # Java picks, when one digit would do, the two-digit decimal closest to the value
+        # (Double.MIN_VALUE is 4.9E-324, not 5.0E-324).
+        two = format(value, ".1e")
+        found = two if float(two) == value else found
+    sign, digits, exponent = Decimal(found).as_tuple()
+    text = "".join(map(str, digits)).rstrip("0") or "0"
+    # The power of ten of the first digit (value = 0.d1d2... x 10^(point)).
+    point = len(digits) + int(exponent)
+    minus = "-" if sign else ""
+    if value == 0:
+        return f"{minus}0.0"
+    if 1e-3 <= abs(value) < 1e7:
+        if point <= 0:
+            return f"{minus}0.{'0' * -point}{text}"
+        whole, fraction = text[:point].ljust(point, "0"), text[point:]
+        return f"{minus}{whole}.{fraction or '0'}"
+    return f"{minus}{text[0]}.{text[1:] or '0'}E{point - 1}"
 
 
 def textual(table: pa.Table) -> pa.Table:
@@ -290,6 +327,8 @@ def textual(table: pa.Table) -> pa.Table:
             column = _timestamp_text(column)
         elif pa.types.is_decimal(kind):
             column = pc.cast(column, pa.string())
+        elif pa.types.is_floating(kind):
+            column = _double_text(column)
         columns.append(column)
     return pa.table(columns, names=table.column_names)
 
@@ -318,6 +357,33 @@ def _timestamp_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
     if kind.tz is not None:
         text = pc.binary_join_element_wise(text, pa.scalar(" UTC"), "")
     return text
+
+
+def _double_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Doubles (and reals) as :func:`java_double_text` writes them, by Arrow where it can.
+
+    Arrow's text of a double in [10^-3, 10^7) has the same shortest digits, written plainly
+    (``100``, ``0.25``): only a missing ``.0`` differs. Values outside that range (and reals,
+    whose shortest digits are a float's) take the per-value path.
+    """
+    if pa.types.is_float64(column.type):
+        magnitude = pc.abs(column)
+        plain = pc.or_(
+            pc.equal(magnitude, 0.0),
+            pc.and_(pc.greater_equal(magnitude, 1e-3), pc.less(magnitude, 1e7)),
+        )
+        if pc.all(pc.or_kleene(plain, pc.is_null(column))).as_py() is not False:
+            text = pc.cast(column, pa.string())
+            needs_point = pc.invert(pc.match_substring(text, "."))
+            return pc.if_else(needs_point, pc.binary_join_element_wise(text, ".0", ""), text)
+        values = [None if v is None else java_double_text(v) for v in column.to_pylist()]
+        return pa.chunked_array([pa.array(values, pa.string())])
+    import numpy as np
+
+    values = [
+        None if v is None else java_double_text(v, str(np.float32(v))) for v in column.to_pylist()
+    ]
+    return pa.chunked_array([pa.array(values, pa.string())])
 
 
 def render_csv(table: pa.Table, *, quote_all: bool) -> bytes:

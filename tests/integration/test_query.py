@@ -125,6 +125,23 @@ def test_result_location_and_metadata(settings: Settings, lake_dir: Path) -> Non
     assert any(r.query_id == result.query_id for r in query_history(5, settings=settings))
 
 
+def test_result_csv_writes_values_as_athena_prints_them(settings: Settings, lake_dir: Path) -> None:
+    # Doubles as Trino's client prints them (Java's Double.toString: "1225.0", "1.0E7",
+    # "1.0E-4"; the Trino CLI shows 1.2345678912345679E8, trinodb/trino#6813), decimals with
+    # their scale, arrays and maps in Trino's text form, the same inside them.
+    result = run_query(
+        "SELECT sum(amount) AS total, 1e7 AS big, 1e-4 AS small, -0.5e0 AS half, "
+        "123456789.12345679e0 AS long_double, CAST(2.5 AS DECIMAL(10, 2)) AS money, "
+        "ARRAY[1e7, 2e0] AS doubles, MAP(ARRAY['k'], ARRAY[1e-4]) AS m "
+        "FROM sales_clean WHERE month = '01' AND day = '01'",
+        settings=settings,
+    )
+    csv = lake_dir / "lake" / "query-results" / "primary" / f"{result.query_id}.csv"
+    assert csv.read_text().splitlines()[1] == (
+        '"1225.0","1.0E7","1.0E-4","-0.5","1.2345678912345679E8","2.50","[1.0E7, 2.0]","{k=1.0E-4}"'
+    )
+
+
 def test_cutoff_fails_like_athena_and_leaves_no_result(settings: Settings, lake_dir: Path) -> None:
     with pytest.raises(QueryError, match="Query cancelled! : Bytes scanned limit was exceeded"):
         run_query("SELECT count(*) FROM sales_clean", workgroup="analytics", settings=settings)

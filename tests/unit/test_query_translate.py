@@ -129,3 +129,28 @@ def test_parameter_literals() -> None:
     assert parameter_value("NULL") is None
     assert athena_literal("it's") == "'it''s'"
     assert athena_literal(dt.datetime(2024, 1, 2, 3)) == "TIMESTAMP '2024-01-02 03:00:00'"
+
+
+def test_doubles_render_as_javas_double_to_string() -> None:
+    # Java's Double.toString (what Trino's client prints): plain in [1e-3, 1e7) with a
+    # fraction digit, otherwise d.dddE<n>; two digits when one would do (Double.MIN_VALUE).
+    from lakelib.query._results import java_double_text
+
+    cases = {
+        100.0: "100.0",
+        0.001: "0.001",
+        9.9e-4: "9.9E-4",
+        1e7: "1.0E7",
+        -1234567.5: "-1234567.5",
+        1e21: "1.0E21",
+        -0.0: "-0.0",
+        float("nan"): "NaN",
+        float("-inf"): "-Infinity",
+        5e-324: "4.9E-324",
+    }
+    assert {v: java_double_text(v) for v in cases} == cases
+    table = pa.table({"r": pa.array([0.1, 1e10], pa.float32()), "d": [None, 3.0]})
+    assert render_csv(table, quote_all=True).decode().splitlines()[1:] == [
+        '"0.1",',
+        '"1.0E10","3.0"',
+    ]
