@@ -20,16 +20,14 @@ retried batch gives the same rows.
 from __future__ import annotations
 
 import logging
-import re
-import time
-import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from lakelib.config import Settings, Zone, get_settings
 from lakelib.errors import EtlError, ValidationError
+from lakelib.etl._record import EtlRun, finish, new_run, path_key, recorded, short_error
 from lakelib.etl._session import get_spark, size_shuffle
 from lakelib.etl._state import (
     checkpoint_uri,
@@ -37,7 +35,6 @@ from lakelib.etl._state import (
     etl_lock,
     read_bookmark,
     reset_bookmark,
-    write_run_record,
 )
 from lakelib.etl._transforms import (
     ARRIVAL_KEYS,
@@ -76,69 +73,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The run record lives in ``_record``; re-exported here for the modules that still import it.
+__all__ = ["EtlRun", "SalesCleanConfig", "finish", "new_run", "run_sales_clean"]
+
 Step = Callable[[str], None]
 REFERENCES = {"customers": "customer_id", "products": "product_id"}
-
-
-@dataclass
-class EtlRun:
-    """What one ETL run did; written to ``runs/etl/<job>/<run_id>.json``.
-
-    For ``sales_clean``, ``rows_in = rows_out + rows_quarantined + duplicates_removed``
-    always holds (the run fails otherwise): ``rows_out`` counts rows the table gained,
-    ``duplicates_removed`` rows that lost to a newer version of their ``id`` (in this run's
-    input or already in the table).
-    """
-
-    job: str
-    run_id: str
-    started: str
-    engine: str = "local"
-    mode: str = "incremental"
-    status: str = "running"
-    finished: str | None = None
-    duration_s: float = 0.0
-    raw_files: int = 0
-    raw_bytes: int = 0
-    batches: int = 0
-    rows_in: int = 0
-    rows_out: int = 0
-    rows_quarantined: int = 0
-    duplicates_removed: int = 0
-    rows_written: int = 0
-    unknown_customers: int = 0
-    unknown_products: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
-    partitions_written: list[str] = field(default_factory=list)
-    partitions_removed: list[str] = field(default_factory=list)
-    quarantine_partitions: list[str] = field(default_factory=list)
-    files_written: int = 0
-    tables: dict[str, int] = field(default_factory=dict)
-    references: dict[str, str | None] = field(default_factory=dict)
-    shuffle_partitions: int = 0
-    since: str | None = None
-    error: str | None = None
-
-    @property
-    def reconciles(self) -> bool:
-        return self.rows_in == self.rows_out + self.rows_quarantined + self.duplicates_removed
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def new_run(job: str, mode: str) -> EtlRun:
-    now = datetime.now(UTC)
-    run_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    return EtlRun(job, run_id, now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), mode=mode)
-
-
-def finish(run: EtlRun, started: float, settings: Settings, status: str) -> EtlRun:
-    run.status = status
-    run.finished = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    run.duration_s = round(time.perf_counter() - started, 3)
-    write_run_record(run.job, run.run_id, run.as_dict(), settings)
-    return run
 
 
 @dataclass(frozen=True)
@@ -174,23 +113,16 @@ def raw_schema(contract: Contract) -> Any:
     return StructType([StructField(name, StringType()) for name in names])
 
 
-def _path_key(path: str) -> str:
-    for prefix in ("file://", "file:"):
-        if path.startswith(prefix):
-            return path[len(prefix) :]
-    return path.replace("s3a://", "s3://").replace("s3n://", "s3://")
-
-
 def pending_raw_files(
     raw: Store, source: str, processed: list[str], since: date | None = None
 ) -> tuple[int, int]:
     """``(files, bytes)`` of raw files no committed batch has processed yet."""
-    done = {_path_key(p) for p in processed}
+    done = {path_key(p) for p in processed}
     files = size = 0
     for info in raw.list(f"{source}/"):
         if not info.key.endswith(".json.gz"):
             continue
-        if _path_key(raw.url(info.key)) in done:
+        if path_key(raw.url(info.key)) in done:
             continue
         if since is not None:
             parts = dict(p.split("=", 1) for p in info.key.split("/")[1:4] if "=" in p)
@@ -582,124 +514,90 @@ def run_sales_clean(
             f"{', '.join(missing)}: the ETL types and checks records by it"
         )
     mode = "full" if full else ("rewind" if since else "incremental")
-    run = new_run(job, mode)
-    started = time.perf_counter()
-    with etl_lock(job, settings):
-        try:
-            if full:
-                reset_bookmark(job, settings)
-            elif since is not None:
-                reset_bookmark(job, settings, since=since)
-            mark = read_bookmark(job, settings)
-            rewind = date.fromisoformat(mark.rewind_since) if mark.rewind_since else None
-            run.since = rewind.isoformat() if rewind else None
-            if rewind is not None:
-                run.mode = "rewind"
-            raw = zone_store(Zone.RAW, settings)
-            run.raw_files, run.raw_bytes = pending_raw_files(
-                raw, config.source, mark.processed, rewind
-            )
-            step(f"sales_clean: {run.raw_files} new raw file(s) to process")
-            if run.raw_files == 0 and not full:
-                return finish(run, started, settings, "succeeded")
-            spark = spark or get_spark("lakelib-sales_clean")
-            run.shuffle_partitions = size_shuffle(spark, run.raw_bytes)
-            references: dict[str, DataFrame | None] = {}
-            for name, ref_key in REFERENCES.items():
-                frame, latest = reference_snapshot(spark, settings, name, ref_key)
-                references[name] = frame
-                run.references[name] = latest
-            batch = _Batch(
-                run,
-                contract,
-                config,
-                settings,
-                references,
-                full=full,
-                since=rewind,
-                step=step,
-            )
-            _stream(spark, raw.url(config.source), contract, batch, checkpoint_uri(job, settings))
-            processed = zone_store(Zone.PROCESSED, settings)
-            quarantine = zone_store(Zone.QUARANTINE, settings)
-            if full:
-                stale = set(existing_partitions(processed, job)) - batch.written
-                run.partitions_removed = delete_partitions(processed, job, stale)
-                stale_q = set(existing_partitions(quarantine, job)) - batch.quarantine_written
-                delete_partitions(quarantine, job, stale_q)
-            else:
-                stale_q = set()
-            run.partitions_written = sorted(batch.written)
-            run.quarantine_partitions = sorted(batch.quarantine_written)
-            run.files_written = count_files(processed, job, batch.written) + count_files(
-                quarantine, job, batch.quarantine_written
-            )
-            if register:
-                step("sales_clean: registering tables and partitions in the catalog")
-                if batch.schema is not None:
-                    register_table(
-                        batch.schema,
-                        table=job,
-                        zone=Zone.PROCESSED,
-                        folder=job,
-                        keys=DATE_KEYS,
-                        settings=settings,
-                        partitions=batch.written,
-                        removed=run.partitions_removed,
-                        description="clean, deduplicated, enriched sales by event date",
-                        parameters={"lakelib.job": job},
-                    )
-                if batch.quarantine_schema is not None:
-                    register_table(
-                        batch.quarantine_schema,
-                        table=f"{job}_quarantine",
-                        zone=Zone.QUARANTINE,
-                        folder=job,
-                        keys=DATE_KEYS,
-                        settings=settings,
-                        partitions=batch.quarantine_written,
-                        removed=stale_q,
-                        description=f"rows {job} rejected, with the reason, by arrival date",
-                        parameters={"lakelib.job": job},
-                    )
-            clear_rewind(job, settings)
-            run.tables = {job: run.rows_out}
-            if not run.reconciles:
-                raise EtlError(
-                    f"{job} run {run.run_id} does not reconcile: rows_in {run.rows_in} != "
-                    f"rows_out {run.rows_out} + rows_quarantined {run.rows_quarantined} + "
-                    f"duplicates_removed {run.duplicates_removed}"
+    with etl_lock(job, settings), recorded(job, mode, settings) as run:
+        if full:
+            reset_bookmark(job, settings)
+        elif since is not None:
+            reset_bookmark(job, settings, since=since)
+        mark = read_bookmark(job, settings)
+        rewind = date.fromisoformat(mark.rewind_since) if mark.rewind_since else None
+        run.since = rewind.isoformat() if rewind else None
+        if rewind is not None:
+            run.mode = "rewind"
+        raw = zone_store(Zone.RAW, settings)
+        run.raw_files, run.raw_bytes = pending_raw_files(raw, config.source, mark.processed, rewind)
+        step(f"sales_clean: {run.raw_files} new raw file(s) to process")
+        if run.raw_files == 0 and not full:
+            return run
+        spark = spark or get_spark("lakelib-sales_clean")
+        run.shuffle_partitions = size_shuffle(spark, run.raw_bytes)
+        references: dict[str, DataFrame | None] = {}
+        for name, ref_key in REFERENCES.items():
+            frame, latest = reference_snapshot(spark, settings, name, ref_key)
+            references[name] = frame
+            run.references[name] = latest
+        batch = _Batch(
+            run,
+            contract,
+            config,
+            settings,
+            references,
+            full=full,
+            since=rewind,
+            step=step,
+        )
+        _stream(spark, raw.url(config.source), contract, batch, checkpoint_uri(job, settings))
+        processed = zone_store(Zone.PROCESSED, settings)
+        quarantine = zone_store(Zone.QUARANTINE, settings)
+        if full:
+            stale = set(existing_partitions(processed, job)) - batch.written
+            run.partitions_removed = delete_partitions(processed, job, stale)
+            stale_q = set(existing_partitions(quarantine, job)) - batch.quarantine_written
+            delete_partitions(quarantine, job, stale_q)
+        else:
+            stale_q = set()
+        run.partitions_written = sorted(batch.written)
+        run.quarantine_partitions = sorted(batch.quarantine_written)
+        run.files_written = count_files(processed, job, batch.written) + count_files(
+            quarantine, job, batch.quarantine_written
+        )
+        if register:
+            step("sales_clean: registering tables and partitions in the catalog")
+            if batch.schema is not None:
+                register_table(
+                    batch.schema,
+                    table=job,
+                    zone=Zone.PROCESSED,
+                    folder=job,
+                    keys=DATE_KEYS,
+                    settings=settings,
+                    partitions=batch.written,
+                    removed=run.partitions_removed,
+                    description="clean, deduplicated, enriched sales by event date",
+                    parameters={"lakelib.job": job},
                 )
-        except BaseException as exc:
-            run.error = " ".join(str(exc).split())[:2000]
-            finish(run, started, settings, "failed")
-            if isinstance(exc, EtlError) or not isinstance(exc, Exception):
-                raise
-            raise EtlError(f"{job} failed: {_short(exc)}") from exc
-        return finish(run, started, settings, "succeeded")
-
-
-def _short(exc: BaseException) -> str:
-    """One line for a failed run: the innermost message, without the JVM's stack frames,
-    naming the raw file Spark could not read when that was the cause."""
-    text = str(exc)
-    if "EtlError: " in text:  # our own error, raised inside the batch function
-        return _first_line(text.rsplit("EtlError: ", 1)[-1])
-    message = ""
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("at ") or ("Exception: " not in line and "Error: " not in line):
-            continue
-        message = re.split(r"(?:Exception|Error): ", line)[-1]
-    message = message or _first_line(text)
-    reading = re.search(r"reading file (\S+?)\.?(?:\s|$)", text)
-    if reading and reading[1] not in message:
-        message = f"cannot read {_path_key(reading[1])}: {message}"
-    return message[:400]
-
-
-def _first_line(text: str) -> str:
-    return " ".join(text.strip().splitlines()[0].split()) if text.strip() else ""
+            if batch.quarantine_schema is not None:
+                register_table(
+                    batch.quarantine_schema,
+                    table=f"{job}_quarantine",
+                    zone=Zone.QUARANTINE,
+                    folder=job,
+                    keys=DATE_KEYS,
+                    settings=settings,
+                    partitions=batch.quarantine_written,
+                    removed=stale_q,
+                    description=f"rows {job} rejected, with the reason, by arrival date",
+                    parameters={"lakelib.job": job},
+                )
+        clear_rewind(job, settings)
+        run.tables = {job: run.rows_out}
+        if not run.reconciles:
+            raise EtlError(
+                f"{job} run {run.run_id} does not reconcile: rows_in {run.rows_in} != "
+                f"rows_out {run.rows_out} + rows_quarantined {run.rows_quarantined} + "
+                f"duplicates_removed {run.duplicates_removed}"
+            )
+    return run
 
 
 def _stream(
@@ -730,7 +628,6 @@ def _stream(
         )
         query.awaitTermination()
     except Exception as exc:
-        inner = getattr(batch, "error", None)
-        raise EtlError(f"{batch.config.table}: {_short(exc)}") from (inner or exc)
+        raise EtlError(f"{batch.config.table}: {short_error(exc)}") from exc
     finally:
         proxy_log.setLevel(level)
