@@ -40,11 +40,9 @@ What it decides, and why (``lake crawl --explain`` prints each decision):
 from __future__ import annotations
 
 import logging
-import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from lakelib.catalog._base import Catalog
@@ -63,9 +61,7 @@ from lakelib.catalog._types import parquet_reads_as, parse, render, widen
 from lakelib.config import Settings, Zone, get_settings
 from lakelib.errors import CatalogError, ConfigError, InvalidNameError, LakeError
 from lakelib.storage import (
-    LocalStore,
     ObjectInfo,
-    S3Store,
     Store,
     nested_zone_folders,
     validate_name,
@@ -218,7 +214,6 @@ def crawl(
     report = CrawlReport([z.value for z in zones], explain=explain)
     used: dict[str, str] = {}
     config_errors: list[ConfigError] = []
-    s3_client = None
     for current in zones:
         try:
             store = zone_store(current, settings)
@@ -226,10 +221,6 @@ def crawl(
             config_errors.append(exc)
             report.zone_problems.append(f"{current.value}: {exc}")
             continue
-        if isinstance(store, S3Store):
-            # One S3 client for the whole crawl: making one costs ~0.1 s.
-            s3_client = s3_client or store.client
-            store = S3Store(store.root, client=s3_client)
         try:
             folders = _folders(store)
         except LakeError as exc:
@@ -249,13 +240,9 @@ def crawl(
 
 def _folders(store: Store) -> dict[str, list[ObjectInfo]]:
     """Top-level folders of a zone and the objects under each (empty folders too)."""
-    folders: dict[str, list[ObjectInfo]] = {}
-    if isinstance(store, LocalStore):
-        root = Path(store.root)
-        if root.is_dir():
-            for entry in os.scandir(root):
-                if entry.is_dir() and not entry.name.startswith((".", "_")):
-                    folders[entry.name] = []
+    folders: dict[str, list[ObjectInfo]] = {
+        name: [] for name in store.folders() if not name.startswith((".", "_"))
+    }
     for info in store.list():
         top, sep, _ = info.key.partition("/")
         if sep and not top.startswith((".", "_")):

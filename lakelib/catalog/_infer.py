@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from lakelib.catalog._types import HiveType, of_arrow, of_value, render, widen
-from lakelib.storage import LocalStore, S3Store, Store
+from lakelib.storage import Store
 
 
 @dataclass(frozen=True)
@@ -140,46 +140,17 @@ def extension(key: str) -> str:
 
 
 def read_head(store: Store, key: str, size: int, limit: int) -> bytes:
-    """The first ``limit`` bytes of an object (a ranged read where the store allows)."""
+    """The first ``limit`` bytes of an object (a ranged read)."""
     if size <= limit:
         return store.read_bytes(key)
-    if isinstance(store, LocalStore):
-        try:
-            with store.path(key).open("rb") as handle:
-                return handle.read(limit)
-        except OSError as exc:
-            raise UnreadableFileError(exc.strerror or str(exc)) from exc
-    if isinstance(store, S3Store):
-        return _s3_range(store, key, f"bytes=0-{limit - 1}")
-    return store.read_bytes(key)[:limit]
+    return store.read_range(key, 0, limit)
 
 
 def read_tail(store: Store, key: str, size: int, limit: int) -> bytes:
     """The last ``limit`` bytes of an object."""
     if size <= limit:
         return store.read_bytes(key)
-    if isinstance(store, LocalStore):
-        try:
-            with store.path(key).open("rb") as handle:
-                handle.seek(size - limit)
-                return handle.read(limit)
-        except OSError as exc:
-            raise UnreadableFileError(exc.strerror or str(exc)) from exc
-    if isinstance(store, S3Store):
-        return _s3_range(store, key, f"bytes=-{limit}")
-    return store.read_bytes(key)[-limit:]
-
-
-def _s3_range(store: S3Store, key: str, byte_range: str) -> bytes:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        response = store.client.get_object(
-            Bucket=store.bucket, Key=store.prefix + key, Range=byte_range
-        )
-        return bytes(response["Body"].read())
-    except (ClientError, BotoCoreError) as exc:
-        raise UnreadableFileError(f"cannot read {store.url(key)}: {exc}") from exc
+    return store.read_range(key, size - limit, size)
 
 
 def _gunzip_head(raw: bytes, whole: bool, budget: SamplingBudget) -> tuple[bytes, bool]:
