@@ -18,7 +18,8 @@ import json
 import logging
 import tarfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,63 @@ METRIC_DEFINITIONS = [
     for name in ("roc_auc", "pr_auc", "baseline_prior_pr_auc", "baseline_recency_roc_auc")
 ]
 TERMINAL = {"Completed", "Failed", "Stopped"}
+# Where a script-mode job finds its code when network isolation keeps it off S3: the SDK's
+# layout (a "code" channel; the model archive's own code/ folder when serving).
+CODE_CHANNEL = "code"
+ISOLATED_SUBMIT_DIRECTORY = f"/opt/ml/input/data/{CODE_CHANNEL}/sourcedir.tar.gz"
+MODEL_CODE_DIRECTORY = "/opt/ml/model/code"
+
+
+@dataclass(frozen=True)
+class JobNetwork:
+    """The stack's network and key every SageMaker request carries on the aws profile.
+
+    From the stack outputs ``sagemaker_subnets`` (comma-separated), ``sagemaker_security_group``
+    and ``sagemaker_kms_key_arn``; the SageMaker role's policy requires them (conditions
+    ``sagemaker:VpcSubnets``, ``sagemaker:VpcSecurityGroupIds``, ``sagemaker:VolumeKmsKey``,
+    ``sagemaker:NetworkIsolation``), so a request without them would be refused anyway.
+    """
+
+    subnets: tuple[str, ...]
+    security_groups: tuple[str, ...]
+    kms_key_arn: str
+
+    def vpc_config(self) -> dict[str, list[str]]:
+        return {"SecurityGroupIds": list(self.security_groups), "Subnets": list(self.subnets)}
+
+
+NETWORK_OUTPUTS = ("sagemaker_subnets", "sagemaker_security_group", "sagemaker_kms_key_arn")
+
+
+def job_network(settings: Settings) -> JobNetwork | None:
+    """The stack's :class:`JobNetwork` on the aws profile; ``None`` on the local profile.
+
+    Raises
+    ------
+    ConfigError
+        on the aws profile when a stack output is missing (the role would refuse the job).
+    """
+    if settings.is_local:
+        return None
+    outputs = settings.outputs
+    missing = [name for name in NETWORK_OUTPUTS if not str(outputs.get(name, "")).strip()]
+    if missing:
+        from lakelib.config._settings import AWS_OUTPUT_ENV
+
+        names = ", ".join(AWS_OUTPUT_ENV[name][0] for name in missing)
+        raise ConfigError(
+            f"SageMaker jobs on the {settings.profile} profile run in the stack's VPC with its "
+            f"KMS key: set {names} (stack outputs {', '.join(missing)})"
+        )
+
+    def listed(name: str) -> tuple[str, ...]:
+        return tuple(p.strip() for p in str(outputs[name]).split(",") if p.strip())
+
+    return JobNetwork(
+        subnets=listed("sagemaker_subnets"),
+        security_groups=listed("sagemaker_security_group"),
+        kms_key_arn=str(outputs["sagemaker_kms_key_arn"]).strip(),
+    )
 
 
 def sklearn_image_uri(region: str, framework_version: str = FRAMEWORK_VERSION) -> str:
@@ -81,8 +139,7 @@ def sklearn_image_uri(region: str, framework_version: str = FRAMEWORK_VERSION) -
     return f"{account}.dkr.ecr.{region}.{suffix}/sagemaker-scikit-learn:{framework_version}-cpu-py3"
 
 
-def build_source_bundle() -> bytes:
-    """``sourcedir.tar.gz``: ``train.py``, ``inference.py`` and the container-safe modules."""
+def _bundle_files() -> dict[str, bytes]:
     package = Path(__file__).resolve().parents[1]
     files = {
         ENTRY_POINT: TRAIN_ENTRY.encode(),
@@ -92,6 +149,10 @@ def build_source_bundle() -> bytes:
     }
     for relative in BUNDLED_MODULES:
         files[f"lakelib/{relative}"] = (package / relative).read_bytes()
+    return files
+
+
+def _tar_gz(files: Mapping[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         for name, data in sorted(files.items()):
@@ -100,6 +161,29 @@ def build_source_bundle() -> bytes:
             info.mode = 0o644
             archive.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def build_source_bundle() -> bytes:
+    """``sourcedir.tar.gz``: ``train.py``, ``inference.py`` and the container-safe modules."""
+    return _tar_gz(_bundle_files())
+
+
+def repack_model(model_tar_gz: bytes) -> bytes:
+    """``model.tar.gz`` with the source bundle under ``code/``, as the SDK repacks a model.
+
+    A model with network isolation cannot fetch ``SAGEMAKER_SUBMIT_DIRECTORY`` from S3: the
+    serving container then imports ``inference.py`` from ``/opt/ml/model/code``.
+    """
+    files: dict[str, bytes] = {}
+    with tarfile.open(fileobj=io.BytesIO(model_tar_gz), mode="r:gz") as archive:
+        for member in archive.getmembers():
+            if member.isfile() and not member.name.startswith(("code/", "./code/")):
+                extracted = archive.extractfile(member)
+                if extracted is not None:
+                    files[member.name.removeprefix("./")] = extracted.read()
+    for name, data in _bundle_files().items():
+        files[f"code/{name}"] = data
+    return _tar_gz(files)
 
 
 def _sdk_hyperparameters(
@@ -133,8 +217,14 @@ def training_job_request(
     max_run_seconds: int = 3600,
     max_wait_seconds: int = 7200,
     checkpoint_uri: str | None = None,
+    network: JobNetwork | None = None,
 ) -> dict[str, Any]:
-    """``CreateTrainingJob`` arguments for the script-mode job, managed spot by default."""
+    """``CreateTrainingJob`` arguments for the script-mode job, managed spot by default.
+
+    With ``network`` (the aws profile) the job runs in the stack's subnets and security
+    group with network isolation, its volume and output encrypted with the stack's key; the
+    code then comes as a ``code`` channel, as the SDK sends it to an isolated job.
+    """
 
     def channel(name: str, uri: str) -> dict[str, Any]:
         return {
@@ -150,6 +240,14 @@ def training_job_request(
             "InputMode": "File",
         }
 
+    channels = [channel("train", train_uri), channel("test", test_uri)]
+    submit_directory = source_uri
+    if network is not None:
+        # An isolated container cannot read S3 itself: SageMaker mounts the bundle.
+        code = channel(CODE_CHANNEL, source_uri)
+        code["ContentType"] = "application/x-tar"
+        channels.append(code)
+        submit_directory = ISOLATED_SUBMIT_DIRECTORY
     request: dict[str, Any] = {
         "TrainingJobName": job_name,
         "AlgorithmSpecification": {
@@ -159,9 +257,9 @@ def training_job_request(
         },
         "RoleArn": role_arn,
         "HyperParameters": _sdk_hyperparameters(
-            hyperparameters or {}, source_uri, job_name, region
+            hyperparameters or {}, submit_directory, job_name, region
         ),
-        "InputDataConfig": [channel("train", train_uri), channel("test", test_uri)],
+        "InputDataConfig": channels,
         "OutputDataConfig": {"S3OutputPath": output_uri},
         "ResourceConfig": {
             "InstanceType": instance_type,
@@ -172,6 +270,11 @@ def training_job_request(
         "EnableManagedSpotTraining": spot,
         "Tags": [{"Key": "lakelib:job", "Value": "train"}],
     }
+    if network is not None:
+        request["OutputDataConfig"]["KmsKeyId"] = network.kms_key_arn
+        request["ResourceConfig"]["VolumeKmsKeyId"] = network.kms_key_arn
+        request["VpcConfig"] = network.vpc_config()
+        request["EnableNetworkIsolation"] = True
     if spot:
         # Spot jobs must allow waiting for capacity: MaxWait >= MaxRuntime.
         request["StoppingCondition"]["MaxWaitTimeInSeconds"] = max(
@@ -186,10 +289,15 @@ def training_job_request(
 
 def model_request(
     *, model_name: str, role_arn: str, image_uri: str, model_data_url: str, source_uri: str,
-    region: str,
+    region: str, network: JobNetwork | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """``CreateModel`` arguments: the same image, the artifact, ``inference.py`` from the bundle."""
-    return {
+    """``CreateModel`` arguments: the same image, the artifact, ``inference.py`` from the bundle.
+
+    With ``network`` the model runs in the stack's VPC with network isolation, and
+    ``inference.py`` is read from the artifact's ``code/`` folder (see :func:`repack_model`):
+    ``source_uri`` is then not used.
+    """
+    request: dict[str, Any] = {
         "ModelName": model_name,
         "ExecutionRoleArn": role_arn,
         "PrimaryContainer": {
@@ -197,12 +305,18 @@ def model_request(
             "ModelDataUrl": model_data_url,
             "Environment": {
                 "SAGEMAKER_PROGRAM": INFERENCE_POINT,
-                "SAGEMAKER_SUBMIT_DIRECTORY": source_uri,
+                "SAGEMAKER_SUBMIT_DIRECTORY": (
+                    MODEL_CODE_DIRECTORY if network is not None else source_uri
+                ),
                 "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
                 "SAGEMAKER_REGION": region,
             },
         },
     }
+    if network is not None:
+        request["VpcConfig"] = network.vpc_config()
+        request["EnableNetworkIsolation"] = True
+    return request
 
 
 def endpoint_config_request(
@@ -215,8 +329,19 @@ def endpoint_config_request(
     instance_type: str = "ml.t2.medium",
     instance_count: int = 1,
     variant: str = "AllTraffic",
+    network: JobNetwork | None = None,
 ) -> dict[str, Any]:
-    """``CreateEndpointConfig`` arguments: one serverless or one instance-backed variant."""
+    """``CreateEndpointConfig`` arguments: one serverless or one instance-backed variant.
+
+    With ``network`` the instances' storage is encrypted with the stack's key. Serverless
+    endpoints support neither VPC configuration nor network isolation: with ``network`` a
+    serverless variant is refused (:class:`~lakelib.errors.MlError`).
+    """
+    if serverless and network is not None:
+        raise MlError(
+            "serverless endpoints support neither VPC configuration nor network isolation, "
+            "which models on the aws profile carry: deploy to instances (--instance)"
+        )
     production: dict[str, Any] = {"VariantName": variant, "ModelName": model_name}
     if serverless:
         production["ServerlessConfig"] = {
@@ -229,7 +354,13 @@ def endpoint_config_request(
             InitialInstanceCount=instance_count,
             InitialVariantWeight=1.0,
         )
-    return {"EndpointConfigName": config_name, "ProductionVariants": [production]}
+    request: dict[str, Any] = {
+        "EndpointConfigName": config_name,
+        "ProductionVariants": [production],
+    }
+    if network is not None:
+        request["KmsKeyId"] = network.kms_key_arn
+    return request
 
 
 def transform_job_request(
@@ -240,13 +371,14 @@ def transform_job_request(
     output_uri: str,
     instance_type: str = "ml.m5.large",
     max_payload_mb: int = 6,
+    network: JobNetwork | None = None,
 ) -> dict[str, Any]:
     """``CreateTransformJob`` arguments for CSV features whose first column is customer_id.
 
     The id is filtered out of the model's input and joined back onto its output, so each
     output line is ``customer_id,score``: what the local transform writes.
     """
-    return {
+    request: dict[str, Any] = {
         "TransformJobName": job_name,
         "ModelName": model_name,
         "BatchStrategy": "MultiRecord",
@@ -269,6 +401,76 @@ def transform_job_request(
             "OutputFilter": "$[0,-1]",
         },
     }
+    if network is not None:
+        # The model carries the VPC and the isolation; the job encrypts what it writes.
+        request["TransformOutput"]["KmsKeyId"] = network.kms_key_arn
+        request["TransformResources"]["VolumeKmsKeyId"] = network.kms_key_arn
+    return request
+
+
+PROCESSING_ROOT = "/opt/ml/processing"
+
+
+def processing_job_request(
+    *,
+    job_name: str,
+    role_arn: str,
+    image_uri: str,
+    entrypoint: Sequence[str],
+    arguments: Sequence[str] = (),
+    inputs: Mapping[str, str] | None = None,
+    environment: Mapping[str, str] | None = None,
+    instance_type: str = "ml.t3.medium",
+    volume_gb: int = 10,
+    max_run_seconds: int = 3600,
+    network: JobNetwork | None = None,
+) -> dict[str, Any]:
+    """``CreateProcessingJob`` arguments: one container running ``entrypoint`` + ``arguments``.
+
+    ``inputs`` maps an input name to the S3 prefix SageMaker copies to
+    ``/opt/ml/processing/input/<name>/`` before the container starts. The job writes to S3
+    itself (through the VPC's S3 endpoint): no network isolation, but the stack's subnets,
+    security group and volume key with ``network``.
+    """
+    request: dict[str, Any] = {
+        "ProcessingJobName": job_name,
+        "RoleArn": role_arn,
+        "AppSpecification": {
+            "ImageUri": image_uri,
+            "ContainerEntrypoint": list(entrypoint),
+            **({"ContainerArguments": list(arguments)} if arguments else {}),
+        },
+        "ProcessingInputs": [
+            {
+                "InputName": name,
+                "S3Input": {
+                    "S3Uri": uri,
+                    "LocalPath": f"{PROCESSING_ROOT}/input/{name}",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                    "S3DataDistributionType": "FullyReplicated",
+                },
+            }
+            for name, uri in (inputs or {}).items()
+        ],
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": instance_type,
+                "VolumeSizeInGB": volume_gb,
+            }
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": max_run_seconds},
+        "Environment": dict(environment or {}),
+        "Tags": [{"Key": "lakelib:job", "Value": "pipeline"}],
+    }
+    if network is not None:
+        request["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] = network.kms_key_arn
+        request["NetworkConfig"] = {
+            "EnableNetworkIsolation": False,
+            "VpcConfig": network.vpc_config(),
+        }
+    return request
 
 
 def _stamp() -> str:
@@ -306,6 +508,10 @@ class _Base:
     @property
     def image_uri(self) -> str:
         return str(self.ml.get("image_uri") or sklearn_image_uri(self.region))
+
+    @property
+    def network(self) -> JobNetwork | None:
+        return job_network(self.settings)
 
     def upload_bundle(self, name: str) -> str:
         """Upload ``sourcedir.tar.gz`` to the scripts zone; returns its ``s3://`` URI."""
@@ -371,6 +577,7 @@ class SageMakerTrainer(_Base):
             instance_type=self.instance_type,
             spot=self.spot,
             checkpoint_uri=scripts.url(f"{base}/checkpoints") + "/",
+            network=self.network,
         )
         return request
 
@@ -420,17 +627,32 @@ class SageMakerDeployer(_Base):
         if check_versions:
             self.check_versions(entry.libraries)
         name = f"{entry.model}-{entry.version}-{_stamp()}"
-        self.sagemaker.create_model(
-            **model_request(
-                model_name=name,
-                role_arn=self.role_arn,
-                image_uri=self.image_uri,
-                model_data_url=entry.artifact,
-                source_uri=self.upload_bundle(name),
-                region=self.region,
-            )
-        )
+        self.sagemaker.create_model(**self.model_request(name, entry.artifact))
         return name
+
+    def model_request(self, name: str, artifact: str) -> dict[str, Any]:
+        """Upload what the model needs and return its ``CreateModel`` request.
+
+        On the aws profile (network isolation) the artifact is repacked with the code under
+        ``code/`` to ``jobs/ml/<name>/model.tar.gz``; else the bundle is uploaded beside it.
+        """
+        network = self.network
+        if network is None:
+            data_url, source_uri = artifact, self.upload_bundle(name)
+        else:
+            store = zone_store(Zone.SCRIPTS, self.settings)
+            key = f"ml/{name}/model.tar.gz"
+            store.write_bytes(key, repack_model(read_artifact(artifact)))
+            data_url, source_uri = store.url(key), ""
+        return model_request(
+            model_name=name,
+            role_arn=self.role_arn,
+            image_uri=self.image_uri,
+            model_data_url=data_url,
+            source_uri=source_uri,
+            region=self.region,
+            network=network,
+        )
 
     def deploy(
         self,
@@ -446,6 +668,9 @@ class SageMakerDeployer(_Base):
         from botocore.exceptions import ClientError
 
         endpoint = endpoint_name or str(self.ml["endpoint_name"])
+        network = self.network
+        if serverless and network is not None:  # refused before anything is created
+            endpoint_config_request(config_name="-", model_name="-", network=network)
         model_name = self.create_model(model=model, version=version, check_versions=check_versions)
         config = f"{model_name}-config"
         self.sagemaker.create_endpoint_config(
@@ -454,6 +679,7 @@ class SageMakerDeployer(_Base):
                 model_name=model_name,
                 serverless=serverless,
                 instance_type=instance_type,
+                network=network,
             )
         )
         try:
@@ -485,6 +711,7 @@ class SageMakerDeployer(_Base):
                 input_uri=input_uri,
                 output_uri=output_uri,
                 instance_type=instance_type,
+                network=self.network,
             )
         )
         return job
@@ -506,6 +733,9 @@ TRAINING_REQUEST_FIELDS = (
     "EnableManagedSpotTraining",
     "CheckpointConfig",
     "Tags",
+    # The stack's network and isolation (the aws profile: the only place this plan exists).
+    "VpcConfig",
+    "EnableNetworkIsolation",
 )
 
 

@@ -19,7 +19,7 @@ import pytest
 from test_ml_support import events_of, generated_sales_clean, write_trained_model
 
 from lakelib.config import load_settings
-from lakelib.errors import MlError
+from lakelib.errors import ConfigError, MlError
 from lakelib.ml import (
     ModelRegistry,
     SageMakerDeployer,
@@ -28,9 +28,24 @@ from lakelib.ml import (
     pack_model_dir,
     prepare_training_data,
 )
-from lakelib.ml._sagemaker import endpoint_config_request, sklearn_image_uri
+from lakelib.ml._sagemaker import (
+    endpoint_config_request,
+    job_network,
+    processing_job_request,
+    sklearn_image_uri,
+)
 
 ROLE = "arn:aws:iam::123456789012:role/lake-sagemaker"
+KEY = "arn:aws:kms:us-east-1:123456789012:key/0b7c5e2a-1111-4222-8333-944445555666"
+SUBNETS = ["subnet-0a1b2c3d4e5f60718", "subnet-0f1e2d3c4b5a69788"]
+SECURITY_GROUP = "sg-0123456789abcdef0"
+# The stack outputs sagemaker_subnets, sagemaker_security_group, sagemaker_kms_key_arn.
+NETWORK_ENV = {
+    "LAKE_SAGEMAKER_SUBNETS": ",".join(SUBNETS),
+    "LAKE_SAGEMAKER_SECURITY_GROUP": SECURITY_GROUP,
+    "LAKE_SAGEMAKER_KMS_KEY_ARN": KEY,
+}
+VPC = {"SecurityGroupIds": [SECURITY_GROUP], "Subnets": SUBNETS}
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +64,7 @@ def request_settings(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untype
         "LAKE_CURATED_BUCKET": "lake-curated",
         "LAKE_SAGEMAKER_ROLE_ARN": ROLE,
         "LAKE_REGION": "us-east-1",
+        **NETWORK_ENV,
     }.items():
         monkeypatch.setenv(name, value)
     s3 = boto3.client("s3", region_name="us-east-1")
@@ -72,10 +88,19 @@ def test_training_job_request_uses_spot_and_script_mode(aws_settings, frame, tmp
     )
     hps = job["HyperParameters"]
     assert hps["sagemaker_program"] == '"train.py"' and hps["max-iter"] == "50"
-    source = json.loads(hps["sagemaker_submit_directory"])
-    assert source == "s3://lake-scripts/jobs/ml/churn-test-job/sourcedir.tar.gz"
+    # Network isolation: the bundle comes as the "code" channel, as the SDK sends it.
+    assert json.loads(hps["sagemaker_submit_directory"]) == (
+        "/opt/ml/input/data/code/sourcedir.tar.gz"
+    )
     channels = {c["ChannelName"]: c for c in job["InputDataConfig"]}
-    assert set(channels) == {"train", "test"}
+    assert set(channels) == {"train", "test", "code"}
+    assert channels["code"]["DataSource"]["S3DataSource"]["S3Uri"] == (
+        "s3://lake-scripts/jobs/ml/churn-test-job/sourcedir.tar.gz"
+    )
+    # The stack's subnets, security group and key (issue 19), as moto recorded the job.
+    assert job["VpcConfig"] == VPC and job["EnableNetworkIsolation"] is True
+    assert job["ResourceConfig"]["VolumeKmsKeyId"] == KEY
+    assert job["OutputDataConfig"]["KmsKeyId"] == KEY
     s3 = boto3.client("s3", region_name="us-east-1")
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="lake-scripts")["Contents"]]
     assert "jobs/ml/churn-test-job/input/train/train.csv" in keys
@@ -92,20 +117,45 @@ def test_deploy_serverless_and_instance_endpoints(aws_settings, frame, tmp_path)
 
     deployer = SageMakerDeployer(aws_settings)
     with pytest.raises(MlError, match="trained with scikit-learn"):
-        deployer.deploy()  # pickled by this venv's scikit-learn, not the container's 1.4
-    arn = deployer.deploy(check_versions=False)
+        deployer.deploy(serverless=False)  # pickled by this venv's scikit-learn, not 1.4's
+    # Serverless endpoints take no VPC and no network isolation: refused, nothing created.
+    with pytest.raises(MlError, match="serverless endpoints support neither VPC"):
+        deployer.deploy(check_versions=False)
+    assert deployer.sagemaker.list_models()["Models"] == []
+    sent: dict[str, dict] = {}  # type: ignore[type-arg]
+    deployer.sagemaker.meta.events.register(
+        "provide-client-params.sagemaker.*",
+        lambda params, model, **_: sent.update({model.name: dict(params)}),
+    )
+    arn = deployer.deploy(check_versions=False, serverless=False)
     assert arn.endswith(":endpoint/churn-model")
     sm = deployer.sagemaker
     endpoint = sm.describe_endpoint(EndpointName="churn-model")
     assert endpoint["EndpointStatus"] == "InService"  # moto: at once
     config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    assert config["KmsKeyId"] == KEY
     variant = config["ProductionVariants"][0]
     assert variant["VariantName"] == "AllTraffic"
-    assert variant["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
+    assert variant["InstanceType"] == "ml.t2.medium"
     model = sm.describe_model(ModelName=variant["ModelName"])
+    assert model["VpcConfig"] == VPC
+    # moto does not record a model's isolation (it answers False): the request carried it.
+    assert sent["CreateModel"]["EnableNetworkIsolation"] is True
     container = model["PrimaryContainer"]
-    assert container["ModelDataUrl"] == entry.artifact
+    # Isolated: the artifact repacked with inference.py under code/, read from there.
+    name = variant["ModelName"]
+    assert container["ModelDataUrl"] == f"s3://lake-scripts/jobs/ml/{name}/model.tar.gz"
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+    assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
+    repacked = (
+        boto3.client("s3", region_name="us-east-1")
+        .get_object(Bucket="lake-scripts", Key=f"jobs/ml/{name}/model.tar.gz")["Body"]
+        .read()
+    )
+    with tarfile.open(fileobj=io.BytesIO(repacked), mode="r:gz") as archive:
+        names = set(archive.getnames())
+    assert {"model.joblib", "metadata.json", "code/inference.py"} <= names
+    assert "code/lakelib/ml/_inference.py" in names
 
     instance = endpoint_config_request(
         config_name="c", model_name=variant["ModelName"], serverless=False
@@ -126,6 +176,46 @@ def test_deploy_serverless_and_instance_endpoints(aws_settings, frame, tmp_path)
     described = sm.describe_transform_job(TransformJobName=job)
     assert described["TransformInput"]["SplitType"] == "Line"
     assert described["BatchStrategy"] == "MultiRecord"
+    assert described["TransformOutput"]["KmsKeyId"] == KEY
+    assert described["TransformResources"]["VolumeKmsKeyId"] == KEY
+
+
+def test_sagemaker_requests_on_the_aws_profile_need_the_stacks_network(  # type: ignore[no-untyped-def]
+    aws, monkeypatch
+) -> None:
+    """Without the stack outputs the job would be refused by the role: say which are missing."""
+    request_settings(monkeypatch)
+    monkeypatch.delenv("LAKE_SAGEMAKER_SECURITY_GROUP")
+    monkeypatch.delenv("LAKE_SAGEMAKER_KMS_KEY_ARN")
+    settings = load_settings(profile="aws")
+    with pytest.raises(
+        ConfigError,
+        match=r"set LAKE_SAGEMAKER_SECURITY_GROUP, LAKE_SAGEMAKER_KMS_KEY_ARN \(stack outputs "
+        r"sagemaker_security_group, sagemaker_kms_key_arn\)",
+    ):
+        job_network(settings)
+    assert job_network(load_settings(profile="local")) is None
+
+
+def test_processing_job_request_runs_in_the_stacks_vpc(aws_settings) -> None:  # type: ignore[no-untyped-def]
+    request = processing_job_request(
+        job_name="lake-report-1",
+        role_arn=ROLE,
+        image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/lake-processing:1",
+        entrypoint=["python3", "/opt/ml/processing/input/code/pipeline_stage.py"],
+        arguments=["--stage", "report", "--run_date", "2026-02-21"],
+        inputs={"code": "s3://lake-scripts/jobs/pipeline_stage.py"},
+        environment={"LAKE_PROFILE": "aws"},
+        network=job_network(aws_settings),
+    )
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    sm.create_processing_job(**request)
+    job = sm.describe_processing_job(ProcessingJobName="lake-report-1")
+    assert job["NetworkConfig"] == {"EnableNetworkIsolation": False, "VpcConfig": VPC}
+    # moto does not answer with the cluster config: the request carries the volume key.
+    assert request["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == KEY
+    (source,) = job["ProcessingInputs"]
+    assert source["S3Input"]["LocalPath"] == "/opt/ml/processing/input/code"
 
 
 def test_bundle_trains_from_its_own_folder(frame, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -228,13 +318,17 @@ def _play_sagemaker(request: dict, workdir) -> str:  # type: ignore[no-untyped-d
     s3 = boto3.client("s3", region_name="us-east-1")
     hyper = {k: json.loads(v) for k, v in request["HyperParameters"].items()}
     code = workdir / "code"
-    bucket, _, key = hyper["sagemaker_submit_directory"][len("s3://") :].partition("/")
+    # Network isolation: the bundle is the "code" channel, not an S3 location of its own.
+    assert hyper["sagemaker_submit_directory"] == "/opt/ml/input/data/code/sourcedir.tar.gz"
+    (code_channel,) = [c for c in request["InputDataConfig"] if c["ChannelName"] == "code"]
+    source = code_channel["DataSource"]["S3DataSource"]["S3Uri"]
+    bucket, _, key = source[len("s3://") :].partition("/")
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
         archive.extractall(code, filter="data")
     env = {"PATH": "/usr/bin:/bin", "SM_MODEL_DIR": str(workdir / "model")}
     env["SM_OUTPUT_DATA_DIR"] = str(workdir / "output")
-    for channel in request["InputDataConfig"]:
+    for channel in [c for c in request["InputDataConfig"] if c["ChannelName"] != "code"]:
         uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
         store = open_store(uri)
         folder = workdir / "input" / channel["ChannelName"]
