@@ -59,7 +59,7 @@ from lakelib.query._sandbox import (
     sandboxed_connection,
 )
 from lakelib.query._trino import parse_trino, refuse, rewrite, to_duckdb
-from lakelib.query._typing import check_operand_kinds, kind_of_type
+from lakelib.query._typing import check_operand_kinds, check_types, kind_of_type
 
 log = logging.getLogger(__name__)
 
@@ -345,6 +345,8 @@ class _Checked:
     # The DuckDB text with each table a marker, and the markers (made by the first plan
     # that gets there; one attribute, so a concurrent plan sees both or neither).
     translation: tuple[str, list[str]] | None = None
+    # The catalog schema (see _schema) under which the query's operand types were checked.
+    typed_under: object = None
 
 
 # Query text -> _Checked, most recently used last; only texts that passed every check.
@@ -383,6 +385,31 @@ def _checked(sql: str, params: Sequence[Any]) -> _Checked:
         while len(_CHECKED) > _CHECKED_SIZE:
             _CHECKED.popitem(last=False)
     return found
+
+
+def _schema(resolved: list[tuple[exp.Table, Table]]) -> dict[str, dict[str, str]]:
+    """The query's tables as sqlglot's optimizer reads a schema: name -> column -> type."""
+    schema: dict[str, dict[str, str]] = {}
+    for _, table in resolved:
+        columns = {c.name: c.type for c in table.columns}
+        columns.update({key: "string" for key in table.partition_keys})
+        schema[table.name.lower()] = columns
+    return schema
+
+
+def _check_types(checked: _Checked, resolved: list[tuple[exp.Table, Table]], database: str) -> None:
+    """Refuse mixed-type operations anywhere in the query (once per text and schema).
+
+    Typed by sqlglot's optimizer over the catalog's columns; a tree it cannot type is
+    checked the narrower way (literals and catalog columns read directly).
+    """
+    schema = _schema(resolved)
+    key = (database.lower(), repr(sorted(schema.items())))
+    if checked.typed_under == key:
+        return
+    if not check_types(checked.tree, schema, database.lower()):
+        check_operand_kinds(checked.tree, _column_kinds(resolved))
+    checked.typed_under = key
 
 
 def _table_references(tree: exp.Expression) -> list[exp.Table]:
@@ -487,7 +514,7 @@ class LocalEngine:
                     raise QueryError(f"not supported by the local engine: {what}")
             resolved.append((node, self._resolve(node, database)))
 
-        check_operand_kinds(checked.tree, _column_kinds(resolved))
+        _check_types(checked, resolved, database)
         scans: list[TableScan] = []
         sources: list[str] = []
         roots = self._allowed()

@@ -26,6 +26,7 @@ __all__ = [
     "Num",
     "annotate",
     "check_operand_kinds",
+    "check_types",
     "decimal_literal",
     "kind_of_type",
     "static_type",
@@ -238,7 +239,7 @@ def check_operand_kinds(
             results.append(node.args.get("default"))
             groups.append(("CASE", [r for r in results if r is not None]))
         if isinstance(node, exp.DPipe | exp.Concat):
-            _check_concat(node, column_kind)
+            _check_concat(node, lambda o: _kind(o, column_kind))
         for what, operands in groups:
             bad = _mismatch([_kind(o, column_kind) for o in operands])
             if bad:
@@ -255,13 +256,13 @@ def check_operand_kinds(
 
 
 def _check_concat(
-    node: exp.DPipe | exp.Concat, column_kind: Callable[[exp.Column], Kind | None]
+    node: exp.DPipe | exp.Concat, kind_of: Callable[[exp.Expression], Kind | None]
 ) -> None:
     """``||`` and ``concat`` take text (or arrays) only: Trino does not turn a number, date or
     boolean into text for them (https://trino.io/docs/current/functions/string.html,
     conversion.html), where DuckDB casts it and answers ``1 || 'a'`` = ``'1a'``."""
     operands = [node.this, node.expression] if isinstance(node, exp.DPipe) else node.expressions
-    kinds = [_kind(o, column_kind) for o in operands]
+    kinds = [kind_of(o) for o in operands]
     # An operand of unknown kind may be an array (``ARRAY[1] || 2`` is Trino's array append).
     if any(k is None for k in kinds) or all(k[0] == "varchar" for k in kinds if k):
         return
@@ -276,3 +277,175 @@ def _check_concat(
         "convert other types to text (use CAST(x AS varchar)); the local engine refuses it as "
         "Athena does"
     )
+
+
+# -- operand kinds everywhere: typed by sqlglot's optimizer over the catalog's schema --------
+# The literal-and-column check above sees only catalog columns read directly. Typing the
+# whole tree (sqlglot's qualify + annotate_types, the catalog's columns as the schema) also
+# follows a column through CTEs, subqueries, joins, UNNEST, window functions and function
+# results: ``WITH t AS (SELECT amount * 2 AS a FROM sales) SELECT * FROM t WHERE a = '10'``
+# is refused as Athena refuses it, where DuckDB cast the text and answered.
+
+_TEMPORAL = {
+    exp.DataType.Type.DATE: "date",
+    exp.DataType.Type.DATE32: "date",
+    exp.DataType.Type.TIMESTAMP: "timestamp",
+    exp.DataType.Type.TIMESTAMPTZ: "timestamp",
+    exp.DataType.Type.TIMESTAMPLTZ: "timestamp",
+    exp.DataType.Type.TIMESTAMPNTZ: "timestamp",
+    exp.DataType.Type.DATETIME: "timestamp",
+}
+_ARITHMETIC: dict[type[exp.Expression], str] = {
+    exp.Add: "+",
+    exp.Sub: "-",
+    exp.Mul: "*",
+    exp.Div: "/",
+    exp.Mod: "%",
+}
+Schema = dict[str, dict[str, str]]  # table name (lower case) -> column -> Glue type
+
+
+def _typed_kind(node: exp.Expression) -> Kind | None:
+    """The comparison kind of a node of the annotated tree (None: unknown or other)."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Literal | exp.Boolean | exp.Cast | exp.Neg):
+        found = _kind(node, lambda column: None)
+        if found is not None:
+            return found
+    if isinstance(node, exp.Null):
+        return None
+    if isinstance(node, exp.Any | exp.All):
+        return _subquery_kind(node.this)  # x = ANY (SELECT ...): the subquery's column
+    t = node.type
+    if t is None:
+        return None
+    name = t.sql("trino").lower()
+    if t.this in exp.DataType.TEXT_TYPES:
+        return "varchar", "varchar"
+    if t.this in exp.DataType.NUMERIC_TYPES:
+        return "number", name
+    if t.this in _TEMPORAL:
+        return _TEMPORAL[t.this], name
+    if t.this == exp.DataType.Type.BOOLEAN:
+        return "boolean", "boolean"
+    return None
+
+
+def _refuse_mixed(what: str, kinds: list[Kind | None]) -> None:
+    bad = _mismatch(kinds)
+    if bad:
+        shown = (
+            f"{bad[0]} {what} {bad[1]}"
+            if what in _SYMBOLS.values() or what in _ARITHMETIC.values()
+            else f"{what} of {bad[0]} and {bad[1]}"
+        )
+        raise QueryError(
+            f"Cannot apply operator: {shown}: Athena does not convert between text and "
+            "other types (write DATE '...', a number, or CAST); the local engine "
+            "refuses it as Athena does"
+        )
+
+
+def _subquery_kind(query: exp.Expression | None) -> Kind | None:
+    while isinstance(query, exp.Subquery):
+        query = query.this
+    if isinstance(query, exp.Query) and len(query.selects) == 1:
+        return _typed_kind(query.selects[0])
+    return None
+
+
+def _annotated(tree: exp.Expression, schema: Schema, database: str) -> exp.Expression | None:
+    """A typed copy of the tree, or None where sqlglot's optimizer cannot type it."""
+    from sqlglot.errors import SqlglotError
+    from sqlglot.optimizer.annotate_types import annotate_types
+    from sqlglot.optimizer.qualify import qualify
+    from sqlglot.schema import MappingSchema
+
+    try:
+        mapping = MappingSchema(
+            {"awsdatacatalog": {database: schema}} if schema else None, dialect="hive"
+        )
+        qualified = qualify(
+            tree.copy(),
+            schema=mapping,
+            catalog="awsdatacatalog",
+            db=database,
+            dialect="trino",
+            validate_qualify_columns=False,
+            identify=False,
+        )
+        return annotate_types(qualified, schema=mapping, dialect="trino")
+    except (SqlglotError, KeyError, ValueError, TypeError, AttributeError):
+        return None
+
+
+def check_types(tree: exp.Expression, schema: Schema, database: str) -> bool:
+    """Refuse, as Athena does, any operation mixing text with numbers, dates or booleans
+    (comparisons, IN, BETWEEN, COALESCE, CASE, arithmetic, ``||``, UNION columns), wherever
+    it is in the query; a date or timestamp plus a number too (Trino has no ``date + 1``).
+
+    Returns False (and checks nothing) when the optimizer cannot type the tree; the caller
+    then falls back to :func:`check_operand_kinds`.
+    """
+    typed = _annotated(tree, schema, database)
+    if typed is None:
+        return False
+    for node in typed.walk():
+        if isinstance(node, exp.EQ | exp.NEQ | exp.GT | exp.GTE | exp.LT | exp.LTE):
+            _refuse_mixed(
+                _SYMBOLS[node.key.upper()], [_typed_kind(node.this), _typed_kind(node.expression)]
+            )
+        elif isinstance(node, exp.NullSafeEQ | exp.NullSafeNEQ):
+            _refuse_mixed(
+                "IS DISTINCT FROM", [_typed_kind(node.this), _typed_kind(node.expression)]
+            )
+        elif isinstance(node, exp.In):
+            kinds = [_typed_kind(node.this), *(_typed_kind(e) for e in node.expressions)]
+            if node.args.get("query") is not None:
+                kinds.append(_subquery_kind(node.args["query"]))
+            _refuse_mixed("IN", kinds)
+        elif isinstance(node, exp.Between):
+            _refuse_mixed(
+                "BETWEEN",
+                [
+                    _typed_kind(node.this),
+                    _typed_kind(node.args["low"]),
+                    _typed_kind(node.args["high"]),
+                ],
+            )
+        elif isinstance(node, exp.Coalesce):
+            _refuse_mixed("COALESCE", [_typed_kind(e) for e in (node.this, *node.expressions)])
+        elif isinstance(node, exp.Case):
+            ifs = node.args.get("ifs") or []
+            results = [i.args.get("true") for i in ifs] + [node.args.get("default")]
+            _refuse_mixed("CASE", [_typed_kind(r) for r in results if r is not None])
+            if node.this is not None:
+                operands = [node.this, *(i.this for i in ifs)]
+                _refuse_mixed("CASE", [_typed_kind(o) for o in operands])
+        elif isinstance(node, exp.Add | exp.Sub | exp.Mul | exp.Div | exp.Mod):
+            symbol = _ARITHMETIC[type(node)]
+            kinds = [_typed_kind(node.this), _typed_kind(node.expression)]
+            _refuse_mixed(symbol, kinds)
+            if {k[0] for k in kinds if k} in ({"number", "date"}, {"number", "timestamp"}):
+                first, second = (k[1] if k else "?" for k in kinds)
+                raise QueryError(
+                    f"Cannot apply operator: {first} {symbol} {second}: Athena adds "
+                    "days to a date only as an interval (date + INTERVAL '1' DAY, or "
+                    "date_add); the local engine refuses it as Athena does"
+                )
+        elif isinstance(node, exp.DPipe | exp.Concat):
+            _check_concat(node, _typed_kind)
+        elif isinstance(node, exp.SetOperation):
+            left, right = node.left, node.right
+            if isinstance(left, exp.Query) and isinstance(right, exp.Query):
+                pairs = zip(left.selects, right.selects, strict=False)
+                for n, (one, other) in enumerate(pairs, 1):
+                    kinds = [_typed_kind(cast(exp.Expression, e)) for e in (one, other)]
+                    bad = _mismatch(kinds)
+                    if bad:
+                        raise QueryError(
+                            f"column {n} in {node.key.upper()} query has incompatible types: "
+                            f"{bad[0]}, {bad[1]}; the local engine refuses it as Athena does"
+                        )
+    return True

@@ -984,6 +984,33 @@ TYPING_ERRORS = [
     ("SELECT coalesce(qty, 'none') FROM sales", "COALESCE of bigint and varchar"),
     ("SELECT DATE '2024-01-01' = '2024-01-01'", "Cannot apply operator: date = varchar"),
     ("SELECT CASE WHEN true THEN 1 ELSE 'a' END", "CASE of integer and varchar"),
+    # The same rule wherever the operands come from: CTEs, subqueries, joins, UNNEST, window
+    # functions and function results are typed from the catalog's columns.
+    (
+        "WITH t AS (SELECT amount * 2 AS a FROM sales) SELECT count(*) FROM t WHERE a = '20'",
+        "Cannot apply operator: double = varchar",
+    ),
+    (
+        "SELECT count(*) FROM (SELECT qty + 1 AS q FROM sales) x JOIN regions r ON x.q = r.region",
+        "Cannot apply operator: bigint = varchar",
+    ),
+    (
+        "SELECT count(*) FROM sales s JOIN regions r ON s.customer = r.customer "
+        "WHERE r.region = 1",
+        "Cannot apply operator: varchar = integer",
+    ),
+    ("SELECT sum(amount) OVER (PARTITION BY channel) > '1' FROM sales", "double > varchar"),
+    ("SELECT count(*) FROM sales WHERE length(channel) = '3'", "Cannot apply operator"),
+    ("SELECT x FROM sales CROSS JOIN UNNEST(tags) AS t(x) WHERE x = 1", "varchar = integer"),
+    ("SELECT count(*) FROM sales WHERE id IN (SELECT customer FROM regions)", "IN of bigint"),
+    ("SELECT CASE channel WHEN 1 THEN 'a' END FROM sales", "CASE of varchar and integer"),
+    # language/types.html: UNION columns need a common type; there is none for text and numbers.
+    ("SELECT 1 UNION ALL SELECT 'a'", "column 1 in UNION query has incompatible types"),
+    ("SELECT qty FROM sales UNION SELECT channel FROM sales", "incompatible types: bigint"),
+    # datetime.html: only intervals are added to dates and timestamps (DuckDB: date + 1 day).
+    ("SELECT DATE '2024-01-01' + 1", "Cannot apply operator: date + integer"),
+    ("SELECT max(sold_at) - 1 FROM sales", "Cannot apply operator: timestamp - integer"),
+    ("SELECT qty + '1' FROM sales", "Cannot apply operator: bigint + varchar"),
     # string.html: || and concat() take varchar (or arrays); no implicit cast to text.
     ("SELECT 1 || 'a'", "Cannot apply operator: integer || varchar"),
     ("SELECT 'id-' || qty FROM sales", "Cannot apply operator: varchar || bigint"),
