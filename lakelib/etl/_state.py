@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import socket
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -24,7 +23,7 @@ from typing import Any
 
 from lakelib.config import Settings, Zone
 from lakelib.errors import AlreadyExistsError, ConfigError, EtlError, NotFoundError
-from lakelib.storage import LocalStore, Store, zone_store
+from lakelib.storage import Store, zone_store
 
 log = logging.getLogger(__name__)
 
@@ -44,22 +43,6 @@ def checkpoint_uri(job: str, settings: Settings) -> str:
 
 def rewind_key(job: str) -> str:
     return f"{job_prefix(job)}/rewind.json"
-
-
-def delete_prefix(store: Store, prefix: str) -> int:
-    """Delete every object under ``prefix`` (a local folder goes whole, hidden files too)."""
-    if isinstance(store, LocalStore):
-        folder = store.path(prefix)
-        if not folder.exists():
-            return 0
-        count = sum(1 for p in folder.rglob("*") if p.is_file())
-        shutil.rmtree(folder)
-        return count
-    count = 0
-    for info in list(store.list(prefix.rstrip("/") + "/")):
-        store.delete(info.key)
-        count += 1
-    return count
 
 
 @dataclass
@@ -144,7 +127,7 @@ def reset_bookmark(job: str, settings: Settings, *, since: date | None = None) -
     ``since`` (files before it are marked processed without being read into the tables).
     """
     runs = zone_store(Zone.RUNS, settings)
-    removed = delete_prefix(runs, checkpoint_key(job))
+    removed = runs.delete_prefix(checkpoint_key(job))
     if since is None:
         runs.delete(rewind_key(job))
     else:

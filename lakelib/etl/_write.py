@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from lakelib.catalog import Catalog, Column, Table, open_catalog
 from lakelib.config import Settings, Zone
-from lakelib.storage import LocalStore, Store, parse_partition_path, partition_path, zone_store
+from lakelib.storage import Store, parse_partition_path, zone_store
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -99,14 +99,7 @@ def delete_partitions(store: Store, table: str, specs: Iterable[str]) -> list[st
     """Remove partition folders (a full rebuild's stale ones); returns the specs removed."""
     removed = []
     for spec in sorted(specs):
-        prefix = f"{table}/{spec}"
-        if isinstance(store, LocalStore):
-            import shutil
-
-            shutil.rmtree(store.path(prefix), ignore_errors=True)
-        else:
-            for info in list(store.list(prefix + "/")):
-                store.delete(info.key)
+        store.delete_prefix(f"{table}/{spec}")
         removed.append(spec)
     return removed
 
@@ -165,7 +158,3 @@ def register_table(
         if gone:
             catalog.delete_partitions(table, gone)
     return stored
-
-
-def spec_of(values: Mapping[str, str]) -> str:
-    return partition_path(values)

@@ -22,9 +22,6 @@ import datetime as dt
 import io
 import json
 import math
-import os
-import tempfile
-import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -37,7 +34,7 @@ import pyarrow.csv as pacsv
 
 from lakelib.config import Settings, Zone
 from lakelib.errors import ConfigError, LakeError, NotFoundError, QueryError, StorageError
-from lakelib.storage import LocalStore, Store, zone_store
+from lakelib.storage import Store, zone_store
 
 PRICE_PER_TB_USD = 5.0
 _TB = 10**12
@@ -135,21 +132,16 @@ class ResultLocation:
         return f"{workgroup}/{query_id}.metadata.json"
 
     def _write(self, key: str, data: bytes) -> None:
-        if isinstance(self.store, LocalStore):
-            # Results and records are derived data: atomic (temp file + rename, readers never
-            # see half a file) but not fsynced, which would cost more than the query itself
-            # on small results. A power cut can lose the last few; the lake is untouched.
-            path = self.store.path(key)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}-{threading.get_ident()}")
-            try:
-                tmp.write_bytes(data)
-                os.replace(tmp, path)
-            except OSError as exc:
-                tmp.unlink(missing_ok=True)
-                raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
-            return
-        self.store.write_bytes(key, data)
+        # Results and records are derived data: atomic (temp file + rename, readers never
+        # see half a file) but not fsynced, which would cost more than the query itself
+        # on small results. A power cut can lose the last few; the lake is untouched.
+        staged = self.store.stage(key, durable=False)
+        try:
+            staged.path.write_bytes(data)
+        except OSError as exc:
+            staged.abort()
+            raise StorageError(f"cannot write {staged.path}: {exc.strerror or exc}") from exc
+        staged.commit()
 
     def write_record(self, record: QueryRecord) -> None:
         self._write(self.metadata_key(record.workgroup, record.query_id), record.to_json().encode())
@@ -195,20 +187,13 @@ class CsvResultFile:
         self.key = key
         self.rows = 0
         self._writer: pacsv.CSVWriter | None = None
-        if isinstance(store, LocalStore):
-            final = store.path(key)
-            try:
-                final.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StorageError(f"cannot write {final}: {exc.strerror or exc}") from exc
-            self._tmp = final.with_name(f".tmp-{final.name}-{os.getpid()}-{threading.get_ident()}")
-        else:
-            handle, name = tempfile.mkstemp(prefix="lake-result-", suffix=".csv")
-            os.close(handle)
-            self._tmp = Path(name)
+        # Locally a temp file beside the final name; for S3 a local temp file, one PUT.
+        self._staged = store.stage(key, durable=False)
+        self._tmp = self._staged.path
         try:
             self._file = self._tmp.open("wb")
         except OSError as exc:
+            self._staged.abort()
             raise StorageError(f"cannot write {self._tmp}: {exc.strerror or exc}") from exc
 
     def write(self, batch: pa.RecordBatch | pa.Table) -> None:
@@ -234,11 +219,7 @@ class CsvResultFile:
             if self._writer is not None:
                 self._writer.close()
             self._file.close()
-            if isinstance(self.store, LocalStore):
-                os.replace(self._tmp, self.store.path(self.key))
-            else:
-                self.store.write_bytes(self.key, self._tmp.read_bytes())
-                self._tmp.unlink(missing_ok=True)
+            self._staged.commit()
         except OSError as exc:
             self.abort()
             raise StorageError(f"cannot write {self._tmp}: {exc.strerror or exc}") from exc
