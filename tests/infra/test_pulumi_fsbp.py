@@ -32,7 +32,7 @@ def test_s3_1_account_level_block_public_access_all_four(
 
 
 @pytest.mark.parametrize(
-    "zone", ["raw", "processed", "curated", "scripts", "query-results", "logs"]
+    "zone", ["raw", "processed", "curated", "scripts", "query-results", "logs", "trail"]
 )
 def test_every_lake_bucket_is_versioned(platform: Platform, zone: str) -> None:
     bucket = platform.outputs[f"{zone.replace('-', '_')}_bucket"]

@@ -79,7 +79,8 @@ def test_cloudtrail_is_multi_region_validated_and_records_data_access(platform: 
     (trail,) = platform.of_type("aws:cloudtrail/trail:Trail")
     inputs = trail.inputs
     assert inputs["isMultiRegionTrail"] and inputs["enableLogFileValidation"]
-    assert inputs["s3BucketName"] == platform.outputs["logs_bucket"]
+    # A bucket of its own, under Object Lock (S3 access logs cannot land in such a bucket).
+    assert inputs["s3BucketName"] == platform.outputs["trail_bucket"]
     (selector,) = inputs["eventSelectors"]
     (data,) = selector["dataResources"]
     assert f"arn:aws:s3:::{platform.outputs['processed_bucket']}/" in data["values"]
@@ -96,7 +97,13 @@ def test_vpc_has_private_subnets_endpoints_and_flow_logs(platform: Platform) -> 
         e.inputs["serviceName"].rsplit(".", 1)[-1]: e.inputs["vpcEndpointType"]
         for e in platform.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
     }
-    assert endpoints == {"s3": "Gateway", "glue": "Interface", "athena": "Interface"}
+    assert endpoints == {
+        "s3": "Gateway",
+        **{
+            service: "Interface"
+            for service in ("glue", "athena", "logs", "monitoring", "kms", "sts", "sns")
+        },
+    }
     (flow,) = platform.of_type("aws:ec2/flowLog:FlowLog")
     assert flow.inputs["trafficType"] == "ALL"
     assert flow.inputs["logDestination"].startswith(

@@ -37,13 +37,13 @@ def _versioned(platform: Platform, bucket: str) -> bool:
 
 def test_bucket_names_come_from_stack_and_account(platform: Platform) -> None:
     names = {r.inputs["bucket"] for r in platform.of_type(BUCKET)}
-    for zone in ("raw", "processed", "curated", "scripts", "query-results", "logs"):
+    for zone in ("raw", "processed", "curated", "scripts", "query-results", "logs", "trail"):
         assert f"lake-test-{zone}-{ACCOUNT}" in names
 
 
 def test_every_bucket_is_private_encrypted_tls_only_and_logged(platform: Platform) -> None:
     buckets = platform.of_type(BUCKET)
-    assert len(buckets) == 8  # six zones + two DR replicas
+    assert len(buckets) == 9  # seven zones + two DR replicas
     for check in (
         policies.check_buckets_private,
         policies.check_buckets_encrypted,
@@ -155,18 +155,21 @@ def test_curated_is_read_only_for_the_analyst_role(platform: Platform) -> None:
     assert "s3:GetObject" in actions
 
 
-def test_logs_bucket_accepts_only_named_log_services(platform: Platform) -> None:
-    (policy,) = platform.for_bucket(policies.BUCKET_POLICY, _bucket(platform, "logs"))
-    services = {
+def _allowed_services(platform: Platform, zone: str) -> set[str]:
+    (policy,) = platform.for_bucket(policies.BUCKET_POLICY, _bucket(platform, zone))
+    return {
         s["Principal"]["Service"]
         for s in platform.policy(policy)["Statement"]
         if s["Effect"] == "Allow"
     }
-    assert services == {
+
+
+def test_logs_bucket_accepts_only_named_log_services(platform: Platform) -> None:
+    assert _allowed_services(platform, "logs") == {
         "logging.s3.amazonaws.com",
-        "cloudtrail.amazonaws.com",
         "delivery.logs.amazonaws.com",
     }
+    assert _allowed_services(platform, "trail") == {"cloudtrail.amazonaws.com"}
 
 
 def test_critical_zones_replicate_to_the_dr_region(platform: Platform) -> None:
@@ -189,4 +192,4 @@ def test_critical_zones_replicate_to_the_dr_region(platform: Platform) -> None:
 
 def test_replication_is_off_by_default(minimal_platform: Platform) -> None:
     assert minimal_platform.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig") == []
-    assert len(minimal_platform.of_type(BUCKET)) == 6
+    assert len(minimal_platform.of_type(BUCKET)) == 7

@@ -17,13 +17,19 @@ import pulumi_aws
 import pulumi_aws.cloudtrail
 import pulumi_aws.cloudwatch
 import pulumi_aws.ec2
+import pulumi_aws.glue
 import pulumi_aws.iam
 import pulumi_aws.kms
 from pulumi import ResourceOptions
 
 from lake_platform import iam
 from lake_platform.artifacts import CONFIG_KEY
-from lake_platform.settings import PlatformSettings
+from lake_platform.settings import (
+    SAGEMAKER_IMAGE_REGISTRIES,
+    SAGEMAKER_IMAGE_REPOSITORY,
+    PlatformConfigError,
+    PlatformSettings,
+)
 
 # Where lakelib keeps what the code paths below write in the scripts bucket (lakelib's AWS
 # zone layout: scripts = jobs/, models = models/, runs = runs/). The infra tests derive the
@@ -32,8 +38,9 @@ ETL_STATE_PREFIX = "runs/etl/"  # per-job locks, Spark checkpoints, run records,
 ML_JOBS_PREFIX = "jobs/ml/"  # training inputs, source bundles, plans, SageMaker checkpoints
 PREDICTIONS_TABLE = "predictions"  # lakelib.ml batch transform's table
 
-# Key administration without ``kms:*``: the account root keeps every management action, so
-# IAM policies can delegate them, while the policy check's "no wildcard action" rule holds.
+# Key administration without ``kms:*`` and without any use of the key: administrators manage
+# keys (policy, rotation, deletion) but cannot encrypt or decrypt with them (AWS KMS best
+# practice: separate key administrators from key users).
 KEY_ADMIN_ACTIONS = (
     "kms:Create*",
     "kms:Describe*",
@@ -52,7 +59,9 @@ KEY_ADMIN_ACTIONS = (
     "kms:RotateKeyOnDemand",
 )
 KEY_USE_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*")
-
+# Grants an AWS service creates on a principal's behalf to use the key for a resource it
+# runs (SageMaker and EMR volumes, notebook storage): attaching a key, not using it.
+KEY_GRANT_ACTIONS = ("kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant")
 # Tag the EMR v2 managed service policy requires on the network resources EMR may use.
 EMR_MANAGED_TAG = {"for-use-with-amazon-emr-managed-policies": "true"}
 
@@ -75,21 +84,267 @@ ENI_ACTIONS = (
 )
 
 
+# The IAM service prefix of an interface endpoint's service name, where they differ.
+ENDPOINT_ACTION_PREFIX = {
+    "monitoring": "cloudwatch",
+    "sagemaker.api": "sagemaker",
+    "sagemaker.runtime": "sagemaker",
+    "ecr.api": "ecr",
+    "ecr.dkr": "ecr",
+    "execute-api": "execute-api",
+}
+# Services whose actions name no resource of this account (token vending, metrics, images
+# in AWS-owned registries): their endpoint policy scopes the caller's account only.
+ENDPOINTS_WITHOUT_ACCOUNT_RESOURCES = ("sts", "monitoring", "ecr.api", "ecr.dkr")
+
+
+def endpoint_policy(
+    service: str, region: str, account_id: str, resources: Sequence[Any] = ()
+) -> pulumi.Output[str]:
+    """The endpoint policy of an interface endpoint: this account's principals only, on this
+    account's resources (a data perimeter: stolen credentials of another account, or a
+    workload writing to another account's resources, get nowhere through the endpoint).
+
+    The actions stay ``<service>:*``: an endpoint policy limits who and what, the roles'
+    own policies limit which actions.
+    """
+    prefix = ENDPOINT_ACTION_PREFIX.get(service, service.split(".")[0])
+    scoped = list(resources) or (
+        ["*"]
+        if service in ENDPOINTS_WITHOUT_ACCOUNT_RESOURCES
+        else [f"arn:aws:{prefix}:{region}:{account_id}:*"]
+    )
+    return iam.document(
+        [
+            iam.statement(
+                [f"{prefix}:*"],
+                scoped,
+                sid="ThisAccountOnly",
+                principal="*",
+                conditions={"StringEquals": {"aws:PrincipalAccount": account_id}},
+            )
+        ]
+    )
+
+
+def emr_private_subnet_buckets(region: str) -> dict[str, list[str]]:
+    """AWS-owned buckets an EMR 7 cluster in a private subnet needs through the S3 endpoint
+    (EMR Management Guide, "Sample policies for private subnets that access Amazon S3")."""
+    system_logs = "aws157-logs-prod" if region == "us-east-1" else f"aws157-logs-prod-{region}"
+    return {
+        "read": [
+            f"arn:aws:s3:::al2023-repos-{region}-de612dc2/*",
+            f"arn:aws:s3:::repo.{region}.emr.amazonaws.com/*",
+        ],
+        "write": [f"arn:aws:s3:::{system_logs}/*"],
+    }
+
+
+# SageMaker create calls and the condition keys each must carry (Service Authorization
+# Reference, "Actions defined by Amazon SageMaker"): jobs and models in the stack's private
+# subnets and security group, training and models network-isolated (they need no network:
+# SageMaker moves their S3 channels), every volume under the stack's KMS key. Processing
+# jobs read S3 themselves (through the VPC's gateway endpoint), so they are not isolated.
+SAGEMAKER_CREATE_CONDITIONS: Mapping[str, tuple[str, ...]] = {
+    "sagemaker:CreateTrainingJob": ("vpc", "isolation", "volume-key"),
+    "sagemaker:CreateModel": ("vpc", "isolation"),
+    "sagemaker:CreateProcessingJob": ("vpc", "volume-key"),
+    "sagemaker:CreateTransformJob": ("volume-key",),
+    "sagemaker:CreateEndpointConfig": ("volume-key",),
+}
+
+
+def sagemaker_create_conditions(
+    needs: Sequence[str],
+    *,
+    subnet_ids: Sequence[Any],
+    security_group_ids: Sequence[Any],
+    kms_key_arn: Any,
+) -> dict[str, Any]:
+    """The IAM ``Condition`` that lets a SageMaker create call through only with the stack's
+    network, isolation and key settings (absent keys fail the ``Null`` test)."""
+    null: dict[str, str] = {}
+    conditions: dict[str, Any] = {}
+    if "vpc" in needs:
+        null.update({"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"})
+        conditions["ForAllValues:StringEquals"] = {
+            "sagemaker:VpcSubnets": list(subnet_ids),
+            "sagemaker:VpcSecurityGroupIds": list(security_group_ids),
+        }
+    if "isolation" in needs:
+        conditions["Bool"] = {"sagemaker:NetworkIsolation": "true"}
+    if "volume-key" in needs:
+        null["sagemaker:VolumeKmsKey"] = "false"
+        conditions["StringEquals"] = {"sagemaker:VolumeKmsKey": kms_key_arn}
+    return {"Null": null, **conditions} if null else conditions
+
+
+def sagemaker_job_statements(
+    sm_arn: str,
+    *,
+    subnet_ids: Sequence[Any],
+    security_group_ids: Sequence[Any],
+    kms_key_arn: Any,
+) -> list[dict[str, Any]]:
+    """What a principal that runs the lake's SageMaker work may do: each create call under
+    its conditions (one statement per call, since their condition keys differ), and the
+    describe/stop/delete/invoke calls that need none."""
+    resource = {
+        "sagemaker:CreateTrainingJob": "training-job",
+        "sagemaker:CreateModel": "model",
+        "sagemaker:CreateProcessingJob": "processing-job",
+        "sagemaker:CreateTransformJob": "transform-job",
+        "sagemaker:CreateEndpointConfig": "endpoint-config",
+    }
+    creates = [
+        iam.statement(
+            [action],
+            [f"{sm_arn}:{resource[action]}/*"],
+            sid=action.split(":")[1] + "InTheStacksVpcWithItsKey",
+            conditions=sagemaker_create_conditions(
+                needs,
+                subnet_ids=subnet_ids,
+                security_group_ids=security_group_ids,
+                kms_key_arn=kms_key_arn,
+            ),
+        )
+        for action, needs in SAGEMAKER_CREATE_CONDITIONS.items()
+    ]
+    return [
+        *creates,
+        iam.statement(
+            [
+                "sagemaker:DescribeTrainingJob",
+                "sagemaker:StopTrainingJob",
+                "sagemaker:DescribeModel",
+                "sagemaker:DeleteModel",
+                "sagemaker:DescribeProcessingJob",
+                "sagemaker:StopProcessingJob",
+                "sagemaker:DescribeEndpointConfig",
+                "sagemaker:DeleteEndpointConfig",
+                "sagemaker:CreateEndpoint",
+                "sagemaker:DescribeEndpoint",
+                "sagemaker:UpdateEndpoint",
+                "sagemaker:DeleteEndpoint",
+                "sagemaker:InvokeEndpoint",
+                "sagemaker:DescribeTransformJob",
+                "sagemaker:StopTransformJob",
+                "sagemaker:AddTags",
+                "sagemaker:ListTags",
+            ],
+            [
+                f"{sm_arn}:training-job/*",
+                f"{sm_arn}:model/*",
+                f"{sm_arn}:processing-job/*",
+                f"{sm_arn}:endpoint-config/*",
+                f"{sm_arn}:endpoint/*",
+                f"{sm_arn}:transform-job/*",
+            ],
+            sid="FollowAndCleanUpInThisAccount",
+        ),
+    ]
+
+
+def sagemaker_image_repositories(s: PlatformSettings) -> tuple[str, ...]:
+    """ECR repositories the SageMaker role may pull images from."""
+    if s.sagemaker_image_repositories:
+        return s.sagemaker_image_repositories
+    registry = SAGEMAKER_IMAGE_REGISTRIES.get(s.region)
+    if registry is None:
+        raise PlatformConfigError(
+            f"no known scikit-learn image registry for region {s.region}: set "
+            "sagemakerImageRepositories (the ECR repository ARNs of [ml] image_uri)"
+        )
+    return (f"arn:aws:ecr:{s.region}:{registry}:repository/{SAGEMAKER_IMAGE_REPOSITORY}",)
+
+
 def _root(account_id: str) -> dict[str, str]:
     return {"AWS": f"arn:aws:iam::{account_id}:root"}
 
 
+def principal_patterns(arn: str) -> list[str]:
+    """``aws:PrincipalArn`` patterns of the IAM principal behind a caller ARN.
+
+    An assumed-role session (``arn:aws:sts::A:assumed-role/Name/session``) is its role, whose
+    path the session ARN does not carry: both ``role/Name`` and ``role/*/Name`` match it.
+    """
+    parts = arn.split(":", 5)
+    if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+        role = parts[5].split("/")[1]
+        return [f"arn:aws:iam::{parts[4]}:role/{role}", f"arn:aws:iam::{parts[4]}:role/*/{role}"]
+    return [arn]
+
+
+def stack_role_pattern(account_id: str, name_prefix: str) -> str:
+    """Every IAM role this stack names (``<prefix>-<thing>``): the keys' only users."""
+    return f"arn:aws:iam::{account_id}:role/{name_prefix}-*"
+
+
 def key_policy(
-    account_id: str, service_statements: Sequence[Mapping[str, Any]] = ()
+    account_id: str,
+    service_statements: Sequence[Mapping[str, Any]] = (),
+    *,
+    administrators: Sequence[str] = (),
+    users: Sequence[str] = (),
 ) -> pulumi.Output[str]:
-    """A key policy: the account administers and uses the key; named services may use it."""
-    admin = iam.statement(
-        [*KEY_ADMIN_ACTIONS, *KEY_USE_ACTIONS],
-        ["*"],  # in a key policy "*" means "this key"
-        sid="AccountAdministersAndDelegatesThroughIam",
-        principal=_root(account_id),
-    )
-    return iam.document([admin, *service_statements])
+    """A key policy that separates administrators from users.
+
+    - ``administrators`` (``aws:PrincipalArn`` patterns) manage the key and may let AWS
+      services attach it to resources, but cannot encrypt or decrypt with it;
+    - the account root *user* may administer it too: the documented break-glass when every
+      administrator is gone (the account as a whole, ``:root`` as an IAM delegation, gets
+      nothing: no IAM policy alone can grant use of the key);
+    - ``users`` (``aws:PrincipalArn`` patterns: the stack's own roles) use it, with the
+      actions their IAM policies also grant; ``service_statements`` name AWS services.
+    """
+    root_arn = f"arn:aws:iam::{account_id}:root"
+    statements: list[Mapping[str, Any]] = [
+        iam.statement(
+            list(KEY_ADMIN_ACTIONS),
+            ["*"],  # in a key policy "*" means "this key"
+            sid="KeyAdministratorsManageButCannotUse",
+            principal=_root(account_id),
+            conditions={"ArnLike": {"aws:PrincipalArn": list(administrators)}},
+        ),
+        iam.statement(
+            list(KEY_ADMIN_ACTIONS),
+            ["*"],
+            sid="BreakGlassAccountRootUser",
+            principal=_root(account_id),
+            conditions={"ArnEquals": {"aws:PrincipalArn": root_arn}},
+        ),
+        iam.statement(
+            ["kms:CreateGrant", "kms:DescribeKey"],
+            ["*"],
+            sid="KeyAdministratorsAttachToAwsResources",
+            principal=_root(account_id),
+            conditions={
+                "ArnLike": {"aws:PrincipalArn": list(administrators)},
+                "Bool": {"kms:GrantIsForAWSResource": "true"},
+            },
+        ),
+    ]
+    if users:
+        statements += [
+            iam.statement(
+                [*KEY_USE_ACTIONS, "kms:DescribeKey"],
+                ["*"],
+                sid="StackRolesUseTheKey",
+                principal=_root(account_id),
+                conditions={"ArnLike": {"aws:PrincipalArn": list(users)}},
+            ),
+            iam.statement(
+                list(KEY_GRANT_ACTIONS),
+                ["*"],
+                sid="StackRolesLetAwsServicesUseTheKey",
+                principal=_root(account_id),
+                conditions={
+                    "ArnLike": {"aws:PrincipalArn": list(users)},
+                    "Bool": {"kms:GrantIsForAWSResource": "true"},
+                },
+            ),
+        ]
+    return iam.document([*statements, *service_statements])
 
 
 @dataclass
@@ -116,6 +371,11 @@ class Encryption(pulumi.ComponentResource):
     def __init__(self, name: str, args: EncryptionArgs, opts: ResourceOptions | None = None):
         super().__init__("lakelib:platform:Encryption", name, None, opts)
         s = args.settings
+        # Who administers the keys: stack config, else whoever runs `pulumi up` (so the stack
+        # can always update its own keys; KMS refuses a policy that would lock its caller out).
+        administrators = s.key_administrators or (pulumi_aws.get_caller_identity().arn,)
+        self.administrators = [p for arn in administrators for p in principal_patterns(arn)]
+        self._users = [stack_role_pattern(s.account_id, s.name_prefix)]
         logs_service = {
             "Sid": "CloudWatchLogsEncryptLakeLogGroups",
             "Effect": "Allow",
@@ -171,7 +431,11 @@ class Encryption(pulumi.ComponentResource):
                 "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
             },
         ]
-        self.trail_key = self._key(name, "trail", "CloudTrail log files", s, trail_writes)
+        # No role uses the trail key: CloudTrail writes, and reading the log files is an
+        # audit task for whoever is granted it here (by a key policy change, on purpose).
+        self.trail_key = self._key(
+            name, "trail", "CloudTrail log files", s, trail_writes, users=False
+        )
         self.replica_key = None
         if s.replication is not None:
             self.replica_key = self._key(
@@ -189,6 +453,8 @@ class Encryption(pulumi.ComponentResource):
         s: PlatformSettings,
         services: Sequence[Mapping[str, Any]],
         region: str | None = None,
+        *,
+        users: bool = True,
     ) -> pulumi_aws.kms.Key:
         key = pulumi_aws.kms.Key(
             f"{name}-{purpose}",
@@ -196,7 +462,12 @@ class Encryption(pulumi.ComponentResource):
             enable_key_rotation=True,
             rotation_period_in_days=365,
             deletion_window_in_days=30,
-            policy=key_policy(s.account_id, services),
+            policy=key_policy(
+                s.account_id,
+                services,
+                administrators=self.administrators,
+                users=self._users if users else (),
+            ),
             region=region,
             tags=dict(s.tags),
             opts=ResourceOptions(parent=self),
@@ -225,6 +496,8 @@ class SecurityArgs:
     alerts_key_arn: pulumi.Input[str] | None = None
     # CloudTrail's log files are SSE-KMS under this key (FSBP CloudTrail.2).
     trail_key_arn: pulumi.Input[str] | None = None
+    # CloudTrail checks at creation that it may write to the trail bucket.
+    trail_bucket_policy: pulumi.Resource | None = None
 
 
 class Security(pulumi.ComponentResource):
@@ -393,6 +666,7 @@ class Security(pulumi.ComponentResource):
             service_name=f"com.amazonaws.{s.region}.s3",
             vpc_endpoint_type="Gateway",
             route_table_ids=[route_table.id],
+            policy=self._s3_endpoint_policy(args),
             tags={**tags, "Name": s.resource_name("s3")},
             opts=child,
         )
@@ -405,11 +679,27 @@ class Security(pulumi.ComponentResource):
                 private_dns_enabled=True,
                 subnet_ids=self.private_subnet_ids,
                 security_group_ids=[self.endpoint_sg.id],
+                policy=endpoint_policy(service, s.region, s.account_id),
                 tags={**tags, "Name": s.resource_name(service)},
                 opts=child,
             )
             for service in s.interface_endpoints
         }
+        # Glue jobs run inside the VPC: a NETWORK connection puts their ENIs in a private
+        # subnet with the workload group (which lets Spark executors talk to each other).
+        self.glue_connection = pulumi_aws.glue.Connection(
+            f"{name}-glue-network",
+            name=s.resource_name("private-network"),
+            connection_type="NETWORK",
+            description="Glue jobs run in the lake's private subnet, reaching AWS via endpoints",
+            physical_connection_requirements={
+                "availability_zone": self.private_subnets[0].availability_zone,
+                "subnet_id": self.private_subnets[0].id,
+                "security_group_id_lists": [self.workload_sg.id],
+            },
+            tags=dict(s.tags),
+            opts=child,
+        )
         self.flow_log = pulumi_aws.ec2.FlowLog(
             f"{name}-flow-log",
             vpc_id=self.vpc.id,
@@ -420,6 +710,41 @@ class Security(pulumi.ComponentResource):
             tags=tags,
             opts=ResourceOptions(parent=self, depends_on=[args.logs_bucket_policy]),
         )
+
+    def _s3_endpoint_policy(self, args: SecurityArgs) -> pulumi.Output[str]:
+        """The S3 gateway endpoint reaches the stack's buckets, by this account's principals
+        (plus, with EMR, the AWS-owned package and log buckets its nodes need)."""
+        s = self._s
+        account = {"StringEquals": {"aws:PrincipalAccount": s.account_id}}
+        buckets = [args.bucket_arns[zone] for zone in sorted(args.bucket_arns)]
+        statements = [
+            iam.statement(
+                ["s3:*"],
+                [*buckets, *(iam.bucket_objects(arn) for arn in buckets)],
+                sid="StackBucketsOnly",
+                principal="*",
+                conditions=account,
+            )
+        ]
+        if s.emr.enabled:
+            emr = emr_private_subnet_buckets(s.region)
+            statements += [
+                iam.statement(
+                    ["s3:GetObject"],
+                    emr["read"],
+                    sid="EmrPackageRepositories",
+                    principal="*",
+                    conditions=account,
+                ),
+                iam.statement(
+                    ["s3:PutObject"],
+                    emr["write"],
+                    sid="EmrSystemLogs",
+                    principal="*",
+                    conditions=account,
+                ),
+            ]
+        return iam.document(statements)
 
     # -- audit ---------------------------------------------------------------------------
 
@@ -481,7 +806,7 @@ class Security(pulumi.ComponentResource):
         self.trail = pulumi_aws.cloudtrail.Trail(
             f"{self._name}-trail",
             name=s.resource_name("trail"),
-            s3_bucket_name=args.bucket_names["logs"],
+            s3_bucket_name=args.bucket_names["trail"],
             s3_key_prefix="cloudtrail",
             is_multi_region_trail=True,
             include_global_service_events=True,
@@ -492,7 +817,10 @@ class Security(pulumi.ComponentResource):
             event_selectors=selectors or None,
             tags=dict(s.tags),
             opts=ResourceOptions(
-                parent=self, depends_on=[args.logs_bucket_policy, logs_role_policy]
+                parent=self,
+                depends_on=[
+                    p for p in (args.trail_bucket_policy, logs_role_policy) if p is not None
+                ],
             ),
         )
 
@@ -630,7 +958,32 @@ class Security(pulumi.ComponentResource):
                 sid="EncryptGlueLogs",
             ),
             self._metrics("Glue"),
+            *self._glue_in_vpc(),
             iam.kms_use([self._key]),
+        ]
+
+    def _glue_in_vpc(self) -> list[dict[str, Any]]:
+        """A job with a NETWORK connection creates, tags and deletes its ENIs in the VPC."""
+        s = self._s
+        return [
+            iam.statement(
+                [
+                    *ENI_ACTIONS,
+                    "ec2:DescribeVpcEndpoints",
+                    "ec2:DescribeRouteTables",
+                    "ec2:DescribeVpcAttribute",
+                ],
+                ["*"],
+                sid="RunInsideTheVpc",
+            ),
+            iam.statement(
+                ["ec2:CreateTags", "ec2:DeleteTags"],
+                [f"arn:aws:ec2:{s.region}:{s.account_id}:network-interface/*"],
+                sid="TagGlueEnis",
+                conditions={
+                    "ForAllValues:StringEquals": {"aws:TagKeys": ["aws-glue-service-resource"]}
+                },
+            ),
         ]
 
     def _pipeline_stage_statements(
@@ -707,6 +1060,7 @@ class Security(pulumi.ComponentResource):
                 sid="EncryptGlueLogs",
             ),
             self._metrics("Glue"),
+            *self._glue_in_vpc(),
             iam.kms_use(keys),
         ]
 
@@ -789,36 +1143,11 @@ class Security(pulumi.ComponentResource):
                 iam.glue_catalog_arns(s.region, s.account_id, s.database),
                 sid="ReadCatalog",
             ),
-            iam.statement(
-                [
-                    "sagemaker:CreateTrainingJob",
-                    "sagemaker:DescribeTrainingJob",
-                    "sagemaker:StopTrainingJob",
-                    "sagemaker:CreateModel",
-                    "sagemaker:DescribeModel",
-                    "sagemaker:DeleteModel",
-                    "sagemaker:CreateEndpointConfig",
-                    "sagemaker:DescribeEndpointConfig",
-                    "sagemaker:DeleteEndpointConfig",
-                    "sagemaker:CreateEndpoint",
-                    "sagemaker:DescribeEndpoint",
-                    "sagemaker:UpdateEndpoint",
-                    "sagemaker:DeleteEndpoint",
-                    "sagemaker:InvokeEndpoint",
-                    "sagemaker:CreateTransformJob",
-                    "sagemaker:DescribeTransformJob",
-                    "sagemaker:StopTransformJob",
-                    "sagemaker:AddTags",
-                    "sagemaker:ListTags",
-                ],
-                [
-                    f"{sm}:training-job/*",
-                    f"{sm}:model/*",
-                    f"{sm}:endpoint-config/*",
-                    f"{sm}:endpoint/*",
-                    f"{sm}:transform-job/*",
-                ],
-                sid="TrainDeployTransformInThisAccount",
+            *sagemaker_job_statements(
+                sm,
+                subnet_ids=self.private_subnet_ids,
+                security_group_ids=[self.workload_sg.id],
+                kms_key_arn=self._key,
             ),
             iam.statement(
                 ["iam:PassRole"],
@@ -833,8 +1162,9 @@ class Security(pulumi.ComponentResource):
                     "ecr:GetDownloadUrlForLayer",
                     "ecr:BatchCheckLayerAvailability",
                 ],
-                # AWS framework images live in AWS-owned accounts that vary by region.
-                [f"arn:aws:ecr:{s.region}:*:repository/*"],
+                # Only the framework image lakelib trains and serves with (AWS's scikit-learn
+                # repository of this region), or the repositories stack config names.
+                list(sagemaker_image_repositories(s)),
                 sid="PullFrameworkImages",
             ),
             iam.statement(
@@ -845,4 +1175,11 @@ class Security(pulumi.ComponentResource):
             self._metrics("/aws/sagemaker/*"),
             iam.statement(list(ENI_ACTIONS), ["*"], sid="RunInsideTheVpc"),
             iam.kms_use([self._key]),
+            # VolumeKmsKeyId: SageMaker attaches the data key to the job's volumes by a grant.
+            iam.statement(
+                ["kms:CreateGrant"],
+                [self._key],
+                sid="LetSageMakerEncryptJobVolumes",
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            ),
         ]

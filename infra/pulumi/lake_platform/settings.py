@@ -22,8 +22,9 @@ DEFAULT_WORKGROUPS = ("primary", "analytics", "ml_data")
 DEFAULT_REFERENCE_SOURCES = ("customers", "products")
 
 # Buckets of the platform, keyed by the zone name used in resource names and stack outputs.
-# ``logs`` receives S3 access logs, CloudTrail and VPC flow logs.
-BUCKET_ZONES = ("raw", "processed", "curated", "scripts", "query-results", "logs")
+# ``logs`` receives S3 access logs and VPC flow logs; ``trail`` the CloudTrail log files (a
+# bucket of its own: S3 access logs cannot land in a bucket with Object Lock retention).
+BUCKET_ZONES = ("raw", "processed", "curated", "scripts", "query-results", "logs", "trail")
 
 # Athena bills per TB scanned; the daily-cost alarm converts a dollar budget to bytes.
 ATHENA_USD_PER_TB = 5.0
@@ -180,6 +181,20 @@ class ReportingSpec:
 
 
 @dataclass(frozen=True)
+class StudioSpec:
+    """The optional SageMaker Studio layer (``sagemakerStudio``): a VPC-only domain, one user
+    profile, its execution role and the lifecycle configuration that installs lakelib."""
+
+    enabled: bool = False
+    user_profile: str = "data-scientist"
+    # The JupyterLab space's default instance; the wheelhouse is built for CPython 3.11, so
+    # the image must run Python 3.11 (SageMaker Distribution 2.x). Empty: the domain default.
+    instance_type: str = "ml.t3.medium"
+    image_arn: str = ""
+    image_version_alias: str = ""
+
+
+@dataclass(frozen=True)
 class MonitoringSpec:
     """Alarm thresholds and where alerts go."""
 
@@ -197,6 +212,50 @@ class MonitoringSpec:
     def athena_daily_bytes(self) -> int:
         """Bytes Athena may scan in a day before the cost alarm fires."""
         return int(self.athena_daily_budget_usd / ATHENA_USD_PER_TB * BYTES_PER_TB)
+
+
+@dataclass(frozen=True)
+class ObjectLockSpec:
+    """S3 Object Lock default retention on raw (the system of record) and the trail bucket."""
+
+    # GOVERNANCE: principals granted s3:BypassGovernanceRetention can still remove a version
+    # (a documented break-glass); COMPLIANCE would bind even the account root for the period.
+    mode: str = "GOVERNANCE"
+    raw_days: int = 30
+    trail_days: int = 90
+
+
+@dataclass(frozen=True)
+class DetectiveSpec:
+    """Account-level detective controls (off by default: they are per account and region,
+    and a second stack in the same account would fight over them)."""
+
+    enabled: bool = False
+    guard_duty: bool = True
+    security_hub: bool = True
+    config_recorder: bool = True
+    access_analyzer: bool = True
+
+
+# ECR registry accounts of the sagemaker-scikit-learn images, per region: the only images the
+# SageMaker role may pull (mirrors lakelib.ml._sagemaker.SKLEARN_REGISTRIES; a test compares).
+SAGEMAKER_IMAGE_REGISTRIES: Mapping[str, str] = {
+    "us-east-1": "683313688378",
+    "us-east-2": "257758044811",
+    "us-west-1": "746614075791",
+    "us-west-2": "246618743249",
+    "eu-west-1": "141502667606",
+    "eu-west-2": "764974769150",
+    "eu-central-1": "492215442770",
+    "ap-southeast-1": "121021644041",
+    "ap-southeast-2": "783357654285",
+    "ap-northeast-1": "354813040037",
+}
+SAGEMAKER_IMAGE_REPOSITORY = "sagemaker-scikit-learn"
+
+# Interface endpoints of the private subnets: what Glue jobs (now inside the VPC), SageMaker
+# and the notebook call besides S3 (gateway endpoint), with no NAT to reach anything else.
+DEFAULT_INTERFACE_ENDPOINTS = ("glue", "athena", "logs", "monitoring", "kms", "sts", "sns")
 
 
 @dataclass(frozen=True)
@@ -226,8 +285,15 @@ class PlatformSettings:
     replication: ReplicationSpec | None = None
     vpc_cidr: str = "10.40.0.0/16"
     az_count: int = 2
-    interface_endpoints: tuple[str, ...] = ("glue", "athena")
+    interface_endpoints: tuple[str, ...] = DEFAULT_INTERFACE_ENDPOINTS
     trail_data_events: bool = True
+    object_lock: ObjectLockSpec = field(default_factory=ObjectLockSpec)
+    detective: DetectiveSpec = field(default_factory=DetectiveSpec)
+    # IAM principals (role/user ARNs) that administer the stack's KMS keys without being
+    # able to use them; empty: the principal running `pulumi up`.
+    key_administrators: tuple[str, ...] = ()
+    # ECR repositories the SageMaker role may pull from; empty: the region's scikit-learn one.
+    sagemaker_image_repositories: tuple[str, ...] = ()
     glue_version: str = "5.0"
     glue_jobs: tuple[GlueJobSpec, ...] = ()
     jobs_dir: Path = Path("jobs")
@@ -243,6 +309,7 @@ class PlatformSettings:
     emr: EmrSpec = field(default_factory=EmrSpec)
     ingest: IngestSpec = field(default_factory=IngestSpec)
     ml_mode: str = "notebook"
+    studio: StudioSpec = field(default_factory=StudioSpec)
     reporting: ReportingSpec = field(default_factory=ReportingSpec)
     monitoring: MonitoringSpec = field(default_factory=MonitoringSpec)
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -425,6 +492,20 @@ def load_settings(
     ml_mode = config.get("mlMode") or "notebook"
     if ml_mode not in {"notebook", "domain", "none"}:
         raise PlatformConfigError(f"mlMode must be notebook, domain or none, got {ml_mode!r}")
+    studio = _dataclass_from(StudioSpec, config.get_object("sagemakerStudio"), "sagemakerStudio")
+    if studio.enabled and ml_mode == "domain":
+        raise PlatformConfigError(
+            "sagemakerStudio.enabled and mlMode: domain both create a Studio domain: use one"
+        )
+
+    object_lock = _dataclass_from(ObjectLockSpec, config.get_object("objectLock"), "objectLock")
+    if object_lock.mode not in {"GOVERNANCE", "COMPLIANCE"}:
+        raise PlatformConfigError(
+            f"objectLock.mode must be GOVERNANCE or COMPLIANCE, got {object_lock.mode!r}"
+        )
+    for what, days in (("rawDays", object_lock.raw_days), ("trailDays", object_lock.trail_days)):
+        if not isinstance(days, int) or days < 1:
+            raise PlatformConfigError(f"objectLock.{what} must be a positive number of days")
 
     return PlatformSettings(
         project=project,
@@ -447,8 +528,16 @@ def load_settings(
         replication=replication,
         vpc_cidr=config.get("vpcCidr") or "10.40.0.0/16",
         az_count=config.get_int("azCount") or 2,
-        interface_endpoints=tuple(config.get_object("interfaceEndpoints") or ("glue", "athena")),
+        interface_endpoints=tuple(
+            config.get_object("interfaceEndpoints") or DEFAULT_INTERFACE_ENDPOINTS
+        ),
         trail_data_events=config.get_bool("trailDataEvents") is not False,
+        object_lock=object_lock,
+        detective=_dataclass_from(DetectiveSpec, config.get_object("detective"), "detective"),
+        key_administrators=tuple(config.get_object("keyAdministrators") or ()),
+        sagemaker_image_repositories=tuple(
+            config.get_object("sagemakerImageRepositories") or ()
+        ),
         glue_version=config.get("glueVersion") or "5.0",
         glue_jobs=_glue_jobs(config.get_object("glueJobs")),
         jobs_dir=_resolve(program_dir, config.get("jobsDir"), "../../jobs"),
@@ -462,6 +551,7 @@ def load_settings(
         emr=_dataclass_from(EmrSpec, config.get_object("emr"), "emr"),
         ingest=_dataclass_from(IngestSpec, config.get_object("ingest"), "ingest"),
         ml_mode=ml_mode,
+        studio=studio,
         reporting=reporting,
         monitoring=monitoring,
         tags={"project": project, "stack": stack, **(config.get_object("tags") or {})},

@@ -6,7 +6,8 @@ the logs bucket. Zones then differ as the architecture says: raw is versioned SS
 to Glacier after 90 days (daily-landed sources only: reference snapshots the ETL reads stay
 in Standard); processed is versioned SSE-KMS expiring after 365 days; curated is
 SSE-KMS and read-only for the analyst role; query results expire after a month. Every
-zone is versioned, noncurrent versions expiring.
+zone is versioned, noncurrent versions expiring; raw and logs (the trail's bucket) are under
+S3 Object Lock in governance mode with the retention of stack config ``objectLock``.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class StorageArgs:
     settings: PlatformSettings
     data_key_arn: pulumi.Input[str]
     replica_key_arn: pulumi.Input[str] | None = None
+    # The trail bucket's default encryption (CloudTrail encrypts its files with it too).
+    trail_key_arn: pulumi.Input[str] | None = None
 
 
 @dataclass
@@ -64,6 +67,7 @@ class LakeBucket:
     bucket: pulumi_aws.s3.Bucket
     policy: pulumi_aws.s3.BucketPolicy
     versioning: pulumi_aws.s3.BucketVersioning | None
+    object_lock: pulumi_aws.s3.BucketObjectLockConfiguration | None = None
 
 
 class Storage(pulumi.ComponentResource):
@@ -94,6 +98,13 @@ class Storage(pulumi.ComponentResource):
 
         # Every zone is versioned (versioning everywhere data lives): an overwrite or delete by
         # a role that may write there stays recoverable until its noncurrent version expires.
+        lock = s.object_lock
+        # FSBP S3.15: Object Lock on the two buckets whose history must survive a compromised
+        # writer: raw (the system of record) and trail (CloudTrail's log files). Governance
+        # mode: a version stays until its retention ends unless a principal holding
+        # s3:BypassGovernanceRetention (no role of this stack) removes it on purpose. The logs
+        # bucket cannot have it: S3 refuses access-log delivery to a bucket with a default
+        # retention, so the trail has a bucket of its own.
         self._add(
             "logs",
             sse_s3,
@@ -105,11 +116,30 @@ class Storage(pulumi.ComponentResource):
         logs = self.buckets["logs"].bucket
         self.logs_bucket = logs
         self.logs_policy = self.buckets["logs"].policy
+        trail_encryption = (
+            {"sse_algorithm": "aws:kms", "kms_master_key_id": args.trail_key_arn}
+            if args.trail_key_arn is not None
+            else sse_s3
+        )
+        self._add(
+            "trail",
+            trail_encryption,
+            versioned=True,
+            object_lock_days=lock.trail_days,
+            log_to=logs,
+            lifecycle=[
+                _expire("expire-trail", s.logs_expire_days, noncurrent_days=s.logs_expire_days),
+                _abort_uploads(),
+            ],
+            extra_statements=self._trail_delivery_statements,
+        )
+        self.trail_policy = self.buckets["trail"].policy
 
         self._add(
             "raw",
             sse_s3,
             versioned=True,
+            object_lock_days=lock.raw_days,
             log_to=logs,
             lifecycle=[*_raw_archive_rules(s), _abort_uploads()],
         )
@@ -177,6 +207,7 @@ class Storage(pulumi.ComponentResource):
         encryption: Mapping[str, Any],
         *,
         versioned: bool = False,
+        object_lock_days: int | None = None,
         log_to: pulumi_aws.s3.Bucket | None = None,
         lifecycle: Sequence[Mapping[str, Any]] = (),
         extra_statements: Any = None,
@@ -191,6 +222,7 @@ class Storage(pulumi.ComponentResource):
             zone,
             encryption,
             versioned=versioned,
+            object_lock_days=object_lock_days,
             lifecycle=lifecycle,
             tags=tags,
             extra_statements=extra_statements
@@ -218,6 +250,7 @@ class Storage(pulumi.ComponentResource):
         tags: Mapping[str, str],
         extra_statements: Any = None,
         region: str | None = None,
+        object_lock_days: int | None = None,
     ) -> LakeBucket:
         child = ResourceOptions(parent=self)
         bucket = pulumi_aws.s3.Bucket(
@@ -266,6 +299,24 @@ class Storage(pulumi.ComponentResource):
                 versioning_configuration={"status": "Enabled"},
                 opts=child,
             )
+        object_lock = None
+        if object_lock_days is not None:
+            assert versioning is not None, "Object Lock needs a versioned bucket"
+            # Put on the versioned bucket (S3 allows it on an existing one), not as the
+            # bucket's object_lock_enabled argument, which would replace a deployed bucket.
+            object_lock = pulumi_aws.s3.BucketObjectLockConfiguration(
+                resource_name,
+                bucket=bucket.id,
+                region=region,
+                object_lock_enabled="Enabled",
+                rule={
+                    "default_retention": {
+                        "mode": self._s.object_lock.mode,
+                        "days": object_lock_days,
+                    }
+                },
+                opts=ResourceOptions(parent=self, depends_on=[versioning]),
+            )
         if lifecycle:
             pulumi_aws.s3.BucketLifecycleConfiguration(
                 resource_name,
@@ -285,21 +336,13 @@ class Storage(pulumi.ComponentResource):
             # A policy put before the block exists could be refused as public by a race.
             opts=ResourceOptions(parent=self, depends_on=[block]),
         )
-        return LakeBucket(zone, bucket, policy, versioning)
+        return LakeBucket(zone, bucket, policy, versioning, object_lock)
 
-    def _log_delivery_statements(self, arn: pulumi.Output[str]) -> list[dict[str, Any]]:
-        """Who may write into the logs bucket: S3 access logging, CloudTrail, VPC flow logs."""
+    def _trail_delivery_statements(self, arn: pulumi.Output[str]) -> list[dict[str, Any]]:
+        """CloudTrail (this stack's trail only) may check the ACL and write its log files."""
         s = self._s
-        same_account = {"StringEquals": {"aws:SourceAccount": s.account_id}}
         trail_arn = f"arn:aws:cloudtrail:{s.region}:{s.account_id}:trail/{s.resource_name('trail')}"
         return [
-            iam.statement(
-                ["s3:PutObject"],
-                [iam.bucket_objects(arn, "s3-access/")],
-                sid="S3ServerAccessLogs",
-                principal={"Service": "logging.s3.amazonaws.com"},
-                conditions=same_account,
-            ),
             iam.statement(
                 ["s3:GetBucketAcl"],
                 [arn],
@@ -318,6 +361,20 @@ class Storage(pulumi.ComponentResource):
                         "s3:x-amz-acl": "bucket-owner-full-control",
                     }
                 },
+            ),
+        ]
+
+    def _log_delivery_statements(self, arn: pulumi.Output[str]) -> list[dict[str, Any]]:
+        """Who may write into the logs bucket: S3 access logging, VPC flow logs."""
+        s = self._s
+        same_account = {"StringEquals": {"aws:SourceAccount": s.account_id}}
+        return [
+            iam.statement(
+                ["s3:PutObject"],
+                [iam.bucket_objects(arn, "s3-access/")],
+                sid="S3ServerAccessLogs",
+                principal={"Service": "logging.s3.amazonaws.com"},
+                conditions=same_account,
             ),
             iam.statement(
                 ["s3:GetBucketAcl"],
@@ -423,6 +480,8 @@ class Storage(pulumi.ComponentResource):
                 f"{zone}-replica",
                 encryption,
                 versioned=True,  # replication requires versioning on both sides
+                # Objects under Object Lock replicate only to a bucket with Object Lock.
+                object_lock_days=s.object_lock.raw_days if source.object_lock else None,
                 lifecycle=[],
                 # Access logs must go to a bucket in the same region; none exists in the DR one.
                 tags={**s.tags, NO_ACCESS_LOG_TAG: "dr-replica"},
@@ -440,6 +499,11 @@ class Storage(pulumi.ComponentResource):
                         "s3:GetObjectVersionForReplication",
                         "s3:GetObjectVersionAcl",
                         "s3:GetObjectVersionTagging",
+                        *(
+                            ["s3:GetObjectRetention", "s3:GetObjectLegalHold"]
+                            if source.object_lock
+                            else []
+                        ),
                     ],
                     [iam.bucket_objects(source.bucket.arn)],
                     sid=f"ReadVersions{_sid(zone)}",
@@ -471,7 +535,16 @@ class Storage(pulumi.ComponentResource):
                 rules=[rule],
                 opts=ResourceOptions(
                     parent=self,
-                    depends_on=[v for v in (source.versioning, replica.versioning) if v],
+                    depends_on=[
+                        r
+                        for r in (
+                            source.versioning,
+                            replica.versioning,
+                            source.object_lock,
+                            replica.object_lock,
+                        )
+                        if r
+                    ],
                 ),
             )
         key_arns = [args.data_key_arn] + ([args.replica_key_arn] if args.replica_key_arn else [])
