@@ -65,7 +65,6 @@ from lakelib.storage import (
     Store,
     nested_zone_folders,
     validate_name,
-    zone_store,
 )
 
 log = logging.getLogger(__name__)
@@ -216,7 +215,7 @@ def crawl(
     config_errors: list[ConfigError] = []
     for current in zones:
         try:
-            store = zone_store(current, settings)
+            store = settings.store(current)
         except ConfigError as exc:
             config_errors.append(exc)
             report.zone_problems.append(f"{current.value}: {exc}")

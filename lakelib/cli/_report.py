@@ -12,7 +12,6 @@ from rich.table import Table
 from lakelib.cli._app import app
 from lakelib.cli._console import out
 from lakelib.config import Zone, get_settings
-from lakelib.storage import zone_store
 
 
 @app.command()
@@ -51,7 +50,7 @@ def report(
         run_id=f"report-{uuid.uuid4().hex[:8]}",
     )
     data.alerts = fired
-    runs = zone_store(Zone.RUNS, settings)
+    runs = settings.store(Zone.RUNS)
     files = write_report(data, runs, data.as_of.isoformat())
     for sink in alert_sinks(settings):
         sink.send(fired)

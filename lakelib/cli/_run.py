@@ -19,7 +19,6 @@ from lakelib.pipeline import (
     report_path,
     run_pipeline,
 )
-from lakelib.storage import zone_store
 
 CSV_COLUMNS = ("name", "status", "ran_now", "attempts", "duration_s", "error")
 
@@ -61,7 +60,7 @@ def run_command(
         return
     settings = get_settings()
     day = date.date() if date else dt.datetime.now(dt.UTC).date()
-    previous = None if force else load_run(zone_store(Zone.RUNS, settings), pipeline.name, str(day))
+    previous = None if force else load_run(settings.store(Zone.RUNS), pipeline.name, str(day))
     if previous is not None and previous.status == SUCCEEDED:
         # The runner would return the old record untouched: say so rather than print its
         # timings as if the stages had just run.
@@ -79,7 +78,7 @@ def run_command(
         try:
             record = run_pipeline(pipeline, day, settings=settings, force=force, on_stage=progress)
         except PipelineError:
-            failed = load_run(zone_store(Zone.RUNS, settings), pipeline.name, str(day))
+            failed = load_run(settings.store(Zone.RUNS), pipeline.name, str(day))
             if fmt != "table" and failed is not None:
                 _show(failed, settings, ran=ran, fmt=fmt, already_finished=False)
             raise

@@ -14,7 +14,7 @@ from lakelib.config import Settings, Zone, get_settings
 from lakelib.errors import CatalogError
 from lakelib.monitor import recent_runs
 from lakelib.report import AlertLog
-from lakelib.storage import Store, zone_store, zone_usage
+from lakelib.storage import Store, zone_usage
 
 PIPELINE = "daily"
 _COUNTS = ("read", "landed", "quarantined")
@@ -38,7 +38,7 @@ def status(fmt: OutputFormat = "table") -> None:
     check_format(fmt, ("table", "json"))
     settings = get_settings()
     usages = zone_usage(settings)
-    runs = zone_store(Zone.RUNS, settings)
+    runs = settings.store(Zone.RUNS)
     pipeline_runs = recent_runs(runs, PIPELINE, limit=5)
     ingests = _recent_ingests(runs)
     alerts = AlertLog(runs).recent(limit=5)

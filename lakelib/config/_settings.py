@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lakelib.errors import ConfigError
+
+if TYPE_CHECKING:
+    from lakelib.storage import Store
 
 CONFIG_FILE = "lake.toml"
 # The workspace config a job, function or stage reads: a path or an ``s3://`` URI.
@@ -105,6 +108,8 @@ class Settings:
     outputs: Mapping[str, str] = field(default_factory=dict)
     document: Mapping[str, Any] = field(default_factory=dict)
     config_uri: str | None = None  # the s3:// URI the config came from, when not a file
+    # The zone stores made so far: one per zone for the life of these settings.
+    _stores: dict[Zone, Store] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def config_source(self) -> str | None:
@@ -129,6 +134,16 @@ class Settings:
                 f"or write the Pulumi stack outputs to the file named by LAKE_STACK_OUTPUTS"
             )
         return uri
+
+    def store(self, zone: Zone | str) -> Store:
+        """The store rooted at ``zone`` (made on first use, then the same one)."""
+        zone = _zone(zone)
+        found = self._stores.get(zone)
+        if found is None:
+            from lakelib.storage import open_store
+
+            found = self._stores[zone] = open_store(self.zone_uri(zone))
+        return found
 
     def workgroup(self, name: str) -> Workgroup:
         try:

@@ -21,7 +21,6 @@ from typing import Any, Protocol
 
 from lakelib.config import Settings, Zone, aws_config_uri
 from lakelib.errors import ConfigError, EtlError
-from lakelib.storage import zone_store
 
 log = logging.getLogger(__name__)
 
@@ -299,7 +298,7 @@ class EmrEtl(_Follower):
 
     def step(self, job: str, *, full: bool = False, since: date | None = None) -> dict[str, Any]:
         """The ``spark-submit`` step of one job, the very script Glue runs."""
-        scripts = zone_store(Zone.SCRIPTS, self.settings)
+        scripts = self.settings.store(Zone.SCRIPTS)
         extra = [item for pair in job_arguments(full, since).items() for item in pair]
         return {
             "Name": f"lakelib {job}",
@@ -322,7 +321,7 @@ class EmrEtl(_Follower):
         cfg = self.settings.section("etl").get("emr", {})
         cfg = cfg if isinstance(cfg, Mapping) else {}
         outputs = self.settings.outputs
-        scripts = zone_store(Zone.SCRIPTS, self.settings)
+        scripts = self.settings.store(Zone.SCRIPTS)
         wheel = str(cfg.get("wheel") or self._find_wheel())
         subnets = stack_output(self.settings, "private_subnet_ids") or cfg.get("subnet_ids") or []
         instances: dict[str, Any] = {
@@ -369,7 +368,7 @@ class EmrEtl(_Follower):
 
     def _find_wheel(self) -> str:
         """The newest ``lakelib-*.whl`` infra uploaded to the scripts zone's ``lib/``."""
-        scripts = zone_store(Zone.SCRIPTS, self.settings)
+        scripts = self.settings.store(Zone.SCRIPTS)
         wheels = [
             info
             for info in scripts.list("lib/")

@@ -75,15 +75,14 @@ def run_etl(
             if runs and runs[-1].rows_in == 0 and not full and _curated(settings):
                 # Nothing new came in: the curated tables already match sales_clean.
                 continue
-            runs.append(run_curate(settings=settings, spark=spark, on_step=on_step))
+            runs.append(run_curate(full=full, settings=settings, spark=spark, on_step=on_step))
     return runs
 
 
 def _curated(settings: Settings) -> bool:
     from lakelib.config import Zone
-    from lakelib.storage import zone_store
 
-    curated = zone_store(Zone.CURATED, settings)
+    curated = settings.store(Zone.CURATED)
     return any(True for _ in curated.list("customer_aggregates/"))
 
 

@@ -34,7 +34,7 @@ from lakelib.ingest._landing import (
 )
 from lakelib.ingest._state import IngestState
 from lakelib.sources import DEFAULT_BATCH_SIZE, FileSource, Source, SqlSource, dumps, open_source
-from lakelib.storage import Store, validate_name, zone_store
+from lakelib.storage import Store, validate_name
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ def ingest(
         state_source = location.describe()
         src = location
 
-    runs = zone_store(Zone.RUNS, settings)
+    runs = settings.store(Zone.RUNS)
     state = IngestState.load(runs, source)
     watermark_key = None
     if isinstance(src, SqlSource) and src.watermark:
@@ -211,7 +211,7 @@ def ingest(
         validated=validate,
     )
     raw_out = GzipLinesWriter(
-        zone_store(Zone.RAW, settings),
+        settings.store(Zone.RAW),
         source,
         landed_at,
         max_records=max_records_per_file,
@@ -219,7 +219,7 @@ def ingest(
         tag=tag,
     )
     quarantine_out = GzipLinesWriter(
-        zone_store(Zone.QUARANTINE, settings), quarantine_table(source), landed_at, tag=tag
+        settings.store(Zone.QUARANTINE), quarantine_table(source), landed_at, tag=tag
     )
     landed_units: list[tuple[str, str, int]] = []
     marked: list[str] = []

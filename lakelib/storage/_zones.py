@@ -21,9 +21,11 @@ def open_store(uri: str) -> Store:
 
 
 def zone_store(zone: Zone | str, settings: Settings | None = None) -> Store:
-    """The store rooted at one zone of the lake, for the current (or given) settings."""
-    settings = settings or get_settings()
-    return open_store(settings.zone_uri(zone))
+    """The store rooted at one zone of the lake, for the current (or given) settings.
+
+    The same as ``settings.store(zone)``: made once per settings and zone, then shared.
+    """
+    return (settings or get_settings()).store(zone)
 
 
 def nested_zone_folders(zone: Zone | str, settings: Settings | None = None) -> set[str]:
@@ -61,7 +63,7 @@ def zone_usage(settings: Settings | None = None) -> list[ZoneUsage]:
     settings = settings or get_settings()
     usage = []
     for zone in Zone:
-        store = zone_store(zone, settings)
+        store = settings.store(zone)
         nested = nested_zone_folders(zone, settings)
         files = total = 0
         for info in store.list():

@@ -246,3 +246,12 @@ def test_staged_objects_appear_only_on_commit(store: Store) -> None:
     dropped.abort()
     assert [info.key for info in store.list("results/")] == ["results/q1.csv"]
     assert not dropped.path.exists()
+
+
+def test_zone_stores_are_made_once_per_settings(tmp_path: Path) -> None:
+    settings = load_settings(profile="local", home=tmp_path, cwd=tmp_path)
+    assert settings.store(Zone.RAW) is settings.store("raw")
+    assert zone_store(Zone.RAW, settings) is settings.store(Zone.RAW)
+    assert settings.store(Zone.RAW).root == str(tmp_path.resolve() / "raw")
+    other = load_settings(profile="local", home=tmp_path / "b", cwd=tmp_path)
+    assert other.store(Zone.RAW) is not settings.store(Zone.RAW)
