@@ -20,7 +20,6 @@ from lake_platform.reporting import Reporting, ReportingArgs
 from lake_platform.security import Encryption, EncryptionArgs, Security, SecurityArgs
 from lake_platform.settings import PlatformConfigError, load_settings
 from lake_platform.storage import Storage, StorageArgs
-from lake_platform.studio import Studio, StudioArgs
 
 settings = load_settings(
     pulumi.Config(),
@@ -67,6 +66,9 @@ catalog = Catalog(
         data_key_arn=keys.data_key.arn,
         config_uri=artifacts.config_uri,
         modules_uri=artifacts.glue_modules_uri,
+        pipeline_stage_role_arn=(
+            security.pipeline_stage_role.arn if security.pipeline_stage_role else None
+        ),
         connection_name=security.glue_connection.name,
     ),
 )
@@ -106,10 +108,29 @@ if settings.emr.enabled:
     )
 crawler_names = {zone: crawler.name for zone, crawler in catalog.crawlers.items()}
 job_names = {job: glue_job.name for job, glue_job in catalog.jobs.items()}
-# The pipeline's SageMaker jobs run in these subnets, under this group and key (also exported
-# below as the names lakelib's aws profile reads).
-sagemaker_subnets = pulumi.Output.all(*security.private_subnet_ids).apply(
-    lambda ids: ",".join(str(i) for i in ids if i)
+# Started by the state machine only (as ${job_pipeline_stage}), never by the S3-event workflow.
+pipeline_job_names = (
+    {"pipeline_stage": catalog.pipeline_stage_job.name} if catalog.pipeline_stage_job else {}
+)
+ingestion = Ingestion(
+    "ingestion",
+    IngestionArgs(
+        settings,
+        raw_bucket=storage.bucket_names["raw"],
+        lambda_role_arn=security.lambda_role.arn,
+        data_key_arn=keys.data_key.arn,
+        crawler_names=crawler_names,
+        job_names=job_names,
+        pipeline_job_names=pipeline_job_names,
+        alerts_topic_arn=settings.alerts_topic_arn,
+        alerts_key_arn=keys.alerts_key.arn,
+        config_uri=artifacts.config_uri,
+        definition_values={
+            **{f"{zone.replace('-', '_')}_bucket": n for zone, n in storage.bucket_names.items()},
+            "database": settings.database,
+            "sagemaker_role_arn": security.sagemaker_role.arn,
+        },
+    ),
 )
 ml = Ml(
     "ml",
@@ -121,32 +142,6 @@ ml = Ml(
         security_group_id=security.workload_sg.id,
         data_key_arn=keys.data_key.arn,
         config_uri=artifacts.config_uri,
-        scripts_bucket=storage.bucket_names["scripts"],
-    ),
-)
-ingestion = Ingestion(
-    "ingestion",
-    IngestionArgs(
-        settings,
-        raw_bucket=storage.bucket_names["raw"],
-        lambda_role_arn=security.lambda_role.arn,
-        data_key_arn=keys.data_key.arn,
-        crawler_names=crawler_names,
-        job_names=job_names,
-        alerts_topic_arn=settings.alerts_topic_arn,
-        alerts_key_arn=keys.alerts_key.arn,
-        config_uri=artifacts.config_uri,
-        definition_values={
-            **{f"{zone.replace('-', '_')}_bucket": n for zone, n in storage.bucket_names.items()},
-            "database": settings.database,
-            "region": settings.region,
-            "lake_config_uri": artifacts.config_uri,
-            "sagemaker_role_arn": security.sagemaker_role.arn,
-            "sagemaker_subnets": sagemaker_subnets,
-            "sagemaker_security_group": security.workload_sg.id,
-            "sagemaker_kms_key_arn": keys.data_key.arn,
-            **({"sagemaker_processing_image": ml.processing_image} if ml.processing_image else {}),
-        },
     ),
 )
 if settings.reporting.enabled:
@@ -168,43 +163,6 @@ monitoring = Monitoring(
         state_machine_arn=ingestion.state_machine.arn if ingestion.state_machine else None,
     ),
 )
-
-studio = None
-if settings.studio.enabled:
-    # Studio's kernels and terminals read these names from the file its lifecycle
-    # configuration writes (LAKE_STACK_OUTPUTS): the same values as the exports below.
-    studio = Studio(
-        "studio",
-        StudioArgs(
-            settings,
-            vpc_id=security.vpc.id,
-            subnet_ids=security.private_subnet_ids,
-            endpoint_security_group_id=security.endpoint_sg.id,
-            bucket_arns=storage.bucket_arns,
-            data_key_arn=keys.data_key.arn,
-            alerts_key_arn=keys.alerts_key.arn,
-            jobs_role_arn=security.sagemaker_role.arn,
-            job_security_group_id=security.workload_sg.id,
-            config_uri=artifacts.config_uri,
-            wheelhouse_uri=artifacts.emr_wheelhouse_uri,
-            outputs={
-                "region": settings.region,
-                "database": catalog.database.name,
-                **{
-                    f"{zone.replace('-', '_')}_bucket": storage.bucket_names[zone]
-                    for zone in ("raw", "processed", "curated", "scripts", "query-results")
-                },
-                "alerts_topic_arn": monitoring.topic.arn,
-                "sagemaker_role_arn": security.sagemaker_role.arn,
-                "sagemaker_subnets": pulumi.Output.all(*security.private_subnet_ids).apply(
-                    ",".join
-                ),
-                "sagemaker_security_group": security.workload_sg.id,
-                "sagemaker_kms_key_arn": keys.data_key.arn,
-                "lake_config_uri": artifacts.config_uri,
-            },
-        ),
-    )
 
 # -- outputs: the names lakelib's aws profile reads (flat strings), then the rest -----------
 pulumi.export("region", settings.region)
@@ -231,7 +189,9 @@ pulumi.export("vpc_id", security.vpc.id)
 pulumi.export("private_subnet_ids", security.private_subnet_ids)
 # What lakelib puts in every SageMaker create request on the aws profile (VpcConfig, volume
 # and output KMS keys); the SageMaker role's conditions refuse requests without them.
-pulumi.export("sagemaker_subnets", sagemaker_subnets)
+pulumi.export(
+    "sagemaker_subnets", pulumi.Output.all(*security.private_subnet_ids).apply(",".join)
+)
 pulumi.export("sagemaker_security_group", security.workload_sg.id)
 pulumi.export("sagemaker_kms_key_arn", keys.data_key.arn)
 pulumi.export("dashboard_name", monitoring.dashboard.dashboard_name)
@@ -239,15 +199,13 @@ if emr is not None:
     pulumi.export("emr_cluster_id", emr.cluster.id)
 if ingestion.state_machine is not None:
     pulumi.export("state_machine_arn", ingestion.state_machine.arn)
-if ml.processing_image is not None:
-    pulumi.export("sagemaker_processing_image", ml.processing_image)
+if catalog.pipeline_stage_job is not None:
+    pulumi.export("pipeline_stage_job", catalog.pipeline_stage_job.name)
+if security.pipeline_stage_role is not None:
+    pulumi.export("pipeline_stage_role_arn", security.pipeline_stage_role.arn)
 if ingestion.webhook_url is not None:
     pulumi.export("webhook_url", ingestion.webhook_url)
 if ml.notebook is not None:
     pulumi.export("notebook_instance", ml.notebook.name)
-if studio is not None:
-    pulumi.export("studio_domain_id", studio.domain.id)
-    pulumi.export("studio_user_profile", studio.user_profile.user_profile_name)
-    pulumi.export("studio_role_arn", studio.role.arn)
 for zone, replica in storage.replicas.items():
     pulumi.export(f"{zone}_replica_bucket", replica.bucket)
