@@ -59,7 +59,7 @@ from lakelib.query._sandbox import (
     sandboxed_connection,
 )
 from lakelib.query._trino import parse_trino, refuse, rewrite, to_duckdb
-from lakelib.query._typing import check_operand_kinds, check_types, kind_of_type
+from lakelib.query._typing import AVG_KEY, check_operand_kinds, check_types, kind_of_type
 
 log = logging.getLogger(__name__)
 
@@ -344,9 +344,10 @@ class _Checked:
     tables: list[exp.Table]  # the references resolved through the catalog, in tree order
     # The DuckDB text with each table a marker, and the markers (made by the first plan
     # that gets there; one attribute, so a concurrent plan sees both or neither).
-    translation: tuple[str, list[str]] | None = None
-    # The catalog schema (see _schema) under which the query's operand types were checked.
-    typed_under: object = None
+    translation: tuple[object, str, list[str]] | None = None
+    # The catalog schema (see _schema) under which the query's operand types were checked,
+    # and the avg calls found to take no decimal there (the translation depends on both).
+    typed: tuple[object, frozenset[int]] | None = None
 
 
 # Query text -> _Checked, most recently used last; only texts that passed every check.
@@ -405,11 +406,12 @@ def _check_types(checked: _Checked, resolved: list[tuple[exp.Table, Table]], dat
     """
     schema = _schema(resolved)
     key = (database.lower(), repr(sorted(schema.items())))
-    if checked.typed_under == key:
+    if checked.typed is not None and checked.typed[0] == key:
         return
-    if not check_types(checked.tree, schema, database.lower()):
+    plain = check_types(checked.tree, schema, database.lower())
+    if plain is None:
         check_operand_kinds(checked.tree, _column_kinds(resolved))
-    checked.typed_under = key
+    checked.typed = (key, plain or frozenset())
 
 
 def _table_references(tree: exp.Expression) -> list[exp.Table]:
@@ -422,7 +424,9 @@ def _table_references(tree: exp.Expression) -> list[exp.Table]:
     ]
 
 
-def _translate(checked: _Checked, aliases: list[str]) -> tuple[str, list[str]]:
+def _translate(
+    checked: _Checked, aliases: list[str], plain_avgs: frozenset[int] = frozenset()
+) -> tuple[str, list[str]]:
     """The DuckDB text of a checked query with each table reference a marker name.
 
     Each table becomes a marker name, spliced with its scan after generation: the scan text
@@ -430,6 +434,9 @@ def _translate(checked: _Checked, aliases: list[str]) -> tuple[str, list[str]]:
     query can contain (it holds a random token).
     """
     tree = checked.tree.copy()
+    for number, call in enumerate(tree.find_all(exp.Avg)):
+        if number in plain_avgs:
+            call.meta[AVG_KEY] = "plain"  # an integer or double column: no decimal check
     nodes = _table_references(tree)
     if len(nodes) != len(checked.tables):
         raise QueryError("internal error: a table reference was lost in translation")
@@ -547,11 +554,12 @@ class LocalEngine:
             scans.append(scan)
             sources.append(source_sql(table, partitions, files))
 
-        if checked.translation is None:
-            # Translated once per text: the same text always translates the same way.
+        typed = checked.typed or (None, frozenset())
+        if checked.translation is None or checked.translation[0] != typed[0]:
+            # Translated once per text and schema: they decide the translation.
             aliases = [node.alias or node.name for node, _ in resolved]
-            checked.translation = _translate(checked, aliases)
-        duck, markers = checked.translation
+            checked.translation = (typed[0], *_translate(checked, aliases, typed[1]))
+        _, duck, markers = checked.translation
         for marker, source in zip(markers, sources, strict=True):
             duck = duck.replace(marker, f"({source})")
         bound = {f"p{i}": value for i, value in enumerate(params, 1)}

@@ -27,6 +27,7 @@ from sqlglot.tokens import TokenType
 from lakelib.errors import QueryError
 from lakelib.query._functions import NAME_KEY, LakeTrino, check_calls
 from lakelib.query._typing import (
+    AVG_KEY,
     OPERANDS_KEY,
     TYPE_KEY,
     Num,
@@ -659,6 +660,8 @@ def _date_function(node: exp.Expression) -> exp.Expression | None:
 
 def _avg(node: exp.Expression) -> exp.Expression | None:
     if isinstance(node, exp.Avg) and not node.meta.get("lake_done"):
+        if node.meta.get(AVG_KEY) == "plain":
+            return None  # typed from the catalog: an integer or double column
         node.set("this", _fn("trino_not_decimal", node.this, exp.Literal.string("avg")))
         node.meta["lake_done"] = True
         return node
@@ -1020,6 +1023,6 @@ def translate(sql: str) -> str:
     'SELECT TRINO_DIV(7, 2) AS "_col0"'
     """
     tree, _ = parse_trino(sql)
-    if not check_types(tree, {}, "default"):  # no catalog here: columns are untyped
+    if check_types(tree, {}, "default") is None:  # no catalog here: columns are untyped
         check_operand_kinds(tree, lambda column: None)
     return to_duckdb(rewrite(tree))

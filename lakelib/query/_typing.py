@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from typing import cast
 
 from sqlglot import exp
+from sqlglot.errors import SqlglotError
 
 from lakelib.errors import QueryError
 
 __all__ = [
+    "AVG_KEY",
     "OPERANDS_KEY",
     "TYPE_KEY",
     "Num",
@@ -357,7 +359,6 @@ def _subquery_kind(query: exp.Expression | None) -> Kind | None:
 
 def _annotated(tree: exp.Expression, schema: Schema, database: str) -> exp.Expression | None:
     """A typed copy of the tree, or None where sqlglot's optimizer cannot type it."""
-    from sqlglot.errors import SqlglotError
     from sqlglot.optimizer.annotate_types import annotate_types
     from sqlglot.optimizer.qualify import qualify
     from sqlglot.schema import MappingSchema
@@ -366,8 +367,12 @@ def _annotated(tree: exp.Expression, schema: Schema, database: str) -> exp.Expre
         mapping = MappingSchema(
             {"awsdatacatalog": {database: schema}} if schema else None, dialect="hive"
         )
+        copy = tree.copy()
+        # Number the avg calls (in the original's order) to find them again once typed.
+        for n, call in enumerate(copy.find_all(exp.Avg)):
+            call.meta[AVG_KEY] = n
         qualified = qualify(
-            tree.copy(),
+            copy,
             schema=mapping,
             catalog="awsdatacatalog",
             db=database,
@@ -380,17 +385,57 @@ def _annotated(tree: exp.Expression, schema: Schema, database: str) -> exp.Expre
         return None
 
 
-def check_types(tree: exp.Expression, schema: Schema, database: str) -> bool:
+AVG_KEY = "lake_avg"
+_NOT_DECIMAL = {
+    exp.DataType.Type.TINYINT,
+    exp.DataType.Type.SMALLINT,
+    exp.DataType.Type.INT,
+    exp.DataType.Type.BIGINT,
+    exp.DataType.Type.FLOAT,
+    exp.DataType.Type.DOUBLE,
+}
+
+
+def _plain_avgs(typed: exp.Expression) -> frozenset[int]:
+    """The avg calls (numbered in tree order) whose argument is a table's integer or double
+    column: their result is a double in both engines, so no decimal check is needed.
+
+    Only a column read straight from a catalog table counts: a CTE's or subquery's column
+    may be a decimal expression sqlglot types as a double (``qty * 1.5``).
+    """
+    from sqlglot.optimizer.scope import traverse_scope
+
+    seen: set[int] = set()
+    plain: set[int] = set()
+    for scope in traverse_scope(typed):  # innermost first: a call belongs to the first
+        for call in scope.expression.find_all(exp.Avg):
+            number = call.meta.get(AVG_KEY)
+            if number is None or number in seen:
+                continue
+            seen.add(number)
+            arg = call.this
+            if (
+                isinstance(arg, exp.Column)
+                and isinstance(scope.sources.get(arg.table), exp.Table)
+                and arg.type is not None
+                and arg.type.this in _NOT_DECIMAL
+            ):
+                plain.add(number)
+    return frozenset(plain)
+
+
+def check_types(tree: exp.Expression, schema: Schema, database: str) -> frozenset[int] | None:
     """Refuse, as Athena does, any operation mixing text with numbers, dates or booleans
     (comparisons, IN, BETWEEN, COALESCE, CASE, arithmetic, ``||``, UNION columns), wherever
     it is in the query; a date or timestamp plus a number too (Trino has no ``date + 1``).
 
-    Returns False (and checks nothing) when the optimizer cannot type the tree; the caller
-    then falls back to :func:`check_operand_kinds`.
+    Returns the numbers (in ``tree.find_all(exp.Avg)`` order) of the avg calls known not to
+    take a decimal (:func:`_plain_avgs`), or None (and checks nothing) when the optimizer
+    cannot type the tree; the caller then falls back to :func:`check_operand_kinds`.
     """
     typed = _annotated(tree, schema, database)
     if typed is None:
-        return False
+        return None
     for node in typed.walk():
         if isinstance(node, exp.EQ | exp.NEQ | exp.GT | exp.GTE | exp.LT | exp.LTE):
             _refuse_mixed(
@@ -448,4 +493,7 @@ def check_types(tree: exp.Expression, schema: Schema, database: str) -> bool:
                             f"column {n} in {node.key.upper()} query has incompatible types: "
                             f"{bad[0]}, {bad[1]}; the local engine refuses it as Athena does"
                         )
-    return True
+    try:
+        return _plain_avgs(typed)
+    except (SqlglotError, KeyError, ValueError, TypeError, AttributeError):
+        return frozenset()
