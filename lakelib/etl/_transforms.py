@@ -29,6 +29,8 @@ LINE = "_line"
 CORRUPT = "_corrupt_record"
 FILE = "_file"
 REASON = "reason"
+# The quarantine's copy of a rejected record as it was read.
+ORIGINAL = "original"
 DATE_KEYS = ("year", "month", "day")
 # Arrival partition of a raw file (its folder), renamed so they never clash with event dates.
 ARRIVAL_KEYS = ("arrival_year", "arrival_month", "arrival_day")
@@ -240,13 +242,34 @@ def rejected_rows(checked: DataFrame, contract: Contract) -> DataFrame:
     """Rows of :func:`check_contract` that failed, shaped for the quarantine.
 
     Columns: ``reason``, ``original`` (the record as JSON text, or the unreadable line), the
-    envelope and ``_file``, and the raw file's arrival date (``arrival_year/month/day``).
+    envelope and ``_file``, and the raw file's arrival date (``arrival_year/month/day``) when
+    ``checked`` has it. A job that narrowed ``checked`` to an ``original`` column (computed for
+    the failed rows only, see :func:`with_original`) keeps that column.
     """
     from pyspark.sql import functions as F
 
     envelope = [F.col(c) for c in (*ENVELOPE, FILE, *ARRIVAL_KEYS) if c in checked.columns]
+    original = F.col(ORIGINAL) if ORIGINAL in checked.columns else original_text(checked, contract)
     return checked.where(F.col(REASON).isNotNull()).select(
-        F.col(REASON), original_text(checked, contract).alias("original"), *envelope
+        F.col(REASON), original.alias(ORIGINAL), *envelope
+    )
+
+
+def with_original(checked: DataFrame, contract: Contract, keep: Sequence[str] = ()) -> DataFrame:
+    """``checked`` narrowed to what a job carries from the check to its writes: the valid
+    columns, ``keep``, ``reason`` and ``original`` (the record's text, for failed rows only;
+    the per-field raw text columns go).
+
+    Both :func:`valid_rows` and :func:`rejected_rows` accept the result.
+    """
+    from pyspark.sql import functions as F
+
+    original = F.when(F.col(REASON).isNotNull(), original_text(checked, contract))
+    return checked.select(
+        *valid_columns(checked, contract),
+        *keep,
+        F.col(REASON),
+        original.alias(ORIGINAL),
     )
 
 
@@ -258,12 +281,13 @@ def valid_columns(checked: DataFrame, contract: Contract) -> list[str]:
     ]
 
 
-def valid_rows(checked: DataFrame, contract: Contract) -> DataFrame:
-    """Rows of :func:`check_contract` that passed: the typed fields, envelope and ``_file``."""
+def valid_rows(checked: DataFrame, contract: Contract, keep: Sequence[str] = ()) -> DataFrame:
+    """Rows of :func:`check_contract` that passed: the typed fields, envelope and ``_file``,
+    then the columns named in ``keep`` (a job's own, such as the conformed date parts)."""
     from pyspark.sql import functions as F
 
     return typed_envelope(
-        checked.where(F.col(REASON).isNull()).select(*valid_columns(checked, contract))
+        checked.where(F.col(REASON).isNull()).select(*valid_columns(checked, contract), *keep)
     )
 
 

@@ -201,9 +201,9 @@ def test_a_run_leaves_nothing_cached_in_the_session(
     """Both ways of keeping the checked rows (a local checkpoint in one JVM; a cache that
     Spark can recompute on a cluster, where an executor can be lost) give the manifest's
     rows and leave nothing behind in the session."""
-    from lakelib.etl import _sales_clean
+    from lakelib.etl import _cache
 
-    monkeypatch.setattr(_sales_clean, "_single_jvm", lambda _spark: single_jvm)
+    monkeypatch.setattr(_cache, "single_jvm", lambda _spark: single_jvm)
 
     def cached() -> set[int]:
         return {info.id() for info in spark.sparkContext._jsc.sc().getRDDStorageInfo()}
@@ -263,17 +263,15 @@ def test_a_second_run_cannot_take_the_lock(
 def test_a_run_that_loses_rows_fails_loudly(
     spark: Any, samples: Path, lake_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lakelib.etl import _sales_clean
+    from lakelib.etl import _batch
 
-    real = _sales_clean.enrich
-    monkeypatch.setattr(
-        _sales_clean, "enrich", lambda *a, **k: real(*a, **k).where("customer_known")
-    )
+    real = _batch.enrich
+    monkeypatch.setattr(_batch, "enrich", lambda *a, **k: real(*a, **k).where("customer_known"))
     land(samples, range(1), validate=False)
     with pytest.raises(EtlError, match="does not reconcile"):
         run_sales_clean()
     assert list_run_records("sales_clean", get_settings())[-1]["status"] == "failed"
-    monkeypatch.setattr(_sales_clean, "enrich", real)
+    monkeypatch.setattr(_batch, "enrich", real)
     # Nothing was committed to the bookmark: the next run processes the file again.
     assert run_sales_clean().raw_files == 1
 
