@@ -20,6 +20,7 @@ from lake_platform.reporting import Reporting, ReportingArgs
 from lake_platform.security import Encryption, EncryptionArgs, Security, SecurityArgs
 from lake_platform.settings import PlatformConfigError, load_settings
 from lake_platform.storage import Storage, StorageArgs
+from lake_platform.studio import Studio, StudioArgs
 
 settings = load_settings(
     pulumi.Config(),
@@ -164,6 +165,43 @@ monitoring = Monitoring(
     ),
 )
 
+studio = None
+if settings.studio.enabled:
+    # Studio's kernels and terminals read these names from the file its lifecycle
+    # configuration writes (LAKE_STACK_OUTPUTS): the same values as the exports below.
+    studio = Studio(
+        "studio",
+        StudioArgs(
+            settings,
+            vpc_id=security.vpc.id,
+            subnet_ids=security.private_subnet_ids,
+            endpoint_security_group_id=security.endpoint_sg.id,
+            bucket_arns=storage.bucket_arns,
+            data_key_arn=keys.data_key.arn,
+            alerts_key_arn=keys.alerts_key.arn,
+            jobs_role_arn=security.sagemaker_role.arn,
+            job_security_group_id=security.workload_sg.id,
+            config_uri=artifacts.config_uri,
+            wheelhouse_uri=artifacts.emr_wheelhouse_uri,
+            outputs={
+                "region": settings.region,
+                "database": catalog.database.name,
+                **{
+                    f"{zone.replace('-', '_')}_bucket": storage.bucket_names[zone]
+                    for zone in ("raw", "processed", "curated", "scripts", "query-results")
+                },
+                "alerts_topic_arn": monitoring.topic.arn,
+                "sagemaker_role_arn": security.sagemaker_role.arn,
+                "sagemaker_subnets": pulumi.Output.all(*security.private_subnet_ids).apply(
+                    ",".join
+                ),
+                "sagemaker_security_group": security.workload_sg.id,
+                "sagemaker_kms_key_arn": keys.data_key.arn,
+                "lake_config_uri": artifacts.config_uri,
+            },
+        ),
+    )
+
 # -- outputs: the names lakelib's aws profile reads (flat strings), then the rest -----------
 pulumi.export("region", settings.region)
 pulumi.export("database", catalog.database.name)
@@ -207,5 +245,9 @@ if ingestion.webhook_url is not None:
     pulumi.export("webhook_url", ingestion.webhook_url)
 if ml.notebook is not None:
     pulumi.export("notebook_instance", ml.notebook.name)
+if studio is not None:
+    pulumi.export("studio_domain_id", studio.domain.id)
+    pulumi.export("studio_user_profile", studio.user_profile.user_profile_name)
+    pulumi.export("studio_role_arn", studio.role.arn)
 for zone, replica in storage.replicas.items():
     pulumi.export(f"{zone}_replica_bucket", replica.bucket)

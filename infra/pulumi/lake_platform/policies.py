@@ -57,6 +57,10 @@ UNSCOPABLE_ACTIONS = (
     "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
+    # Studio lists a domain's spaces and apps; these two take no resource (SageMaker's
+    # Service Authorization Reference lists no resource type for them).
+    "sagemaker:ListApps",
+    "sagemaker:ListSpaces",
 )
 
 # AWS managed policies that may be attached: AWS's own least-privilege service policies.

@@ -181,6 +181,20 @@ class ReportingSpec:
 
 
 @dataclass(frozen=True)
+class StudioSpec:
+    """The optional SageMaker Studio layer (``sagemakerStudio``): a VPC-only domain, one user
+    profile, its execution role and the lifecycle configuration that installs lakelib."""
+
+    enabled: bool = False
+    user_profile: str = "data-scientist"
+    # The JupyterLab space's default instance; the wheelhouse is built for CPython 3.11, so
+    # the image must run Python 3.11 (SageMaker Distribution 2.x). Empty: the domain default.
+    instance_type: str = "ml.t3.medium"
+    image_arn: str = ""
+    image_version_alias: str = ""
+
+
+@dataclass(frozen=True)
 class MonitoringSpec:
     """Alarm thresholds and where alerts go."""
 
@@ -295,6 +309,7 @@ class PlatformSettings:
     emr: EmrSpec = field(default_factory=EmrSpec)
     ingest: IngestSpec = field(default_factory=IngestSpec)
     ml_mode: str = "notebook"
+    studio: StudioSpec = field(default_factory=StudioSpec)
     reporting: ReportingSpec = field(default_factory=ReportingSpec)
     monitoring: MonitoringSpec = field(default_factory=MonitoringSpec)
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -477,6 +492,11 @@ def load_settings(
     ml_mode = config.get("mlMode") or "notebook"
     if ml_mode not in {"notebook", "domain", "none"}:
         raise PlatformConfigError(f"mlMode must be notebook, domain or none, got {ml_mode!r}")
+    studio = _dataclass_from(StudioSpec, config.get_object("sagemakerStudio"), "sagemakerStudio")
+    if studio.enabled and ml_mode == "domain":
+        raise PlatformConfigError(
+            "sagemakerStudio.enabled and mlMode: domain both create a Studio domain: use one"
+        )
     object_lock = _dataclass_from(ObjectLockSpec, config.get_object("objectLock"), "objectLock")
     if object_lock.mode not in {"GOVERNANCE", "COMPLIANCE"}:
         raise PlatformConfigError(
@@ -530,6 +550,7 @@ def load_settings(
         emr=_dataclass_from(EmrSpec, config.get_object("emr"), "emr"),
         ingest=_dataclass_from(IngestSpec, config.get_object("ingest"), "ingest"),
         ml_mode=ml_mode,
+        studio=studio,
         reporting=reporting,
         monitoring=monitoring,
         tags={"project": project, "stack": stack, **(config.get_object("tags") or {})},

@@ -1,0 +1,461 @@
+"""SageMaker Studio layer (optional, ``sagemakerStudio.enabled``): where data scientists open
+the notebooks on AWS.
+
+- a domain in the lake's VPC, ``VpcOnly`` (the apps' traffic stays in the private subnets,
+  which have no NAT: AWS is reached through the VPC endpoints only), its EFS encrypted with
+  the data key, notebook sharing to S3 off;
+- one user profile, and an execution role of its own with what the notebooks and ``lake``
+  call on the aws profile (read the lake, query it, write models, runs and predictions,
+  start SageMaker jobs under the stack's network and key, publish alerts) plus what Studio
+  needs to run the user's JupyterLab spaces; no ``*`` action, every resource scoped;
+- a JupyterLab lifecycle configuration, run at every app start, that installs lakelib from
+  the wheelhouse in the scripts bucket (``pip install --no-index --find-links``: no package
+  index is reachable), adds the ``lakelib (aws)`` kernel and writes the stack's names, so
+  ``lake --profile aws`` and the notebooks work in Studio with no setup;
+- the interface endpoints Studio and the kernels call that the network layer does not
+  already create (SageMaker API and runtime, STS, CloudWatch Logs, Athena, Glue, SNS).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws.ec2
+import pulumi_aws.iam
+import pulumi_aws.sagemaker
+from pulumi import ResourceOptions
+
+from lake_platform import iam
+from lake_platform.artifacts import CONFIG_KEY, LIB_PREFIX
+from lake_platform.security import ML_JOBS_PREFIX, PREDICTIONS_TABLE, sagemaker_job_statements
+from lake_platform.settings import PlatformConfigError, PlatformSettings
+
+# What Studio and the code in its kernels call besides S3 (the gateway endpoint), and why:
+# Studio's own control plane and lakelib's training/deploy (sagemaker.api), InvokeEndpoint
+# (sagemaker.runtime), credentials and identity (sts), app and lifecycle logs (logs),
+# lk.read_sql / load_events (athena), the catalog (glue), `lake report` alerts (sns).
+# KMS is not called by the code (S3 and Athena use the keys server-side) and CloudWatch
+# metrics are written as EMF log lines, not PutMetricData.
+STUDIO_ENDPOINTS = ("sagemaker.api", "sagemaker.runtime", "sts", "logs", "athena", "glue", "sns")
+
+# Where the lifecycle configuration puts things in the user's home (the space's EBS volume).
+HOME_FOLDER = "$HOME/.lakelib"
+KERNEL_NAME = "lakelib"
+KERNEL_DISPLAY_NAME = "lakelib (aws)"
+
+# The stack outputs lakelib's aws profile reads (lakelib.config AWS_OUTPUT_ENV) that the
+# lifecycle configuration writes to the LAKE_STACK_OUTPUTS file.
+STUDIO_OUTPUT_NAMES = (
+    "region",
+    "database",
+    "raw_bucket",
+    "processed_bucket",
+    "curated_bucket",
+    "scripts_bucket",
+    "query_results_bucket",
+    "alerts_topic_arn",
+    "sagemaker_role_arn",
+    "sagemaker_subnets",
+    "sagemaker_security_group",
+    "sagemaker_kms_key_arn",
+    "lake_config_uri",
+)
+
+# Studio's app actions that AWS does not scope to a resource (listing spaces and apps).
+STUDIO_LIST_ACTIONS = ("sagemaker:ListApps", "sagemaker:ListSpaces")
+
+
+def lifecycle_script(
+    *, wheelhouse_uri: str, config_uri: str, region: str, outputs: Mapping[str, str]
+) -> str:
+    """The JupyterLab lifecycle configuration: install lakelib offline, add its kernel, set
+    the stack's names for kernels and terminals.
+
+    It runs as the space's user at every app start (5 minutes at most) and reinstalls only
+    when the wheelhouse changed. The venv sees the image's packages (``ipykernel`` comes from
+    the SageMaker Distribution image); lakelib's pins shadow the image's where they differ.
+    """
+    bucket, _, key = wheelhouse_uri.removeprefix("s3://").partition("/")
+    name = key.rsplit("/", 1)[-1]
+    stack_outputs = json.dumps(dict(sorted(outputs.items())), indent=1)
+    env = {
+        "LAKE_PROFILE": "aws",
+        "LAKE_CONFIG": config_uri,
+        "AWS_DEFAULT_REGION": region,
+        # The global STS endpoint is on the internet; the VPC has the regional one.
+        "AWS_STS_REGIONAL_ENDPOINTS": "regional",
+    }
+    exports = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in env.items())
+    return f"""#!/bin/bash
+# lakelib in SageMaker Studio (JupyterLab): installs lakelib from the stack's scripts bucket
+# with no package index (the domain is VPC-only, without NAT), adds the "{KERNEL_DISPLAY_NAME}"
+# kernel and sets LAKE_PROFILE=aws and the stack's names for kernels and terminals.
+set -euo pipefail
+home="{HOME_FOLDER}"
+venv="$home/venv"
+mkdir -p "$home"
+
+cat > "$home/stack-outputs.json" <<'JSON'
+{stack_outputs}
+JSON
+cat > "$home/env.sh" <<'ENV'
+{exports}
+export LAKE_STACK_OUTPUTS="$HOME/.lakelib/stack-outputs.json"
+export PATH="$HOME/.lakelib/venv/bin:$PATH"
+ENV
+line='. "$HOME/.lakelib/env.sh"'
+grep -qxF "$line" "$HOME/.bashrc" 2>/dev/null || echo "$line" >> "$HOME/.bashrc"
+. "$home/env.sh"
+
+python3 - <<'PY'
+import sys
+if sys.version_info[:2] != (3, 11):
+    sys.exit(
+        "lakelib's wheelhouse is built for CPython 3.11; this image runs "
+        f"{{sys.version.split()[0]}}: pick a SageMaker Distribution 2.x image for the space"
+    )
+PY
+if [ ! -f "$venv/.installed-{name}" ]; then
+  work="$(mktemp -d)"
+  python3 - "$work/wheelhouse.zip" <<'PY'
+import sys
+import boto3
+boto3.client("s3", region_name={region!r}).download_file({bucket!r}, {key!r}, sys.argv[1])
+PY
+  python3 -m zipfile -e "$work/wheelhouse.zip" "$work"
+  rm -rf "$venv"
+  python3 -m venv --system-site-packages "$venv"
+  "$venv/bin/python" -m pip install --quiet --no-index --find-links "$work/wheels" \\
+    -r "$work/wheels/requirements.txt"
+  rm -rf "$work"
+  touch "$venv/.installed-{name}"
+fi
+
+kernel="$HOME/.local/share/jupyter/kernels/{KERNEL_NAME}"
+mkdir -p "$kernel"
+"$venv/bin/python" - "$kernel/kernel.json" <<'PY'
+import json, os, sys
+names = ("LAKE_PROFILE", "LAKE_CONFIG", "LAKE_STACK_OUTPUTS", "AWS_DEFAULT_REGION",
+         "AWS_STS_REGIONAL_ENDPOINTS")
+spec = {{
+    "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{{connection_file}}"],
+    "display_name": "{KERNEL_DISPLAY_NAME}",
+    "language": "python",
+    "env": {{n: os.environ[n] for n in names}},
+}}
+with open(sys.argv[1], "w") as handle:
+    json.dump(spec, handle, indent=1)
+PY
+echo "lakelib ready: kernel '{KERNEL_DISPLAY_NAME}', lake --profile aws in terminals"
+"""
+
+
+@dataclass
+class StudioArgs:
+    """Inputs of :class:`Studio`."""
+
+    settings: PlatformSettings
+    vpc_id: pulumi.Input[str]
+    subnet_ids: Sequence[pulumi.Input[str]]
+    # The network layer's endpoint security group (HTTPS from the VPC).
+    endpoint_security_group_id: pulumi.Input[str]
+    bucket_arns: Mapping[str, pulumi.Input[str]]
+    data_key_arn: pulumi.Input[str]
+    alerts_key_arn: pulumi.Input[str]
+    # The role SageMaker jobs run as (lakelib passes it to training and transform jobs).
+    jobs_role_arn: pulumi.Input[str]
+    # Where SageMaker jobs must run (the jobs role's policy conditions require them).
+    job_security_group_id: pulumi.Input[str]
+    config_uri: pulumi.Input[str]
+    # ``s3://<scripts>/jobs/lib/lakelib-<v>-emr7.zip``: lakelib and its whole closure.
+    wheelhouse_uri: pulumi.Input[str] | None
+    # STUDIO_OUTPUT_NAMES -> value, written where lakelib's aws profile reads them.
+    outputs: Mapping[str, pulumi.Input[str]]
+
+
+class Studio(pulumi.ComponentResource):
+    """A VPC-only SageMaker Studio domain with one user profile, set up for lakelib."""
+
+    domain: pulumi_aws.sagemaker.Domain
+    user_profile: pulumi_aws.sagemaker.UserProfile
+    role: pulumi_aws.iam.Role
+    lifecycle_config: pulumi_aws.sagemaker.StudioLifecycleConfig
+    endpoints: dict[str, pulumi_aws.ec2.VpcEndpoint]
+
+    def __init__(self, name: str, args: StudioArgs, opts: ResourceOptions | None = None):
+        super().__init__("lakelib:platform:Studio", name, None, opts)
+        s = args.settings
+        spec = s.studio
+        if args.wheelhouse_uri is None:
+            raise PlatformConfigError(
+                f"sagemakerStudio.enabled needs the wheelhouse in {s.wheelhouse}: run "
+                "`python infra/pulumi/build_artifacts.py` first (Studio installs lakelib from "
+                "it; the VPC-only domain reaches no package index)"
+            )
+        child = ResourceOptions(parent=self)
+
+        self.endpoints = {
+            service: pulumi_aws.ec2.VpcEndpoint(
+                f"{name}-{service.replace('.', '-')}",
+                vpc_id=args.vpc_id,
+                service_name=f"com.amazonaws.{s.region}.{service}",
+                vpc_endpoint_type="Interface",
+                private_dns_enabled=True,
+                subnet_ids=list(args.subnet_ids),
+                security_group_ids=[args.endpoint_security_group_id],
+                tags={**s.tags, "Name": s.resource_name(service)},
+                opts=child,
+            )
+            for service in STUDIO_ENDPOINTS
+            if service not in s.interface_endpoints
+        }
+        self.security_group = pulumi_aws.ec2.SecurityGroup(
+            f"{name}-apps",
+            name=s.resource_name("studio-apps"),
+            description="Studio apps: each other and EFS inside the group, HTTPS to endpoints",
+            vpc_id=args.vpc_id,
+            ingress=[
+                {
+                    "protocol": "tcp",
+                    "from_port": 0,
+                    "to_port": 65535,
+                    "self": True,
+                    "description": "JupyterLab, kernels and the home EFS (NFS) of the domain",
+                }
+            ],
+            egress=[
+                {
+                    "protocol": "tcp",
+                    "from_port": 0,
+                    "to_port": 65535,
+                    "self": True,
+                    "description": "JupyterLab, kernels and the home EFS (NFS) of the domain",
+                },
+                {
+                    "protocol": "tcp",
+                    "from_port": 443,
+                    "to_port": 443,
+                    # No NAT: only the interface endpoints and the S3 gateway are routable.
+                    "cidr_blocks": ["0.0.0.0/0"],
+                    "description": "HTTPS to the VPC endpoints and the S3 gateway endpoint",
+                },
+            ],
+            tags=dict(s.tags),
+            opts=child,
+        )
+        self.role = pulumi_aws.iam.Role(
+            f"{name}-role",
+            name=s.resource_name("studio"),
+            assume_role_policy=iam.assume_role_policy("sagemaker.amazonaws.com"),
+            tags=dict(s.tags),
+            opts=child,
+        )
+        outputs = pulumi.Output.all(
+            *(pulumi.Output.from_input(args.outputs[n]) for n in STUDIO_OUTPUT_NAMES)
+        ).apply(lambda values: dict(zip(STUDIO_OUTPUT_NAMES, values, strict=True)))
+        script = pulumi.Output.all(
+            pulumi.Output.from_input(args.wheelhouse_uri), args.config_uri, outputs
+        ).apply(
+            lambda v: lifecycle_script(
+                wheelhouse_uri=v[0], config_uri=v[1], region=s.region, outputs=v[2]
+            )
+        )
+        self.lifecycle_config = pulumi_aws.sagemaker.StudioLifecycleConfig(
+            f"{name}-install-lakelib",
+            studio_lifecycle_config_name=s.resource_name("install-lakelib"),
+            studio_lifecycle_config_app_type="JupyterLab",
+            studio_lifecycle_config_content=script.apply(
+                lambda text: base64.b64encode(text.encode()).decode()
+            ),
+            tags=dict(s.tags),
+            opts=child,
+        )
+        resource_spec: dict[str, Any] = {
+            "lifecycle_config_arn": self.lifecycle_config.arn,
+            "instance_type": spec.instance_type,
+        }
+        if spec.image_arn:
+            resource_spec["sagemaker_image_arn"] = spec.image_arn
+        if spec.image_version_alias:
+            resource_spec["sagemaker_image_version_alias"] = spec.image_version_alias
+        jupyter_lab = {
+            "lifecycle_config_arns": [self.lifecycle_config.arn],
+            "default_resource_spec": resource_spec,
+        }
+        self.domain = pulumi_aws.sagemaker.Domain(
+            f"{name}-domain",
+            domain_name=s.resource_name("studio"),
+            auth_mode="IAM",
+            vpc_id=args.vpc_id,
+            subnet_ids=list(args.subnet_ids),
+            app_network_access_type="VpcOnly",
+            kms_key_id=args.data_key_arn,
+            default_user_settings={
+                "execution_role": self.role.arn,
+                "security_groups": [self.security_group.id],
+                "studio_web_portal": "ENABLED",
+                "default_landing_uri": "studio::",
+                "jupyter_lab_app_settings": jupyter_lab,
+                # Notebooks hold the lake's data in their outputs: no sharing copies to S3.
+                "sharing_settings": {"notebook_output_option": "Disabled"},
+            },
+            default_space_settings={
+                "execution_role": self.role.arn,
+                "security_groups": [self.security_group.id],
+                "jupyter_lab_app_settings": jupyter_lab,
+            },
+            tags=dict(s.tags),
+            opts=child,
+        )
+        self.user_profile = pulumi_aws.sagemaker.UserProfile(
+            f"{name}-user",
+            domain_id=self.domain.id,
+            user_profile_name=spec.user_profile,
+            user_settings={
+                "execution_role": self.role.arn,
+                "security_groups": [self.security_group.id],
+            },
+            tags=dict(s.tags),
+            opts=child,
+        )
+        self.role_policy = pulumi_aws.iam.RolePolicy(
+            f"{name}-role",
+            name="studio-least-privilege",
+            role=self.role.name,
+            policy=iam.document(studio_statements(args, self.domain.id)),
+            opts=child,
+        )
+        self.register_outputs(
+            {
+                "domain_id": self.domain.id,
+                "user_profile": self.user_profile.user_profile_name,
+                "execution_role_arn": self.role.arn,
+            }
+        )
+
+
+def studio_statements(args: StudioArgs, domain_id: pulumi.Input[str]) -> list[dict[str, Any]]:
+    """The Studio execution role's policy: what the notebooks, ``lake`` and Studio call."""
+    s, a = args.settings, args.bucket_arns
+    sm = f"arn:aws:sagemaker:{s.region}:{s.account_id}"
+    logs = f"arn:aws:logs:{s.region}:{s.account_id}:log-group:/aws/sagemaker"
+    groups = list(s.workgroups)
+    return [
+        # `lake status` and 01_explore size every zone; Athena reads a queried table's files
+        # with the caller's credentials, so every zone with tables is readable.
+        iam.statement(
+            ["s3:ListBucket", "s3:GetBucketLocation"],
+            [a[z] for z in ("raw", "processed", "curated", "scripts", "query-results")],
+            sid="ListLakeBuckets",
+        ),
+        iam.statement(
+            ["s3:GetObject"],
+            [
+                iam.bucket_objects(a["raw"]),
+                iam.bucket_objects(a["processed"]),
+                iam.bucket_objects(a["curated"]),
+                iam.bucket_object(a["scripts"], CONFIG_KEY),
+                # The wheelhouse the lifecycle configuration installs.
+                iam.bucket_objects(a["scripts"], LIB_PREFIX),
+            ],
+            sid="ReadTheLake",
+        ),
+        iam.statement(
+            list(iam.S3_READ_WRITE_ACTIONS),
+            [
+                iam.bucket_objects(a["scripts"], "models/"),
+                iam.bucket_objects(a["scripts"], "runs/"),
+                iam.bucket_objects(a["scripts"], ML_JOBS_PREFIX),
+                iam.bucket_objects(a["curated"], f"{PREDICTIONS_TABLE}/"),
+                *(iam.bucket_objects(a["query-results"], f"{g}/") for g in groups),
+            ],
+            sid="ModelsRunsTrainingInputsPredictionsQueryResults",
+        ),
+        iam.statement(
+            list(iam.ATHENA_QUERY_ACTIONS),
+            [f"arn:aws:athena:{s.region}:{s.account_id}:workgroup/{g}" for g in groups],
+            sid="QueryInTheLakesWorkgroups",
+        ),
+        iam.statement(
+            list(iam.GLUE_READ_ACTIONS),
+            iam.glue_catalog_arns(s.region, s.account_id, s.database),
+            sid="ReadCatalog",
+        ),
+        iam.statement(
+            [a for a in iam.GLUE_WRITE_ACTIONS if a not in iam.GLUE_READ_ACTIONS],
+            [
+                f"arn:aws:glue:{s.region}:{s.account_id}:catalog",
+                f"arn:aws:glue:{s.region}:{s.account_id}:database/{s.database}",
+                f"arn:aws:glue:{s.region}:{s.account_id}:table/{s.database}/{PREDICTIONS_TABLE}",
+            ],
+            sid="CatalogPredictions",
+        ),
+        # Training, deploy and transform from a notebook or `lake`: the same calls, under the
+        # same VPC, isolation and key conditions, as the jobs role's.
+        *sagemaker_job_statements(
+            sm,
+            subnet_ids=list(args.subnet_ids),
+            security_group_ids=[args.job_security_group_id],
+            kms_key_arn=args.data_key_arn,
+        ),
+        iam.statement(
+            ["iam:PassRole"],
+            [args.jobs_role_arn],
+            sid="PassTheJobsRoleToSageMaker",
+            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        ),
+        # Studio itself: the user's JupyterLab spaces and apps in this domain only.
+        iam.statement(
+            ["sagemaker:DescribeDomain"],
+            [pulumi.Output.concat(f"{sm}:domain/", domain_id)],
+            sid="StudioDomain",
+        ),
+        iam.statement(
+            [
+                "sagemaker:DescribeUserProfile",
+                "sagemaker:CreateSpace",
+                "sagemaker:UpdateSpace",
+                "sagemaker:DeleteSpace",
+                "sagemaker:DescribeSpace",
+                "sagemaker:CreateApp",
+                "sagemaker:DeleteApp",
+                "sagemaker:DescribeApp",
+                "sagemaker:AddTags",
+                "sagemaker:ListTags",
+            ],
+            [
+                pulumi.Output.concat(f"{sm}:user-profile/", domain_id, "/*"),
+                pulumi.Output.concat(f"{sm}:space/", domain_id, "/*"),
+                pulumi.Output.concat(f"{sm}:app/", domain_id, "/*"),
+            ],
+            sid="StudioSpacesAndApps",
+        ),
+        iam.statement(list(STUDIO_LIST_ACTIONS), ["*"], sid="StudioListsSpacesAndApps"),
+        iam.statement(
+            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            [f"{logs}/studio", f"{logs}/studio:log-stream:*"],
+            sid="StudioAppLogs",
+        ),
+        iam.statement(
+            ["logs:DescribeLogStreams", "logs:GetLogEvents"],
+            [
+                f"{logs}/{kind}Jobs{suffix}"
+                for kind in ("Training", "Processing", "Transform")
+                for suffix in ("", ":log-stream:*")
+            ],
+            sid="ReadJobLogs",
+        ),
+        iam.statement(["sns:Publish"], [s.alerts_topic_arn], sid="LakeReportAlerts"),
+        iam.kms_use([args.data_key_arn]),
+        iam.statement(
+            ["kms:GenerateDataKey", "kms:Decrypt"],
+            [args.alerts_key_arn],
+            sid="PublishToTheEncryptedAlertsTopic",
+        ),
+    ]
