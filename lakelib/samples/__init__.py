@@ -33,7 +33,9 @@ valid or has exactly one rejecting kind: ``null_required``, ``negative_amount``,
 also be ``string_amount``, ``late_arriving`` (dated 1–7 days before its file) and
 ``unknown_customer`` (an id absent from customers.csv). ``exact_duplicate`` (the identical
 line again, same or next file) and ``corrected_resend`` (the same id with another amount in
-one of the next 3 files; the later line is the truth) add lines for valid records only.
+one of the next 3 files; the later line is the truth) add lines for valid records only. A
+``moved_resend`` share of the corrected re-sends (0 unless asked for) also corrects the
+date, by 1–3 days: the truth moves to another event-date partition.
 Exact duplicates are verbatim copies, so one copied from the day before ``channel_from_date``
 lacks ``channel``.
 
@@ -67,7 +69,11 @@ Manifest entry of ``sales``:
     Distinct known customers with at least one kept sale.
 ``dirt``
     ``{kind: count}`` for every kind in :data:`DIRT_KINDS`: base records of that kind,
-    except ``exact_duplicate`` and ``corrected_resend``, which count extra lines.
+    except ``exact_duplicate`` and ``corrected_resend``, which count extra lines, and
+    ``moved_resend``, which counts those re-sends that moved the date.
+``moved``
+    ``{id: {"from": date, "to": date}}`` for each moved re-send: the kept row is dated
+    ``to`` (the date's time of day unchanged).
 
 Entries of ``customers`` and ``products``: ``seed``, ``start``, ``days``, ``rows_per_day``,
 ``files`` (1), ``rows`` (data rows), ``file_lines`` (rows + header), and

@@ -14,7 +14,8 @@ import numpy as np
 from lakelib.samples._spec import GeneratorSpec
 
 # Independent random streams, one per concern: changing how one is drawn never shifts another.
-STREAMS = {"customers": 1, "products": 2, "behaviour": 3, "sales": 4}
+# "moves" is its own stream so that drawing it never changes the bytes of the others.
+STREAMS = {"customers": 1, "products": 2, "behaviour": 3, "sales": 4, "moves": 5}
 
 REGIONS = ("north", "south", "east", "west", "central")
 REGION_WEIGHTS = (0.22, 0.2, 0.2, 0.23, 0.15)

@@ -33,6 +33,7 @@ BAD_DATES = (
 )
 MAX_LATE_DAYS = 7
 MAX_RESEND_DAYS = 3
+MAX_MOVE_DAYS = 3
 ABSURD_CENTS = (100_000_000, 10_000_000_000)  # 1,000,000.00 up to 100,000,000.00
 SECONDS_PER_DAY = 86_400
 
@@ -214,11 +215,25 @@ def build_sales(spec: GeneratorSpec, customers: Customers, products: Products) -
     corrected = np.maximum(np.where(corrected == cents[resend_index], corrected + 1, corrected), 1)
     resend_second = (u_when[resend_index] * SECONDS_PER_DAY).astype(np.int64)
     channel_start = channel_day(spec)
+    moved_day = _moved_days(spec, day, resend)
+    moves: dict[str, dict[str, str]] = {}
     for i, f, c in zip(
         resend_index.tolist(), resend_file.tolist(), corrected.tolist(), strict=True
     ):
+        when = date_text[i]
+        if moved_day[i] != day[i]:
+            moved = (
+                np.datetime64(spec.start.isoformat(), "s")
+                + np.timedelta64(int(moved_day[i]), "D")
+                + np.timedelta64(int(second[i]), "s")
+            )
+            when = f'"{moved}Z"'
+            moves[ids[i].strip('"')] = {
+                "from": (spec.start + dt.timedelta(days=int(day[i]))).isoformat(),
+                "to": (spec.start + dt.timedelta(days=int(moved_day[i]))).isoformat(),
+            }
         text = (
-            f'{{"id": {ids[i]}, "date": {date_text[i]}, "amount": {c / 100}, '
+            f'{{"id": {ids[i]}, "date": {when}, "amount": {c / 100}, '
             f'"customer_id": {customer_text[i]}, "product_id": {product_text[i]}'
         )
         extra_text.append(
@@ -248,6 +263,7 @@ def build_sales(spec: GeneratorSpec, customers: Customers, products: Products) -
     dirt = {
         "exact_duplicate": len(dup_index),
         "corrected_resend": len(resend_index),
+        "moved_resend": len(moves),
         **{name: int(np.count_nonzero(kind == code)) for name, code in _KIND.items()},
         "string_amount": int(np.count_nonzero(string_amount)),
         "late_arriving": int(np.count_nonzero(late)),
@@ -273,6 +289,23 @@ def build_sales(spec: GeneratorSpec, customers: Customers, products: Products) -
         ),
         "customers_referenced": int(np.unique(customer[valid & ~unknown]).size),
         "dirt": dirt,
+        "moved": dict(sorted(moves.items())),
         "file_lines": {f"sales/{k}": v for k, v in file_lines.items()},
     }
     return SalesFiles(files=files, manifest=manifest)
+
+
+def _moved_days(spec: GeneratorSpec, day: np.ndarray, resend: np.ndarray) -> np.ndarray:
+    """The event day of each record's corrected re-send: its own day, or for the
+    ``moved_resend`` share of re-sends another day 1–3 days away inside the period."""
+    rng = stream(spec, "moves")
+    n = len(day)
+    u_move, u_shift, u_sign = rng.random((3, n))
+    shift = 1 + np.floor(u_shift * MAX_MOVE_DAYS).astype(np.int64)
+    target = np.where(u_sign < 0.5, day - shift, day + shift)
+    # Outside the period: the other way; still outside (a short period): the nearest other day.
+    target = np.where((target < 0) | (target >= spec.days), 2 * day - target, target)
+    nearest = np.where(day + 1 < spec.days, day + 1, day - 1)
+    target = np.where((target < 0) | (target >= spec.days), nearest, target)
+    moved = resend & (u_move < spec.rates.moved_resend) & (target >= 0)
+    return np.where(moved, target, day)

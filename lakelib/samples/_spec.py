@@ -24,7 +24,9 @@ REJECTING_KINDS: tuple[str, ...] = (
 VALID_KINDS: tuple[str, ...] = ("string_amount", "late_arriving", "unknown_customer")
 # Extra lines: copies of valid records that a correct cleaner removes by id.
 DUPLICATE_KINDS: tuple[str, ...] = ("exact_duplicate", "corrected_resend")
-DIRT_KINDS: tuple[str, ...] = DUPLICATE_KINDS + REJECTING_KINDS + VALID_KINDS
+# Corrected re-sends whose correction also moves the order to another date (a subset).
+CORRECTION_KINDS: tuple[str, ...] = ("moved_resend",)
+DIRT_KINDS: tuple[str, ...] = DUPLICATE_KINDS + CORRECTION_KINDS + REJECTING_KINDS + VALID_KINDS
 
 DEFAULT_START = dt.date(2026, 1, 1)
 DEFAULT_DAYS = 60
@@ -50,6 +52,12 @@ class DirtRates:
     corrected_resend
         The same id with a different amount in a later file (1–3 days later); the later
         line is the truth.
+    moved_resend
+        Of the corrected re-sends, the fraction whose correction also changes the order's
+        date, by 1–3 days either way within the period: the truth moves to another event-date
+        partition. 0 by default, so the default data (and the demo's numbers) are those of
+        generators before it; drawn from its own random stream, so any rate leaves every
+        other line as it was.
     null_required
         One of ``id``, ``date``, ``amount``, ``customer_id``, ``product_id`` is null or missing.
     negative_amount
@@ -80,6 +88,7 @@ class DirtRates:
 
     exact_duplicate: float = 0.01
     corrected_resend: float = 0.005
+    moved_resend: float = 0.0
     null_required: float = 0.005
     negative_amount: float = 0.003
     absurd_amount: float = 0.001

@@ -29,6 +29,7 @@ SMALL = GeneratorSpec(start=dt.date(2026, 1, 1), days=4, rows_per_day=200, seed=
 DIRTY = DirtRates(
     exact_duplicate=0.05,
     corrected_resend=0.05,
+    moved_resend=0.4,
     null_required=0.03,
     negative_amount=0.03,
     absurd_amount=0.02,
@@ -201,6 +202,42 @@ def test_manifest_reconciles_with_the_files(dirty_out: Path) -> None:
     assert len(unknown) == dirt["unknown_customer"]
     known_buyers = {r["customer_id"] for r in found.kept.values()} & customers
     assert len(known_buyers) == entry["customers_referenced"]
+
+    # Moved re-sends: the first version is dated "from", the kept one "to" (same time of day).
+    assert len(entry["moved"]) == dirt["moved_resend"]
+    for sale_id, move in entry["moved"].items():
+        first, kept = found.first[sale_id][2]["date"], found.kept[sale_id]["date"]
+        assert (first[:10], kept[:10]) == (move["from"], move["to"]) and first[10:] == kept[10:]
+        shift = dt.date.fromisoformat(move["to"]) - dt.date.fromisoformat(move["from"])
+        assert 1 <= abs(shift.days) <= 3
+    moved_dates = sum(
+        found.first[i][2]["date"][:10] != r["date"][:10] for i, r in found.kept.items()
+    )
+    assert moved_dates == dirt["moved_resend"]
+
+
+def test_moved_resends_leave_every_other_line_as_it_was(tmp_path: Path) -> None:
+    """The default rate (0) writes what generators before it wrote; any other rate changes
+    only the dates of some corrected re-sends."""
+    plain = generate("sales", tmp_path / "plain", GeneratorSpec(days=6, rows_per_day=300, seed=3))
+    moving = DirtRates().replace(corrected_resend=0.05, moved_resend=0.5)
+    still = DirtRates().replace(corrected_resend=0.05)
+    a = generate(
+        "sales", tmp_path / "a", GeneratorSpec(days=6, rows_per_day=300, seed=3, rates=still)
+    )
+    b = generate(
+        "sales", tmp_path / "b", GeneratorSpec(days=6, rows_per_day=300, seed=3, rates=moving)
+    )
+    assert plain["moved"] == a["moved"] == {} and len(b["moved"]) == b["dirt"]["moved_resend"] > 0
+    changed = []
+    for name in a["file_lines"]:
+        before = (tmp_path / "a" / name).read_text().splitlines()
+        after = (tmp_path / "b" / name).read_text().splitlines()
+        changed += [(x, y) for x, y in zip(before, after, strict=True) if x != y]
+    assert len(changed) == len(b["moved"])
+    for x, y in changed:
+        assert json.loads(x)["id"] in b["moved"]
+        assert x.replace(json.loads(x)["date"], json.loads(y)["date"]) == y
 
 
 def test_channel_appears_from_the_stated_day(dirty_out: Path) -> None:
