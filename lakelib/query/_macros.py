@@ -238,6 +238,22 @@ MACROS: tuple[str, ...] = (
     "'CAST(double AS varchar) is not supported by the local engine: Trino renders doubles in "
     "scientific notation (1.25E1); use format() or CAST(CAST(x AS decimal(p, s)) AS varchar)') "
     "ELSE CAST(x AS VARCHAR) END",
+    # Time zones (AT TIME ZONE, at_timezone, with_timezone): the instant of a zoned value as
+    # a TIMESTAMPTZ. A timestamp without zone is read in the session zone (UTC, as Athena's).
+    "trino_zone_instant(x) AS CASE WHEN typeof(x) LIKE 'TIMESTAMP%' THEN CAST(x AS TIMESTAMPTZ) "
+    "ELSE error('AT TIME ZONE / at_timezone take a timestamp (Trino: Type of value must be a "
+    "time or timestamp with or without time zone)') END",
+    # with_timezone(ts, zone): the wall-clock time ts in zone. A time skipped by a DST change
+    # moves forward by the gap, and a time that happens twice takes the earlier offset (Java's
+    # ZonedDateTime.ofLocal, which Trino uses); ICU alone would take the later one.
+    "trino_with_zone(ts, z) AS CASE WHEN typeof(ts) NOT LIKE 'TIMESTAMP%' OR typeof(ts) = "
+    "'TIMESTAMP WITH TIME ZONE' THEN error('function with_timezone takes a timestamp without "
+    "time zone') "
+    "WHEN timezone(z, timezone(z, CAST(ts AS TIMESTAMP)) - INTERVAL 1 HOUR) = "
+    "CAST(ts AS TIMESTAMP) THEN timezone(z, CAST(ts AS TIMESTAMP)) - INTERVAL 1 HOUR "
+    "WHEN timezone(z, timezone(z, CAST(ts AS TIMESTAMP)) - INTERVAL 30 MINUTE) = "
+    "CAST(ts AS TIMESTAMP) THEN timezone(z, CAST(ts AS TIMESTAMP)) - INTERVAL 30 MINUTE "
+    "ELSE timezone(z, CAST(ts AS TIMESTAMP)) END",
     # Trino URL functions (java.net.URI parts); NULL when the part is absent.
     "trino_url_extract_protocol(u) AS nullif(regexp_extract(u, '^([a-zA-Z][a-zA-Z0-9+.-]*):', "
     "1), '')",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, cast
 
 import sqlglot
@@ -600,7 +601,7 @@ def _by_name(name: str, macro: str) -> Callable[[exp.Expression], exp.Expression
 
 
 def _from_unixtime(node: exp.Expression) -> exp.Expression | None:
-    if node.meta.get(NAME_KEY) == "from_unixtime" and len(_call_args(node)) > 1:
+    if node.meta.get(NAME_KEY) == "from_unixtime" and len(_call_args(node)) > 2:
         raise QueryError(
             "function from_unixtime is not supported by the local engine with a time zone or "
             "offset argument: Trino keeps the zone in the value; the local engine's timestamps "
@@ -685,6 +686,171 @@ def _current_timezone(node: exp.Expression) -> exp.Expression | None:
         # Athena's session time zone is UTC (and so is the local engine's connection).
         return exp.Literal.string("UTC")
     return None
+
+
+# -- time zones ----------------------------------------------------------------------------
+# Trino's TIMESTAMP WITH TIME ZONE keeps its zone (rendered 2024-01-01 07:00:00.000
+# America/New_York); DuckDB's TIMESTAMPTZ is an instant shown in the session zone. A zoned
+# value (x AT TIME ZONE z, at_timezone, with_timezone, from_unixtime(x, z)) is translated
+# where what reads it needs only its wall-clock time in the zone (hour, date, CAST to date or
+# timestamp, format_datetime without zone letters, ...) or only its instant (to_unixtime,
+# comparisons); anywhere else (shown in a result, date_trunc, CAST to varchar) it is refused.
+
+_ZONE_FUNCTIONS = {"at_timezone", "with_timezone"}
+# Calls that read the wall-clock fields of their (first) argument.
+_LOCAL_READERS = {
+    "hour",
+    "minute",
+    "second",
+    "millisecond",
+    "year",
+    "quarter",
+    "month",
+    "week",
+    "week_of_year",
+    "year_of_week",
+    "yow",
+    "day",
+    "day_of_month",
+    "day_of_week",
+    "dow",
+    "day_of_year",
+    "doy",
+    "date",
+    "extract",
+    "format_datetime",
+    "date_format",
+}
+_INSTANT_READERS = {"to_unixtime"}
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between)
+_ZONE_REFUSAL = (
+    "{what} is supported by the local engine only where its wall-clock fields or its instant "
+    "are read (hour(...), date(...), CAST(... AS date|timestamp), format_datetime, "
+    "to_unixtime, comparisons): Trino's TIMESTAMP WITH TIME ZONE keeps its zone (shown as "
+    "2024-01-01 07:00:00.000 America/New_York); the local engine's timestamps carry none"
+)
+
+
+@cache
+def _zone_names() -> frozenset[str]:
+    import zoneinfo
+
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _zoned_parts(node: exp.Expression) -> tuple[str, exp.Expression, exp.Expression] | None:
+    """(how, value, zone) of a zoned-value node: how is 'at' (keep the instant, show it in
+    zone) or 'with' (read value as wall-clock time in zone); None for other nodes."""
+    if isinstance(node, exp.AtTimeZone):
+        return "at", node.this, node.args["zone"]
+    name = node.meta.get(NAME_KEY)
+    if name in _ZONE_FUNCTIONS:
+        args = _call_args(node)
+        if len(args) != 2:
+            raise QueryError(f"function {name} takes a timestamp and a zone")
+        return ("at" if name == "at_timezone" else "with"), args[0], args[1]
+    if isinstance(node, exp.UnixToTime) and name == "from_unixtime":
+        args = _call_args(node)
+        if len(args) == 2:
+            return "unix", args[0], args[1]
+    return None
+
+
+def _zone_literal(zone: exp.Expression, what: str) -> str:
+    if not (isinstance(zone, exp.Literal) and zone.is_string):
+        raise QueryError(f"{what}: the zone must be a string literal in the local engine")
+    if zone.name not in _zone_names():
+        raise QueryError(
+            f"{what}: zone {zone.name!r} is not supported by the local engine (IANA zone "
+            "names such as 'America/New_York' or 'UTC' are)"
+        )
+    return zone.name
+
+
+def _what(node: exp.Expression) -> str:
+    name = node.meta.get(NAME_KEY)
+    return f"function {name}" if name else "AT TIME ZONE"
+
+
+def _zone_reader(node: exp.Expression) -> str | None:
+    """'local', 'instant' or 'zoned' (another zone conversion) for what reads a zoned value."""
+    parent = cast(exp.Expression | None, node.parent)
+    while isinstance(parent, exp.Paren):
+        node, parent = parent, cast(exp.Expression | None, parent.parent)
+    if parent is None:
+        return None
+    first = _call_args(parent)[:1]
+    if _zoned_parts(parent) is not None and first and first[0] is node:
+        return "zoned"
+    if isinstance(parent, exp.AtTimeZone) and parent.this is node:
+        return "zoned"
+    if isinstance(parent, _COMPARISONS):
+        return "instant"
+    name = parent.meta.get(NAME_KEY)
+    if isinstance(parent, exp.Cast):
+        to = parent.to.this
+        if to in {exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP} and parent.this is node:
+            return "local"
+        return None
+    if name in _INSTANT_READERS:
+        return "instant"
+    if name in _LOCAL_READERS and any(a is node for a in _call_args(parent)):
+        if name == "format_datetime":
+            pattern = _call_args(parent)[1:2]
+            if (
+                pattern
+                and isinstance(pattern[0], exp.Literal)
+                and re.search(r"[zZ]", re.sub(r"'[^']*'", "", pattern[0].name))
+            ):
+                return None  # zone letters need the zone
+        return "local"
+    return None
+
+
+def check_zones(tree: exp.Expression) -> None:
+    """Refuse a zoned value the local engine cannot answer exactly (see above)."""
+    for found in tree.walk():
+        node = cast(exp.Expression, found)
+        parts = _zoned_parts(node)
+        if parts is None:
+            continue
+        _zone_literal(parts[2], _what(node))
+        if _zone_reader(node) is None:
+            raise QueryError(
+                "not supported by the local engine: " + _ZONE_REFUSAL.format(what=_what(node))
+            )
+
+
+def _instant(node: exp.Expression) -> exp.Expression:
+    """A zoned value's instant (a DuckDB TIMESTAMPTZ expression)."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    parts = _zoned_parts(node)
+    if parts is None:
+        return _fn("trino_zone_instant", node)
+    how, value, zone = parts
+    if how == "with":
+        return _fn("trino_with_zone", value, zone)
+    if how == "unix":
+        return _fn("to_timestamp", value)
+    return _instant(value)
+
+
+def _zones(tree: exp.Expression) -> exp.Expression:
+    """Replace each outermost zoned value by its wall-clock time or its instant."""
+    nodes = [cast(exp.Expression, n) for n in tree.walk()]
+    outermost = [n for n in nodes if _zoned_parts(n) is not None and _zone_reader(n) != "zoned"]
+    for node in outermost:
+        reader = _zone_reader(node)
+        parts = _zoned_parts(node)
+        assert parts is not None
+        instant = _instant(node)
+        new = instant if reader == "instant" else _fn("timezone", parts[2], instant)
+        new.meta["lake_zone_done"] = True
+        if node is tree:
+            return new
+        node.replace(new)
+    return tree
 
 
 REWRITES: tuple[Rewrite, ...] = (
@@ -830,10 +996,6 @@ REFUSED: dict[Any, str] = {
     exp.Typeof: "typeof() (type names differ between engines)",
     exp.TableSample: "TABLESAMPLE (sampling is engine-specific)",
     exp.MatchRecognize: "MATCH_RECOGNIZE",
-    exp.AtTimeZone: (
-        "AT TIME ZONE (Trino keeps the instant and shows it in the zone, 2024-01-01 "
-        "07:00:00.000 America/New_York; the local engine's timestamps carry no zone)"
-    ),
     "approx_set": "approx_set (HyperLogLog sketches)",
     "merge": "merge (sketch aggregation)",
     "empty_approx_set": "empty_approx_set (HyperLogLog sketches)",
@@ -858,6 +1020,7 @@ def refuse(tree: exp.Expression) -> None:
     (:mod:`lakelib.query._functions`); any other call is refused by its name.
     """
     check_calls(tree)
+    check_zones(tree)
     for node in tree.walk():
         reason = REFUSED.get(type(node))
         if reason is None and isinstance(node, exp.Anonymous):
@@ -994,6 +1157,7 @@ def rewrite(tree: exp.Expression) -> exp.Expression:
     refuse(tree)
     name_columns(tree)
     annotate(tree)
+    tree = _zones(tree)
     nodes: list[exp.Expression] = [cast(exp.Expression, n) for n in tree.walk(bfs=False)]
     for node in reversed(nodes):
         for fix in REWRITES:

@@ -713,6 +713,47 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         [(4,)],
     ),
     ("qualified table name", "SELECT count(*) FROM data_lake_db.raw_events", [(4,)]),
+    # datetime.html, time zones. Athena's session zone is UTC, so the documented examples
+    # (session America/New_York) shift: at_timezone(TIMESTAMP '2022-11-01 09:08:07.321',
+    # 'America/Los_Angeles') is 02:08:07.321 in Los Angeles; with_timezone keeps the
+    # wall-clock time (09:08:07.321 Los Angeles = 16:08:07.321 UTC); AT TIME ZONE keeps the
+    # instant (2012-10-31 01:00 UTC is 2012-10-30 18:00 in Los Angeles).
+    (
+        "at_timezone and with_timezone",
+        "SELECT CAST(at_timezone(TIMESTAMP '2022-11-01 09:08:07.321', 'America/Los_Angeles') "
+        "AS timestamp), hour(at_timezone(TIMESTAMP '2022-11-01 09:08:07.321', "
+        "'America/Los_Angeles')), CAST(with_timezone(TIMESTAMP '2022-11-01 09:08:07.321', "
+        "'America/Los_Angeles') AS timestamp), to_unixtime(with_timezone("
+        "TIMESTAMP '2022-11-01 09:08:07.321', 'America/Los_Angeles'))",
+        [(T(2022, 11, 1, 2, 8, 7, 321000), 2, T(2022, 11, 1, 9, 8, 7, 321000), 1667318887.321)],
+    ),
+    (
+        "AT TIME ZONE",
+        "SELECT CAST(TIMESTAMP '2012-10-31 01:00:00' AT TIME ZONE 'America/Los_Angeles' "
+        "AS timestamp), date(TIMESTAMP '2012-10-31 01:00:00' AT TIME ZONE "
+        "'America/Los_Angeles'), CAST(with_timezone(TIMESTAMP '2012-10-30 18:00:00', "
+        "'America/Los_Angeles') AT TIME ZONE 'UTC' AS timestamp), "
+        "hour(from_unixtime(0, 'Asia/Tokyo')), "
+        "with_timezone(TIMESTAMP '2024-01-01 09:00:00', 'Asia/Tokyo') = "
+        "TIMESTAMP '2024-01-01 00:00:00'",
+        [(T(2012, 10, 30, 18, 0), D(2012, 10, 30), T(2012, 10, 31, 1, 0), 9, True)],
+    ),
+    (
+        "zone conversion of table data",
+        "SELECT hour(sold_at AT TIME ZONE 'Asia/Tokyo'), format_datetime(sold_at AT TIME ZONE "
+        "'Asia/Kolkata', 'yyyy-MM-dd HH:mm'), day_of_week(sold_at AT TIME ZONE "
+        "'America/New_York') FROM sales WHERE id = 1",
+        [(17, "2024-01-01 13:30", 1)],
+    ),
+    # A wall-clock time that happens twice (the end of daylight saving time) takes the
+    # earlier offset, a skipped one moves forward by the gap (java.time's ZonedDateTime.ofLocal,
+    # which Trino's with_timezone uses): 01:30 EDT = 05:30 UTC; 02:30 on 2024-03-10 is 03:30 EDT.
+    (
+        "with_timezone across DST changes",
+        "SELECT to_unixtime(with_timezone(TIMESTAMP '2024-11-03 01:30:00', 'America/New_York')), "
+        "to_unixtime(with_timezone(TIMESTAMP '2024-03-10 02:30:00', 'America/New_York'))",
+        [(1730611800.0, 1710055800.0)],
+    ),
     (
         "partition key values",
         "SELECT DISTINCT year, month, day FROM raw_events ORDER BY day",
@@ -995,8 +1036,7 @@ TYPING_ERRORS = [
         "Cannot apply operator: bigint = varchar",
     ),
     (
-        "SELECT count(*) FROM sales s JOIN regions r ON s.customer = r.customer "
-        "WHERE r.region = 1",
+        "SELECT count(*) FROM sales s JOIN regions r ON s.customer = r.customer WHERE r.region = 1",
         "Cannot apply operator: varchar = integer",
     ),
     ("SELECT sum(amount) OVER (PARTITION BY channel) > '1' FROM sales", "double > varchar"),
@@ -1011,6 +1051,20 @@ TYPING_ERRORS = [
     ("SELECT DATE '2024-01-01' + 1", "Cannot apply operator: date + integer"),
     ("SELECT max(sold_at) - 1 FROM sales", "Cannot apply operator: timestamp - integer"),
     ("SELECT qty + '1' FROM sales", "Cannot apply operator: bigint + varchar"),
+    # A zoned value shown as it is needs its zone, which the local engine's timestamps lack.
+    (
+        "SELECT TIMESTAMP '2024-01-01 00:00:00' AT TIME ZONE 'America/New_York'",
+        "AT TIME ZONE is supported by the local engine only where",
+    ),
+    (
+        "SELECT date_trunc('day', with_timezone(sold_at, 'Asia/Tokyo')) FROM sales",
+        "function with_timezone is supported by the local engine only where",
+    ),
+    (
+        "SELECT format_datetime(sold_at AT TIME ZONE 'Asia/Tokyo', 'HH:mm Z') FROM sales",
+        "AT TIME ZONE is supported by the local engine only where",
+    ),
+    ("SELECT hour(at_timezone(sold_at, 'Mars/Olympus')) FROM sales", "zone 'Mars/Olympus'"),
     # string.html: || and concat() take varchar (or arrays); no implicit cast to text.
     ("SELECT 1 || 'a'", "Cannot apply operator: integer || varchar"),
     ("SELECT 'id-' || qty FROM sales", "Cannot apply operator: varchar || bigint"),
