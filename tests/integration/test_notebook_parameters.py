@@ -35,8 +35,18 @@ def outputs(executed: dict, marker: str) -> str:
 def test_run_date_and_tables_are_parameters_of_01_explore(lake_home: Path) -> None:
     sales_clean(lake_home)  # sales from 2026-01-01 to 2026-01-20
     crawl("processed")
-    refused = pd.DataFrame({"reason": ["amount: negative", "amount: negative", "id: missing"]})
-    lk.write_table(refused, "test_quarantine", zone="processed")
+    # Quarantined records by arrival day (the quarantine zone's year/month/day folders).
+    refused = pd.DataFrame(
+        {
+            "reason": ["amount: negative", "amount: negative", "id: missing", "date: bad"],
+            "year": ["2026"] * 4,
+            "month": ["01"] * 4,
+            "day": ["10", "10", "15", "16"],  # the last one arrived after run_date
+        }
+    )
+    lk.write_table(
+        refused, "test_quarantine", zone="processed", partition_cols=["year", "month", "day"]
+    )
     (key,) = run_notebooks(
         ["01_explore"],
         dt.date(2026, 1, 15),
@@ -47,6 +57,7 @@ def test_run_date_and_tables_are_parameters_of_01_explore(lake_home: Path) -> No
     assert "2026-01-15" in size and "2026-01-20" not in size  # the lake as of run_date
     reasons = outputs(executed, "split_part(reason")
     assert "amount" in reasons and "2" in reasons and "id" in reasons
+    assert "date" not in reasons  # refused after run_date: not yet part of the picture
 
 
 def test_run_date_limits_what_02_train_trains_on(lake_home: Path) -> None:
