@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from lake_platform.policies import check_all, check_no_wildcard_actions
-from pulumi_harness import REGION, REPO, Platform, run_program, stack_config
+from pulumi_harness import ACCOUNT, REGION, REPO, Platform, run_program, stack_config
 
 from lakelib.aws import client
 
@@ -204,6 +204,8 @@ def test_studio_endpoints_with_private_dns_in_the_lakes_vpc(
         assert inputs["privateDnsEnabled"] is True, service
         assert inputs["vpcId"] == studio.outputs["vpc_id"]
         assert inputs["subnetIds"] == studio.outputs["private_subnet_ids"]
+        (perimeter,) = json.loads(inputs["policy"])["Statement"]  # this account's callers only
+        assert perimeter["Condition"] == {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}}
     services = [r.inputs["serviceName"] for r in studio.of_type(ENDPOINT)]
     assert len(services) == len(set(services))  # none declared twice (private DNS would clash)
     off = {r.inputs["serviceName"] for r in minimal_platform.of_type(ENDPOINT)}

@@ -33,7 +33,12 @@ from pulumi import ResourceOptions
 
 from lake_platform import iam
 from lake_platform.artifacts import CONFIG_KEY, LIB_PREFIX
-from lake_platform.security import ML_JOBS_PREFIX, PREDICTIONS_TABLE, sagemaker_job_statements
+from lake_platform.security import (
+    ML_JOBS_PREFIX,
+    PREDICTIONS_TABLE,
+    endpoint_policy,
+    sagemaker_job_statements,
+)
 from lake_platform.settings import PlatformConfigError, PlatformSettings
 
 # What Studio and the code in its kernels call besides S3 (the gateway endpoint), and why:
@@ -209,6 +214,15 @@ class Studio(pulumi.ComponentResource):
                 private_dns_enabled=True,
                 subnet_ids=list(args.subnet_ids),
                 security_group_ids=[args.endpoint_security_group_id],
+                # This account's principals only, as the network layer's endpoints. Studio
+                # lists spaces and apps (actions with no resource), so on the API endpoint
+                # the perimeter is the caller's account, not this account's ARNs.
+                policy=endpoint_policy(
+                    service,
+                    s.region,
+                    s.account_id,
+                    ["*"] if service == "sagemaker.api" else (),
+                ),
                 tags={**s.tags, "Name": s.resource_name(service)},
                 opts=child,
             )
