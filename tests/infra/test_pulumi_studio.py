@@ -26,6 +26,11 @@ from lake_platform.policies import check_all, check_no_wildcard_actions
 from pulumi_harness import ACCOUNT, REGION, REPO, Platform, run_program, stack_config
 
 from lakelib.aws import client
+from lakelib.config import Zone
+from lakelib.config._settings import AWS_ZONE_LAYOUT
+from lakelib.ml._sagemaker import training_plan_key
+from lakelib.ml._transform import PREDICTIONS_TABLE
+from lakelib.report._data import WORKGROUP as REPORT_WORKGROUP
 
 DOMAIN = "aws:sagemaker/domain:Domain"
 USER_PROFILE = "aws:sagemaker/userProfile:UserProfile"
@@ -113,37 +118,61 @@ def test_the_execution_role_has_no_star_action_and_passes_the_policy_checks(
     assert all(st["Effect"] == "Allow" for st in statements)
 
 
+def _zone_object(out: dict[str, Any], zone: Zone, key: str) -> str:
+    """``arn:aws:s3:::<bucket>/<prefix><key>`` of a key in a zone, as lakelib lays it out."""
+    output, prefix = AWS_ZONE_LAYOUT[zone]
+    return f"arn:aws:s3:::{out[output]}/{prefix}{key}"
+
+
 def test_the_execution_role_grants_what_notebooks_and_lake_call_and_no_more(
     studio: Platform,
 ) -> None:
+    """Keys and names come from lakelib itself: a change of layout there fails here."""
     out = studio.outputs
     st = _studio_policy(studio)
     s3, scripts = "arn:aws:s3:::", out["scripts_bucket"]
-    athena = f"arn:aws:athena:{REGION}:{out['glue_role_arn'].split(':')[4]}:workgroup"
+    athena = f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup"
+    sm = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}"
     needed = [
-        ("s3:ListBucket", f"{s3}{out['raw_bucket']}"),  # lake status sizes every zone
-        ("s3:GetObject", f"{s3}{out['processed_bucket']}/sales_clean/year=2026/x.parquet"),
-        ("s3:GetObject", f"{s3}{scripts}/config/lake.toml"),
-        ("s3:GetObject", f"{s3}{scripts}/jobs/lib/lakelib-0.1.0-emr7.zip"),
-        ("s3:PutObject", f"{s3}{scripts}/models/churn/registry.json"),
-        ("s3:PutObject", f"{s3}{scripts}/runs/2026-03-01/04_report.ipynb"),
-        ("s3:PutObject", f"{s3}{scripts}/jobs/ml/churn-1/input/train/train.csv"),
-        ("s3:PutObject", f"{s3}{out['curated_bucket']}/predictions/year=2026/p.parquet"),
-        ("s3:PutObject", f"{s3}{out['query_results_bucket']}/primary/q.csv"),
-        ("athena:StartQueryExecution", f"{athena}/primary"),
-        ("athena:StartQueryExecution", f"{athena}/analytics"),
-        ("athena:GetQueryResults", f"{athena}/ml_data"),
-        (
-            "sagemaker:DescribeTrainingJob",
-            f"arn:aws:sagemaker:{REGION}:123456789012:training-job/x",
+        # `lake status` and 01_explore size every zone (lakelib.storage.zone_usage).
+        *(("s3:ListBucket", f"{s3}{out[AWS_ZONE_LAYOUT[z][0]]}") for z in Zone),
+        # Athena reads a queried table's files as the caller: every zone with tables.
+        *(
+            ("s3:GetObject", _zone_object(out, z, "t/year=2026/month=03/day=01/p.parquet"))
+            for z in (Zone.RAW, Zone.PROCESSED, Zone.CURATED, Zone.QUARANTINE)
         ),
-        ("iam:PassRole", out["sagemaker_role_arn"]),
-        ("sns:Publish", out["alerts_topic_arn"]),
-        ("kms:Decrypt", out["data_key_arn"]),
-        (
-            "sagemaker:CreateApp",
-            f"arn:aws:sagemaker:{REGION}:123456789012:app/studio-domain-id/u/JupyterLab/default",
+        ("s3:GetObject", f"{s3}{scripts}/config/lake.toml"),  # LAKE_CONFIG
+        ("s3:GetObject", f"{s3}{scripts}/jobs/lib/lakelib-0.1.0-emr7.zip"),  # the install
+        # 02_train: registry and artifact, training inputs, bundle and plan.
+        ("s3:PutObject", _zone_object(out, Zone.MODELS, "churn/registry.json")),
+        ("s3:PutObject", _zone_object(out, Zone.MODELS, "churn/v3/model.tar.gz")),
+        ("s3:PutObject", _zone_object(out, Zone.SCRIPTS, "ml/churn-1/input/train/train.csv")),
+        ("s3:PutObject", _zone_object(out, Zone.SCRIPTS, training_plan_key("manual-1"))),
+        ("s3:GetObject", _zone_object(out, Zone.MODELS, "training-jobs/churn-1/output/x.tgz")),
+        # 04_report and papermill copies; quality_by_day reads the ingest run records.
+        ("s3:PutObject", _zone_object(out, Zone.RUNS, "2026-03-01/report.html")),
+        ("s3:GetObject", _zone_object(out, Zone.RUNS, "ingest/sales/runs/x.json")),
+        ("s3:PutObject", _zone_object(out, Zone.CURATED, f"{PREDICTIONS_TABLE}/year=2026/p")),
+        ("glue:CreateTable", f"arn:aws:glue:{REGION}:{ACCOUNT}:table/data_lake_db/predictions"),
+        ("glue:GetPartitions", f"arn:aws:glue:{REGION}:{ACCOUNT}:table/data_lake_db/sales"),
+        # lk.read_sql (primary), the report (analytics), load_events (ml_data).
+        *(
+            (action, f"{athena}/{group}")
+            for group in ("primary", REPORT_WORKGROUP, "ml_data")
+            for action in ("athena:StartQueryExecution", "athena:GetQueryResults")
         ),
+        *(
+            ("s3:PutObject", _zone_object(out, Zone.QUERY_RESULTS, f"{group}/q.csv"))
+            for group in ("primary", REPORT_WORKGROUP, "ml_data")
+        ),
+        ("sagemaker:DescribeTrainingJob", f"{sm}:training-job/churn-1"),
+        ("sagemaker:InvokeEndpoint", f"{sm}:endpoint/churn"),
+        ("iam:PassRole", out["sagemaker_role_arn"]),  # training jobs run as the jobs role
+        ("sns:Publish", out["alerts_topic_arn"]),  # lake report's alerts
+        ("kms:GenerateDataKey", out["data_key_arn"]),
+        # Studio: the user's spaces and apps in this domain.
+        ("sagemaker:CreateApp", f"{sm}:app/studio-domain-id/u/JupyterLab/default"),
+        ("sagemaker:DescribeSpace", f"{sm}:space/studio-domain-id/my-space"),
     ]
     assert [n for n in needed if not _allowed(st, *n)] == []
     refused = [
@@ -154,11 +183,10 @@ def test_the_execution_role_grants_what_notebooks_and_lake_call_and_no_more(
         ("s3:DeleteObject", f"{s3}{out['processed_bucket']}/sales_clean/x.parquet"),
         ("s3:GetObject", f"{s3}{out['logs_bucket']}/AWSLogs/x"),
         ("iam:PassRole", out["studio_role_arn"]),  # jobs run as the jobs role, not this one
-        ("glue:CreateTable", f"arn:aws:glue:{REGION}:123456789012:table/data_lake_db/sales_clean"),
-        (
-            "sagemaker:CreateApp",
-            f"arn:aws:sagemaker:{REGION}:123456789012:app/other-domain/u/JupyterLab/x",
-        ),
+        ("glue:CreateTable", f"arn:aws:glue:{REGION}:{ACCOUNT}:table/data_lake_db/sales_clean"),
+        ("glue:DeleteTable", f"arn:aws:glue:{REGION}:{ACCOUNT}:table/data_lake_db/predictions"),
+        ("sagemaker:CreateApp", f"{sm}:app/other-domain/u/JupyterLab/x"),
+        ("sagemaker:CreateDomain", f"{sm}:domain/d-new"),
     ]
     assert [r for r in refused if _allowed(st, *r)] == []
     # Jobs started from Studio carry the stack's network and key, as the jobs role's do.
