@@ -192,6 +192,18 @@ MACROS: tuple[str, ...] = (
     "ELSE list_max(a) END",
     "trino_array_min(a) AS CASE WHEN len(list_filter(a, lambda e: e IS NULL)) > 0 THEN NULL "
     "ELSE list_min(a) END",
+    # array.html: array_first / array_last are NULL for an empty array.
+    "trino_array_first(a) AS a[1]",
+    "trino_array_last(a) AS a[-1]",
+    # array_remove keeps NULL elements and is NULL for a NULL element to remove
+    # (ArrayRemoveFunction: null elements are kept, the value is never null).
+    "trino_array_remove(a, v) AS CASE WHEN v IS NULL THEN NULL "
+    "ELSE list_filter(a, lambda e: e IS NULL OR e <> v) END",
+    # trim_array(a, n): n elements off the end; n past the cardinality (or negative) fails.
+    "trino_trim_array(a, n) AS CASE WHEN n < 0 OR n > len(a) THEN error('size must not "
+    "exceed array cardinality ' || len(a) || ': ' || n) ELSE a[1:len(a) - n] END",
+    # nth_value's offset starts at 1; zero or negative fails (window.html).
+    "trino_offset(n) AS CASE WHEN n <= 0 THEN error('Offset must be at least 1') ELSE n END",
     # Trino: array_position is 0 when the element is absent (DuckDB: NULL).
     "trino_array_position(a, x) AS CASE WHEN a IS NULL OR x IS NULL THEN NULL "
     "ELSE coalesce(list_position(a, x), 0) END",
