@@ -1,7 +1,10 @@
 """Curated, analytics-ready tables from ``sales_clean``: pure DataFrame -> DataFrame.
 
 Every figure is computed "as of" the last event date in the data, never the clock, so the
-same input gives the same table on every run.
+same input gives the same table on every run. Every figure is also a function of the set of
+rows alone, never of the order Spark happens to see them in (sums are exact decimals, ties
+are broken by value), so recomputing some keys from their rows gives the very bytes a full
+recompute gives: what the incremental ``curate`` relies on.
 """
 
 from __future__ import annotations
@@ -30,6 +33,46 @@ INPUT_COLUMNS = (
     "customer_known",
 )
 
+# customer_aggregates' columns; the last three depend on the whole table's as_of date.
+CUSTOMER_COLUMNS = (
+    "customer_id",
+    "region",
+    "segment",
+    "customer_known",
+    "signup_date",
+    "first_purchase",
+    "last_purchase",
+    "as_of",
+    "recency_days",
+    "frequency",
+    "active_days",
+    "monetary",
+    "avg_order_value",
+    "max_order_value",
+    "distinct_products",
+    "tenure_days",
+    "favourite_category",
+    "favourite_channel",
+)
+AS_OF_COLUMNS = ("as_of", "recency_days", "tenure_days")
+
+# product_performance's columns; the last two depend on the other products of the category.
+PRODUCT_COLUMNS = (
+    "product_id",
+    "category",
+    "unit_price",
+    "product_known",
+    "orders",
+    "units",
+    "revenue",
+    "customers",
+    "first_sold",
+    "last_sold",
+    "category_revenue_share",
+    "category_rank",
+)
+RANK_COLUMNS = ("category_revenue_share", "category_rank")
+
 
 def _distinct(column: str) -> Column:
     """How many distinct non-null values of ``column`` a group has.
@@ -43,6 +86,12 @@ def _distinct(column: str) -> Column:
     return F.size(F.collect_set(column)).cast("bigint")
 
 
+def _exact(column: str | Column) -> Column:
+    from pyspark.sql import functions as F
+
+    return (F.col(column) if isinstance(column, str) else column).cast("decimal(38,6)")
+
+
 def _money(total: str, column: str = "amount") -> Column:
     """``sum`` or ``avg`` of an amount, rounded to cents, as a double.
 
@@ -52,32 +101,43 @@ def _money(total: str, column: str = "amount") -> Column:
     """
     from pyspark.sql import functions as F
 
-    exact = F.col(column).cast("decimal(38,6)")
+    exact = _exact(column)
     value = F.sum(exact) if total == "sum" else F.avg(exact)
     return F.round(value, 2).cast("double")
 
 
-def _as_of(sales: DataFrame) -> DataFrame:
+def _latest(column: str, known: str) -> Column:
+    """The value of ``column`` on the group's latest row, rows with known reference data
+    first, ties by the largest value: one answer for one set of rows, whatever their order
+    (``first(..., ignorenulls=True)`` answered with whichever row came first)."""
+    from pyspark.sql import functions as F
+
+    picked = F.max(
+        F.when(
+            F.col(column).isNotNull(),
+            F.struct(
+                F.col(known).alias("k"), F.col("event_date").alias("d"), F.col(column).alias("v")
+            ),
+        )
+    )
+    return picked.getField("v")
+
+
+def as_of_date(sales: DataFrame) -> DataFrame:
+    """The data's last event date (a one-row frame ``as_of``)."""
     from pyspark.sql import functions as F
 
     return sales.select(F.max("event_date").alias("as_of"))
 
 
-def customer_aggregates(sales: DataFrame) -> DataFrame:
-    """Per customer: recency, frequency, monetary value, tenure, favourite category, ...
-
-    Columns: ``customer_id, region, segment, customer_known, first_purchase, last_purchase,
-    as_of, recency_days, frequency, active_days, monetary, avg_order_value, max_order_value,
-    distinct_products, tenure_days, favourite_category, favourite_channel``.
-    ``recency_days`` counts days from the last purchase to ``as_of`` (the data's last event
-    date); ``tenure_days`` from ``signup_date`` (or the first purchase when unknown) to
-    ``as_of``; the favourite category is the one with most revenue (ties: by name).
-    """
+def customer_rows(sales: DataFrame) -> DataFrame:
+    """Per customer, every column of :func:`customer_aggregates` but the ``as_of`` ones:
+    each a function of that customer's rows only."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     by_category = sales.groupBy("customer_id", "category").agg(
-        F.sum("amount").alias("_revenue"), F.count(F.lit(1)).alias("_orders")
+        F.sum(_exact("amount")).alias("_revenue"), F.count(F.lit(1)).alias("_orders")
     )
     rank = Window.partitionBy("customer_id").orderBy(
         F.col("_revenue").desc(), F.col("_orders").desc(), F.col("category")
@@ -99,8 +159,8 @@ def customer_aggregates(sales: DataFrame) -> DataFrame:
         .select("customer_id", F.col("channel").alias("favourite_channel"))
     )
     base = sales.groupBy("customer_id").agg(
-        F.first("region", ignorenulls=True).alias("region"),
-        F.first("segment", ignorenulls=True).alias("segment"),
+        _latest("region", "customer_known").alias("region"),
+        _latest("segment", "customer_known").alias("segment"),
         F.max("customer_known").alias("customer_known"),
         F.min("signup_date").alias("signup_date"),
         F.min("event_date").alias("first_purchase"),
@@ -112,36 +172,41 @@ def customer_aggregates(sales: DataFrame) -> DataFrame:
         F.max("amount").alias("max_order_value"),
         _distinct("product_id").alias("distinct_products"),
     )
+    return base.join(favourite, "customer_id", "left").join(
+        favourite_channel, "customer_id", "left"
+    )
+
+
+def with_as_of(customers: DataFrame, as_of: DataFrame) -> DataFrame:
+    """:func:`customer_rows` (or stored aggregates) with ``as_of`` (a one-row frame) and the
+    columns counted to it; in the table's column order, sorted by customer."""
+    from pyspark.sql import functions as F
+
     out = (
-        base.crossJoin(F.broadcast(_as_of(sales)))
-        .join(favourite, "customer_id", "left")
-        .join(favourite_channel, "customer_id", "left")
+        customers.drop(*AS_OF_COLUMNS)
+        .crossJoin(F.broadcast(as_of))
         .withColumn("recency_days", F.datediff("as_of", "last_purchase"))
         .withColumn(
             "tenure_days",
             F.datediff("as_of", F.coalesce(F.col("signup_date"), F.col("first_purchase"))),
         )
     )
-    return out.select(
-        "customer_id",
-        "region",
-        "segment",
-        "customer_known",
-        "signup_date",
-        "first_purchase",
-        "last_purchase",
-        "as_of",
-        "recency_days",
-        "frequency",
-        "active_days",
-        "monetary",
-        "avg_order_value",
-        "max_order_value",
-        "distinct_products",
-        "tenure_days",
-        "favourite_category",
-        "favourite_channel",
-    ).orderBy("customer_id")
+    return out.select(*CUSTOMER_COLUMNS).orderBy("customer_id")
+
+
+def customer_aggregates(sales: DataFrame) -> DataFrame:
+    """Per customer: recency, frequency, monetary value, tenure, favourite category, ...
+
+    Columns: ``customer_id, region, segment, customer_known, first_purchase, last_purchase,
+    as_of, recency_days, frequency, active_days, monetary, avg_order_value, max_order_value,
+    distinct_products, tenure_days, favourite_category, favourite_channel``.
+    ``recency_days`` counts days from the last purchase to ``as_of`` (the data's last event
+    date); ``tenure_days`` from ``signup_date`` (or the first purchase when unknown) to
+    ``as_of``; the favourite category is the one with most revenue (ties: most orders, then
+    by name); ``region`` and ``segment`` are those of the latest purchase (known customer
+    data first).
+    """
+    return with_as_of(customer_rows(sales), as_of_date(sales))
 
 
 def daily_sales(sales: DataFrame) -> DataFrame:
@@ -166,6 +231,47 @@ def daily_sales(sales: DataFrame) -> DataFrame:
     )
 
 
+def product_rows(sales: DataFrame) -> DataFrame:
+    """Per product, every column of :func:`product_performance` but the category ranks:
+    each a function of that product's rows only."""
+    from pyspark.sql import functions as F
+
+    # Each row's units as an exact decimal (the division rounded once, per row), so the sum
+    # does not depend on the order of the rows.
+    units = (_exact("amount") / _exact("unit_price")).cast("decimal(38,6)")
+    return sales.groupBy("product_id").agg(
+        _latest("category", "product_known").alias("category"),
+        F.max("unit_price").alias("unit_price"),
+        F.max("product_known").alias("product_known"),
+        F.count(F.lit(1)).alias("orders"),
+        F.round(F.sum(units), 0).cast("bigint").alias("units"),
+        _money("sum").alias("revenue"),
+        _distinct("customer_id").alias("customers"),
+        F.min("event_date").alias("first_sold"),
+        F.max("event_date").alias("last_sold"),
+    )
+
+
+def rank_products(products: DataFrame) -> DataFrame:
+    """:func:`product_rows` (or stored rows) with each product's share of its category's
+    revenue and its rank there; in the table's column order, sorted by product."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    category = Window.partitionBy("category")
+    ranked = Window.partitionBy("category").orderBy(F.col("revenue").desc(), F.col("product_id"))
+    # Revenues are cents: as decimals the category total is exact in any order.
+    cents = F.col("revenue").cast("decimal(38,2)")
+    share = F.round(cents / F.sum(cents).over(category), 6).cast("double")
+    return (
+        products.drop(*RANK_COLUMNS)
+        .withColumn("category_revenue_share", share)
+        .withColumn("category_rank", F.row_number().over(ranked))
+        .select(*PRODUCT_COLUMNS)
+        .orderBy("product_id")
+    )
+
+
 def product_performance(sales: DataFrame) -> DataFrame:
     """Per product: orders, units, revenue, customers, first/last sale, rank in category.
 
@@ -173,30 +279,4 @@ def product_performance(sales: DataFrame) -> DataFrame:
     ``category_revenue_share`` is the product's share of its category's revenue and
     ``category_rank`` its revenue rank there (1 = best seller).
     """
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    per_product = sales.groupBy("product_id").agg(
-        F.first("category", ignorenulls=True).alias("category"),
-        F.max("unit_price").alias("unit_price"),
-        F.max("product_known").alias("product_known"),
-        F.count(F.lit(1)).alias("orders"),
-        F.round(F.sum(F.col("amount") / F.col("unit_price")), 0).cast("bigint").alias("units"),
-        _money("sum").alias("revenue"),
-        _distinct("customer_id").alias("customers"),
-        F.min("event_date").alias("first_sold"),
-        F.max("event_date").alias("last_sold"),
-    )
-    category = Window.partitionBy("category")
-    ranked = Window.partitionBy("category").orderBy(F.col("revenue").desc(), F.col("product_id"))
-    return (
-        per_product.withColumn(
-            "category_revenue_share",
-            F.round(F.col("revenue") / F.sum("revenue").over(category), 6),
-        )
-        .withColumn("category_rank", F.row_number().over(ranked))
-        .orderBy("product_id")
-    )
-
-
-CURATED_TABLES = ("customer_aggregates", "daily_sales", "product_performance")
+    return rank_products(product_rows(sales))
