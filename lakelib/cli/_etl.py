@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -12,98 +12,89 @@ from lakelib.cli._app import app
 from lakelib.cli._console import check_format, emit_csv, emit_json, err, out
 from lakelib.config import get_settings
 from lakelib.errors import ConfigError
+from lakelib.etl._jobs import ETL_JOBS, etl_job
+
+if TYPE_CHECKING:
+    from lakelib.etl import EtlRun
+
+_JOB_NAMES = ", ".join(ETL_JOBS)
 
 
-def _print_runs(runs: list[Any]) -> None:
+def _print_runs(runs: list[EtlRun]) -> None:
     table = Table(title="etl runs", title_justify="left")
     for column in ("job", "rows in", "rows out", "quarantined", "duplicates", "files", "seconds"):
         table.add_column(column, justify="right" if column != "job" else "left")
-    for run in runs:
-        if run.job == "curate":
-            detail = ", ".join(f"{k} {v:,}" for k, v in run.tables.items())
-            table.add_row(
-                run.job,
-                f"{run.rows_in:,}",
-                detail,
-                "",
-                "",
-                f"{run.files_written:,}",
-                f"{run.duration_s:.1f}",
-            )
-            continue
+    summaries = [etl_job(run.job).summarise(run) for run in runs]
+    for run, summary in zip(runs, summaries, strict=True):
         table.add_row(
             run.job,
             f"{run.rows_in:,}",
-            f"{run.rows_out:,}",
-            f"{run.rows_quarantined:,}",
-            f"{run.duplicates_removed:,}",
+            summary.rows_out,
+            summary.quarantined,
+            summary.duplicates,
             f"{run.files_written:,}",
             f"{run.duration_s:.1f}",
         )
     out.print(table)
-    for run in runs:
-        if run.job != "curate":
-            if run.raw_files == 0:
-                out.print(f"{run.job}: no new raw files (bookmark up to date)")
-            if run.reasons:
-                reasons = ", ".join(f"{code} {count:,}" for code, count in run.reasons.items())
-                out.print(f"{run.job} quarantined: {reasons}")
-            if run.unknown_customers or run.unknown_products:
-                out.print(
-                    f"{run.job}: {run.unknown_customers:,} rows with an unknown customer, "
-                    f"{run.unknown_products:,} with an unknown product (kept, marked)"
-                )
+    for summary in summaries:
+        for note in summary.notes:
+            out.print(note)
 
 
 def _print_bookmarks(fmt: str) -> None:
     from lakelib.etl import list_run_records, read_bookmark
 
     settings = get_settings()
-    mark = read_bookmark("sales_clean", settings)
+    marks = {
+        job.name: read_bookmark(job.name, settings) for job in ETL_JOBS.values() if job.bookmarked
+    }
     last: dict[str, dict[str, Any] | None] = {}
-    for job in ("sales_clean", "curate"):
+    for job in ETL_JOBS:
         records = list_run_records(job, settings)
         last[job] = records[-1] if records else None
     if fmt == "json":
-        emit_json({"sales_clean": mark.as_dict(), "last_runs": last})
+        emit_json({**{name: mark.as_dict() for name, mark in marks.items()}, "last_runs": last})
         return
     if fmt == "csv":
-        rows = [
-            {
-                **{k: v for k, v in mark.as_dict().items() if not isinstance(v, list | dict)},
-                "job": "sales_clean",
-                "last_run_started": (last["sales_clean"] or {}).get("started"),
-                "last_run_status": (last["sales_clean"] or {}).get("status"),
-            },
-            {
-                "job": "curate",
-                "last_run_started": (last["curate"] or {}).get("started"),
-                "last_run_status": (last["curate"] or {}).get("status"),
-            },
-        ]
-        columns = ["job", *(k for k in rows[0] if k != "job")]
+        rows = []
+        for job in ETL_JOBS:
+            mark = marks.get(job)
+            fields = mark.as_dict() if mark else {}
+            rows.append(
+                {
+                    **{k: v for k, v in fields.items() if not isinstance(v, list | dict)},
+                    "job": job,
+                    "last_run_started": (last[job] or {}).get("started"),
+                    "last_run_status": (last[job] or {}).get("status"),
+                }
+            )
+        widest = max(rows, key=len)
+        columns = ["job", *(k for k in widest if k != "job")]
         emit_csv(rows, columns)
         return
     table = Table(title="etl bookmarks", title_justify="left")
     for column in ("job", "batches", "raw files", "arrivals", "last file", "rewind", "last run"):
         table.add_column(column)
-    arrivals = f"{mark.first_arrival} .. {mark.last_arrival}" if mark.files else "-"
-    run = last["sales_clean"]
-    table.add_row(
-        "sales_clean",
-        str(mark.batches),
-        f"{mark.files:,}",
-        arrivals,
-        mark.last_file or "-",
-        mark.rewind_since or "-",
-        f"{run['started']} {run['status']}" if run else "-",
-    )
-    run = last["curate"]
-    table.add_row(
-        "curate", "-", "-", "-", "-", "-", f"{run['started']} {run['status']}" if run else "-"
-    )
+    for job in ETL_JOBS:
+        run = last[job]
+        ran = f"{run['started']} {run['status']}" if run else "-"
+        mark = marks.get(job)
+        if mark is None:
+            table.add_row(job, "-", "-", "-", "-", "-", ran)
+            continue
+        arrivals = f"{mark.first_arrival} .. {mark.last_arrival}" if mark.files else "-"
+        table.add_row(
+            job,
+            str(mark.batches),
+            f"{mark.files:,}",
+            arrivals,
+            mark.last_file or "-",
+            mark.rewind_since or "-",
+            ran,
+        )
     out.print(table)
-    out.print(f"checkpoint: {mark.checkpoint}")
+    for mark in marks.values():
+        out.print(f"checkpoint: {mark.checkpoint}")
 
 
 @app.command("etl")
@@ -111,7 +102,7 @@ def etl_command(
     job: Annotated[
         str | None,
         typer.Argument(
-            help="sales_clean, curate or all (default: all, in that order).", show_default=False
+            help=f"{_JOB_NAMES} or all (default: all, in that order).", show_default=False
         ),
     ] = None,
     full: Annotated[
@@ -160,11 +151,12 @@ def etl_command(
         _print_bookmarks(fmt)
         return
     if reset:
-        reset_bookmark("sales_clean", settings, since=day)
-        out.print(
-            f"sales_clean bookmark reset{f' to files arriving from {day}' if day else ''}; "
-            "the next `lake etl` reprocesses them"
-        )
+        for name in (j.name for j in ETL_JOBS.values() if j.bookmarked):
+            reset_bookmark(name, settings, since=day)
+            out.print(
+                f"{name} bookmark reset{f' to files arriving from {day}' if day else ''}; "
+                "the next `lake etl` reprocesses them"
+            )
         return
     chosen = engine or ("local" if settings.is_local else "glue")
     if chosen not in ("local", "glue", "emr"):

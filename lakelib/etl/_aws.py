@@ -21,12 +21,12 @@ from typing import Any, Protocol
 
 from lakelib.config import Settings, Zone, aws_config_uri
 from lakelib.errors import ConfigError, EtlError
+from lakelib.etl._jobs import etl_job
 
 log = logging.getLogger(__name__)
 
-JOBS = ("sales_clean", "curate")
-GLUE_DONE = {"SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR", "EXPIRED"}
-EMR_STEP_DONE = {"COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED"}
+GLUE_DONE = frozenset({"SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR", "EXPIRED"})
+EMR_STEP_DONE = frozenset({"COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED"})
 DEFAULT_RELEASE = "emr-7.9.0"
 # DPUs per Glue worker, for runs that report workers but no DPU-seconds.
 WORKER_DPU = {"G.025X": 0.25, "G.1X": 1.0, "G.2X": 2.0, "G.4X": 4.0, "G.8X": 8.0, "Z.2X": 2.0}
@@ -152,8 +152,54 @@ class _Follower:
                 on_state(f"{label}: {state}")
         run.state = state
 
-    def _timed_out(self, began: float) -> bool:
-        return self.timeout is not None and self.clock() - began > self.timeout
+    def _follow(
+        self,
+        run: RemoteRun,
+        describe: Callable[[], tuple[str, Mapping[str, Any]]],
+        finish: Callable[[RemoteRun, Mapping[str, Any]], None],
+        *,
+        done: frozenset[str],
+        label: str,
+        goes_on: str,
+        on_state: OnState | None,
+    ) -> RemoteRun:
+        """Poll ``describe`` (-> state, details) until the state is in ``done`` (then
+        ``finish`` fills in the run) or ``timeout`` passes (``goes_on`` says where it runs on)."""
+        began = self.clock()
+        while True:
+            state, info = describe()
+            self._note_state(run, state, on_state, label)
+            if state in done:
+                finish(run, info)
+                return run
+            if self.timeout is not None and self.clock() - began > self.timeout:
+                run.error = f"still {state} after {self.timeout:g} s ({goes_on})"
+                return run
+            self.sleep(self.poll_interval)
+
+
+def _glue_finish(run: RemoteRun, info: Mapping[str, Any]) -> None:
+    """Duration, DPU-seconds (from the capacity when Glue reports none) and error of a run."""
+    run.duration_s = float(info.get("ExecutionTime") or 0)
+    dpu = info.get("DPUSeconds")
+    if dpu is None:
+        capacity = info.get("MaxCapacity") or info.get("AllocatedCapacity")
+        if not capacity and info.get("NumberOfWorkers"):
+            per_worker = WORKER_DPU.get(str(info.get("WorkerType")), 1.0)
+            capacity = float(info["NumberOfWorkers"]) * per_worker
+        dpu = float(capacity) * run.duration_s if capacity else None
+    run.dpu_seconds = float(dpu) if dpu is not None else None
+    run.error = info.get("ErrorMessage")
+
+
+def _emr_finish(run: RemoteRun, status: Mapping[str, Any]) -> None:
+    """Duration and failure message of a finished step."""
+    timeline = status.get("Timeline", {})
+    start, end = timeline.get("StartDateTime"), timeline.get("EndDateTime")
+    if start is not None and end is not None:
+        run.duration_s = (end - start).total_seconds()
+    failure = status.get("FailureDetails") or {}
+    run.error = failure.get("Message") or failure.get("Reason")
 
 
 class GlueEtl(_Follower):
@@ -199,30 +245,23 @@ class GlueEtl(_Follower):
         from botocore.exceptions import BotoCoreError, ClientError
 
         run = RemoteRun(job, self.engine, run_id, "STARTING", job_name=name)
-        began = self.clock()
-        while True:
+
+        def describe() -> tuple[str, Mapping[str, Any]]:
             try:
                 info = self.client.get_job_run(JobName=name, RunId=run_id)["JobRun"]
             except (ClientError, BotoCoreError) as exc:
                 raise EtlError(f"cannot follow Glue job run {name}/{run_id}: {exc}") from exc
-            state = str(info.get("JobRunState", "UNKNOWN"))
-            self._note_state(run, state, on_state, f"glue {name} {run_id[:12]}")
-            if state in GLUE_DONE:
-                run.duration_s = float(info.get("ExecutionTime") or 0)
-                dpu = info.get("DPUSeconds")
-                if dpu is None and run.duration_s is not None:
-                    capacity = info.get("MaxCapacity") or info.get("AllocatedCapacity")
-                    if not capacity and info.get("NumberOfWorkers"):
-                        per_worker = WORKER_DPU.get(str(info.get("WorkerType")), 1.0)
-                        capacity = float(info["NumberOfWorkers"]) * per_worker
-                    dpu = float(capacity) * run.duration_s if capacity else None
-                run.dpu_seconds = float(dpu) if dpu is not None else None
-                run.error = info.get("ErrorMessage")
-                return run
-            if self._timed_out(began):
-                run.error = f"still {state} after {self.timeout:g} s (the run goes on in Glue)"
-                return run
-            self.sleep(self.poll_interval)
+            return str(info.get("JobRunState", "UNKNOWN")), info
+
+        return self._follow(
+            run,
+            describe,
+            _glue_finish,
+            done=GLUE_DONE,
+            label=f"glue {name} {run_id[:12]}",
+            goes_on="the run goes on in Glue",
+            on_state=on_state,
+        )
 
     def run(
         self,
@@ -309,7 +348,7 @@ class EmrEtl(_Follower):
                     "spark-submit",
                     "--deploy-mode",
                     "cluster",
-                    scripts.url(f"{job}.py"),
+                    scripts.url(etl_job(job).script),
                     *lake_arguments(self.settings, job),
                     *extra,
                 ],
@@ -411,28 +450,24 @@ class EmrEtl(_Follower):
         from botocore.exceptions import BotoCoreError, ClientError
 
         run = RemoteRun(job, self.engine, step_id, "PENDING", job_name=job, cluster_id=cluster)
-        began = self.clock()
-        while True:
+
+        def describe() -> tuple[str, Mapping[str, Any]]:
             try:
-                status = self.client.describe_step(ClusterId=cluster, StepId=step_id)["Step"][
-                    "Status"
-                ]
+                step = self.client.describe_step(ClusterId=cluster, StepId=step_id)["Step"]
             except (ClientError, BotoCoreError) as exc:
                 raise EtlError(f"cannot follow EMR step {cluster}/{step_id}: {exc}") from exc
-            state = str(status.get("State", "UNKNOWN"))
-            self._note_state(run, state, on_state, f"emr {cluster} {job}")
-            if state in EMR_STEP_DONE:
-                timeline = status.get("Timeline", {})
-                start, end = timeline.get("StartDateTime"), timeline.get("EndDateTime")
-                if start is not None and end is not None:
-                    run.duration_s = (end - start).total_seconds()
-                failure = status.get("FailureDetails") or {}
-                run.error = failure.get("Message") or failure.get("Reason")
-                return run
-            if self._timed_out(began):
-                run.error = f"still {state} after {self.timeout:g} s (the step goes on in EMR)"
-                return run
-            self.sleep(self.poll_interval)
+            status = step["Status"]
+            return str(status.get("State", "UNKNOWN")), status
+
+        return self._follow(
+            run,
+            describe,
+            _emr_finish,
+            done=EMR_STEP_DONE,
+            label=f"emr {cluster} {job}",
+            goes_on="the step goes on in EMR",
+            on_state=on_state,
+        )
 
     def run(
         self,

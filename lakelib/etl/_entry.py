@@ -81,7 +81,10 @@ def one_line(exc: BaseException) -> str:
 
 
 def main(job: str, argv: Sequence[str] | None = None) -> int:
-    """Run ``job`` (``sales_clean`` or ``curate``) with Glue-style arguments; 0 on success."""
+    """Run ``job`` (a name in :data:`~lakelib.etl.ETL_JOBS`) with Glue-style arguments.
+
+    Returns 0 on success, 1 (after one line on stderr) when the job failed.
+    """
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
     args = parse_job_args(sys.argv[1:] if argv is None else argv)
     apply_config_argument(args.config)
@@ -92,11 +95,12 @@ def main(job: str, argv: Sequence[str] | None = None) -> int:
 
     from lakelib.config import configure
     from lakelib.errors import LakeError
+    from lakelib.etl._jobs import ETL_JOBS
     from lakelib.etl._run import run_etl
-    from lakelib.pipeline._daily import ETL_STAGES, PIPELINE, etl_metrics
+    from lakelib.pipeline._daily import PIPELINE
 
     pipeline = args.pipeline or PIPELINE
-    stage = args.stage or ETL_STAGES.get(job, job)
+    stage = args.stage or (ETL_JOBS[job].stage if job in ETL_JOBS else job)
     settings = None
     try:
         settings = configure(profile=profile, home=args.lake_home, require_config=True)
@@ -116,7 +120,7 @@ def main(job: str, argv: Sequence[str] | None = None) -> int:
     for run in runs:
         log.info("%s %s: %s", run.job, run.run_id, run.as_dict())
     if not settings.is_local:
-        metrics = etl_metrics(runs[0]) if runs else {}
+        metrics = ETL_JOBS[job].metrics(runs[0]) if runs else {}
         duration = sum(run.duration_s for run in runs)
         _emit(settings, pipeline, stage, {**metrics, "duration_s": duration, "failures": 0})
     return 0

@@ -8,10 +8,10 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from lakelib.config import Settings, get_settings
-from lakelib.errors import ConfigError, EtlError
-from lakelib.etl._aws import JOBS, RemoteRun, open_backend
-from lakelib.etl._curate_job import run_curate
-from lakelib.etl._sales_clean import EtlRun, run_sales_clean
+from lakelib.errors import EtlError
+from lakelib.etl._aws import RemoteRun, open_backend
+from lakelib.etl._jobs import JobRequest, resolve_jobs
+from lakelib.etl._record import EtlRun
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -19,15 +19,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Step = Callable[[str], None]
-
-
-def resolve_jobs(job: str | None) -> list[str]:
-    """``None`` or ``"all"``: every job in order; else the one named (checked)."""
-    if job in (None, "all"):
-        return list(JOBS)
-    if job not in JOBS:
-        raise ConfigError(f"unknown etl job {job!r} (known: {', '.join(JOBS)}, all)")
-    return [job]
 
 
 def run_etl(
@@ -44,7 +35,8 @@ def run_etl(
     Parameters
     ----------
     job:
-        ``"sales_clean"``, ``"curate"``, or ``None`` / ``"all"`` for both, in that order.
+        a job of :data:`~lakelib.etl.ETL_JOBS` (``"sales_clean"``, ``"curate"``), or
+        ``None`` / ``"all"`` for every job, in order.
     full:
         ``sales_clean`` forgets its bookmark and rebuilds from all raw files.
     since:
@@ -62,28 +54,15 @@ def run_etl(
     >>> [run.job for run in run_etl()]            # doctest: +SKIP
     ['sales_clean', 'curate']
     """
-    settings = settings or get_settings()
-    runs = []
-    for name in resolve_jobs(job):
-        if name == "sales_clean":
-            runs.append(
-                run_sales_clean(
-                    full=full, since=since, settings=settings, spark=spark, on_step=on_step
-                )
-            )
-        else:
-            if runs and runs[-1].rows_in == 0 and not full and _curated(settings):
-                # Nothing new came in: the curated tables already match sales_clean.
-                continue
-            runs.append(run_curate(full=full, settings=settings, spark=spark, on_step=on_step))
+    request = JobRequest(settings or get_settings(), full, since, spark, on_step)
+    runs: list[EtlRun] = []
+    for chosen in resolve_jobs(job):
+        upstream_idle = bool(runs) and runs[-1].rows_in == 0 and not full
+        if upstream_idle and chosen.current is not None and chosen.current(request.settings):
+            # Nothing new came in: its tables already match what it reads.
+            continue
+        runs.append(chosen.run(request))
     return runs
-
-
-def _curated(settings: Settings) -> bool:
-    from lakelib.config import Zone
-
-    curated = settings.store(Zone.CURATED)
-    return any(True for _ in curated.list("customer_aggregates/"))
 
 
 def run_etl_remote(
@@ -106,7 +85,9 @@ def run_etl_remote(
     backend = open_backend(
         settings, engine, cluster_id=cluster_id, transient=transient, poll_interval=poll_interval
     )
-    results = backend.run(resolve_jobs(job), full=full, since=since, on_state=on_step)
+    results = backend.run(
+        [j.name for j in resolve_jobs(job)], full=full, since=since, on_state=on_step
+    )
     failed = [r for r in results if not r.succeeded]
     if failed:
         last = failed[0]

@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lakelib.config import Settings, Zone, get_settings
 from lakelib.errors import ConfigError, LakeError
@@ -40,6 +40,9 @@ from lakelib.pipeline._stepfunctions import (
     sagemaker_training_task,
 )
 from lakelib.storage import validate_name, zone_store
+
+if TYPE_CHECKING:
+    from lakelib.etl._jobs import EtlJob
 
 log = logging.getLogger(__name__)
 
@@ -99,37 +102,31 @@ def _crawl(ctx: StageContext) -> dict[str, Any]:
     }
 
 
-def etl_metrics(result: Any) -> dict[str, Any]:
-    """The stage metrics of one ETL run (an ``EtlRun``): the same locally and in a Glue job."""
-    if result.job == "curate":
-        return {
-            "duration_s": result.duration_s,
-            **{f"rows_{k}": v for k, v in result.tables.items()},
-        }
-    return {
-        "rows_in": result.rows_in,
-        "rows_out": result.rows_out,
-        "rows_quarantined": result.rows_quarantined,
-        "duplicates_removed": result.duplicates_removed,
-        "files": result.files_written,
-        "unknown_customers": result.unknown_customers,
-    }
+def etl_jobs() -> list[EtlJob]:
+    """The registered ETL jobs, in order (imported here: ``lakelib.etl`` is a large import)."""
+    from lakelib.etl._jobs import ETL_JOBS
+
+    return list(ETL_JOBS.values())
 
 
-# The stage of the daily pipeline that runs each ETL job (its metrics' ``Stage`` dimension).
-ETL_STAGES = {"sales_clean": "etl", "curate": "curate"}
+def _etl(job: EtlJob) -> Stage:
+    """The stage running one registered ETL job (a Glue job run on AWS)."""
 
-
-def _etl(job: str) -> Any:
     def run(ctx: StageContext) -> dict[str, Any]:
         from lakelib.etl import run_etl
 
-        results = run_etl(job, settings=ctx.settings)
+        results = run_etl(job.name, settings=ctx.settings)
         if not results:
             raise SkipStage("nothing new since the last run")
-        return etl_metrics(results[0])
+        return job.metrics(results[0])
 
-    return run
+    return Stage(
+        job.stage,
+        run,
+        retries=1,
+        aws_task=glue_job_task(job.placeholder),
+        description=job.description,
+    )
 
 
 def _train_due(ctx: StageContext) -> bool:
@@ -327,20 +324,7 @@ def daily_pipeline() -> Pipeline:
                 aws_task=crawler_task("${crawler_raw}"),
                 description="catalog new raw partitions",
             ),
-            Stage(
-                "etl",
-                _etl("sales_clean"),
-                retries=1,
-                aws_task=glue_job_task("${job_sales_clean}"),
-                description="clean, deduplicate, enrich into processed/sales_clean",
-            ),
-            Stage(
-                "curate",
-                _etl("curate"),
-                retries=1,
-                aws_task=glue_job_task("${job_curate}"),
-                description="analytics tables in the curated zone",
-            ),
+            *(_etl(job) for job in etl_jobs()),
             Stage(
                 "train",
                 _train,

@@ -16,9 +16,9 @@ from typing import Any
 from pulumi_harness import Platform
 
 import lakelib.pipeline
+from lakelib.etl._jobs import ETL_JOBS
 from lakelib.monitor import DIMENSIONS, emf_document, ingest_metrics
 from lakelib.monitor._metrics import NAMESPACE
-from lakelib.pipeline._daily import ETL_STAGES, etl_metrics
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
@@ -46,8 +46,8 @@ def emitted_names() -> dict[str, set[str]]:
     common = {"duration_s": 1.0, "failures": 0}
     samples = {
         "ingest": ingest_metrics([summary]),
-        ETL_STAGES["sales_clean"]: {**etl_metrics(etl_run), **common},
-        ETL_STAGES["curate"]: {**etl_metrics(curate_run), **common},
+        ETL_JOBS["sales_clean"].stage: {**ETL_JOBS["sales_clean"].metrics(etl_run), **common},
+        ETL_JOBS["curate"].stage: {**ETL_JOBS["curate"].metrics(curate_run), **common},
         **{stage: {"rows": 1, **common} for stage in ("train", "transform", "report")},
     }
     names = {}
