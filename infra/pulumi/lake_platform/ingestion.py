@@ -44,6 +44,7 @@ from lake_platform.deps import (
     check_bundle,
     read_pins,
 )
+from lake_platform.policies import NO_VPC_TAG
 from lake_platform.settings import PlatformConfigError, PlatformSettings
 
 LOG_RETENTION_DAYS = 30
@@ -115,7 +116,9 @@ class Ingestion(pulumi.ComponentResource):
             },
             logging_config={"log_format": "JSON", "log_group": log_group.name},
             tracing_config={"mode": "Active"},
-            tags=dict(s.tags),
+            # FSBP Lambda.3, accepted: it calls the source API on the internet, and the VPC
+            # has no NAT gateway (README's control table).
+            tags={**s.tags, NO_VPC_TAG: "calls-the-source-api-no-nat"},
             opts=ResourceOptions(parent=self, depends_on=[log_group]),
         )
 

@@ -22,8 +22,18 @@ import pulumi_aws.s3
 from pulumi import ResourceOptions
 
 from lake_platform import iam
-from lake_platform.policies import NO_ACCESS_LOG_TAG
+from lake_platform.policies import NO_ACCESS_LOG_TAG, NO_OBJECT_LOCK_TAG
 from lake_platform.settings import PlatformSettings
+
+# Why a zone has no Object Lock (FSBP S3.15), as the value of its reason tag. Raw and trail
+# have it; the rest is rebuilt from them, expires by design, or cannot have it.
+NO_OBJECT_LOCK_REASONS = {
+    "processed": "rebuilt-from-raw",
+    "curated": "rebuilt-from-processed",
+    "scripts": "deployed-artifacts-and-run-state",
+    "query-results": "expiring-query-cache",
+    "logs": "access-log-target-refuses-retention",
+}
 
 # Object writes the analyst role must never make on curated data, even if an IAM policy
 # attached later were to grant them: the bucket policy denies them explicitly.
@@ -216,6 +226,8 @@ class Storage(pulumi.ComponentResource):
         tags = dict(s.tags)
         if log_to is None:
             tags[NO_ACCESS_LOG_TAG] = "is-the-log-target"
+        if object_lock_days is None:
+            tags[NO_OBJECT_LOCK_TAG] = NO_OBJECT_LOCK_REASONS[zone]
         lake_bucket = self._bucket(
             f"{self._name}-{zone}",
             s.bucket_names[zone],
@@ -484,7 +496,15 @@ class Storage(pulumi.ComponentResource):
                 object_lock_days=s.object_lock.raw_days if source.object_lock else None,
                 lifecycle=[],
                 # Access logs must go to a bucket in the same region; none exists in the DR one.
-                tags={**s.tags, NO_ACCESS_LOG_TAG: "dr-replica"},
+                tags={
+                    **s.tags,
+                    NO_ACCESS_LOG_TAG: "dr-replica",
+                    **(
+                        {}
+                        if source.object_lock
+                        else {NO_OBJECT_LOCK_TAG: NO_OBJECT_LOCK_REASONS[zone]}
+                    ),
+                },
                 region=region,
             )
             self.replicas[zone] = replica.bucket
