@@ -59,7 +59,13 @@ from lakelib.query._sandbox import (
     sandboxed_connection,
 )
 from lakelib.query._trino import parse_trino, refuse, rewrite, to_duckdb
-from lakelib.query._typing import AVG_KEY, check_operand_kinds, check_types, kind_of_type
+from lakelib.query._typing import (
+    Facts,
+    apply_facts,
+    check_operand_kinds,
+    check_types,
+    kind_of_type,
+)
 
 log = logging.getLogger(__name__)
 
@@ -346,8 +352,8 @@ class _Checked:
     # that gets there; one attribute, so a concurrent plan sees both or neither).
     translation: tuple[object, str, list[str]] | None = None
     # The catalog schema (see _schema) under which the query's operand types were checked,
-    # and the avg calls found to take no decimal there (the translation depends on both).
-    typed: tuple[object, frozenset[int]] | None = None
+    # and what the types decided about the translation (which depends on both).
+    typed: tuple[object, Facts] | None = None
 
 
 # Query text -> _Checked, most recently used last; only texts that passed every check.
@@ -408,10 +414,10 @@ def _check_types(checked: _Checked, resolved: list[tuple[exp.Table, Table]], dat
     key = (database.lower(), repr(sorted(schema.items())))
     if checked.typed is not None and checked.typed[0] == key:
         return
-    plain = check_types(checked.tree, schema, database.lower())
-    if plain is None:
+    facts = check_types(checked.tree, schema, database.lower())
+    if facts is None:
         check_operand_kinds(checked.tree, _column_kinds(resolved))
-    checked.typed = (key, plain or frozenset())
+    checked.typed = (key, facts or Facts())
 
 
 def _table_references(tree: exp.Expression) -> list[exp.Table]:
@@ -425,7 +431,7 @@ def _table_references(tree: exp.Expression) -> list[exp.Table]:
 
 
 def _translate(
-    checked: _Checked, aliases: list[str], plain_avgs: frozenset[int] = frozenset()
+    checked: _Checked, aliases: list[str], facts: Facts | None = None
 ) -> tuple[str, list[str]]:
     """The DuckDB text of a checked query with each table reference a marker name.
 
@@ -434,9 +440,7 @@ def _translate(
     query can contain (it holds a random token).
     """
     tree = checked.tree.copy()
-    for number, call in enumerate(tree.find_all(exp.Avg)):
-        if number in plain_avgs:
-            call.meta[AVG_KEY] = "plain"  # an integer or double column: no decimal check
+    apply_facts(tree, facts or Facts())
     nodes = _table_references(tree)
     if len(nodes) != len(checked.tables):
         raise QueryError("internal error: a table reference was lost in translation")
@@ -554,7 +558,7 @@ class LocalEngine:
             scans.append(scan)
             sources.append(source_sql(table, partitions, files))
 
-        typed = checked.typed or (None, frozenset())
+        typed = checked.typed or (None, Facts())
         if checked.translation is None or checked.translation[0] != typed[0]:
             # Translated once per text and schema: they decide the translation.
             aliases = [node.alias or node.name for node, _ in resolved]

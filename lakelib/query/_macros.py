@@ -52,10 +52,11 @@ MACROS: tuple[str, ...] = (
     "ELSE (a * k) // b + CASE WHEN 2 * abs((a * k) % b) >= abs(b) THEN sign(a * k) * sign(b) "
     "ELSE 0 END END",
     # An unscaled integer as decimal text at scale s (-5, 2 -> '-0.05'), for an exact CAST.
+    # (lpad also truncates: the digits are padded to at least s + 1, never cut.)
+    "trino_point(d, s) AS left(d, length(d) - s) || '.' || right(d, s)",
     "trino_scaled_text(q, s) AS CASE WHEN s = 0 THEN CAST(q AS VARCHAR) ELSE "
-    "(CASE WHEN q < 0 THEN '-' ELSE '' END) || substring(lpad(CAST(abs(q) AS VARCHAR), s + 1, "
-    "'0'), 1, length(lpad(CAST(abs(q) AS VARCHAR), s + 1, '0')) - s) || '.' || "
-    "right(lpad(CAST(abs(q) AS VARCHAR), s + 1, '0'), s) END",
+    "(CASE WHEN q < 0 THEN '-' ELSE '' END) || trino_point(lpad(CAST(abs(q) AS VARCHAR), "
+    "CAST(greatest(length(CAST(abs(q) AS VARCHAR)), s + 1) AS INTEGER), '0'), s) END",
     # Trino: CAST(double AS integer) rounds half away from zero (2.5 -> 3); DuckDB rounds half
     # to even (2.5 -> 2). Integer arguments pass through untouched. Text follows Java's
     # Integer/Long.parseLong after trim() (Trino's VarcharOperators): a sign and digits only,

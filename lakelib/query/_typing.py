@@ -12,7 +12,7 @@ differently.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import cast
 
@@ -23,10 +23,13 @@ from lakelib.errors import QueryError
 
 __all__ = [
     "AVG_KEY",
+    "DIV_KEY",
     "OPERANDS_KEY",
     "TYPE_KEY",
+    "Facts",
     "Num",
     "annotate",
+    "apply_facts",
     "check_operand_kinds",
     "check_types",
     "decimal_literal",
@@ -140,7 +143,8 @@ def annotate(tree: exp.Expression) -> None:
     nodes: list[exp.Expression] = [cast(exp.Expression, n) for n in tree.walk(bfs=False)]
     for node in reversed(nodes):
         node.meta[TYPE_KEY] = static_type(node)
-        if isinstance(node, exp.Div):
+        if isinstance(node, exp.Div) and OPERANDS_KEY not in node.meta:
+            # (Operand types the catalog decided, apply_facts, are kept.)
             node.meta[OPERANDS_KEY] = (static_type(node.this), static_type(node.expression))
 
 
@@ -368,9 +372,12 @@ def _annotated(tree: exp.Expression, schema: Schema, database: str) -> exp.Expre
             {"awsdatacatalog": {database: schema}} if schema else None, dialect="hive"
         )
         copy = tree.copy()
-        # Number the avg calls (in the original's order) to find them again once typed.
+        # Number the avg calls and divisions (in the original's order) to find them again
+        # once typed.
         for n, call in enumerate(copy.find_all(exp.Avg)):
             call.meta[AVG_KEY] = n
+        for n, division in enumerate(copy.find_all(exp.Div)):
+            division.meta[DIV_KEY] = n
         qualified = qualify(
             copy,
             schema=mapping,
@@ -386,6 +393,76 @@ def _annotated(tree: exp.Expression, schema: Schema, database: str) -> exp.Expre
 
 
 AVG_KEY = "lake_avg"
+DIV_KEY = "lake_div"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What typing the query over the catalog's schema decides about its translation.
+
+    ``plain_avgs``: the avg calls (numbered in ``find_all(exp.Avg)`` order) whose argument
+    is a table's integer or double column. ``divisions``: (number in ``find_all(exp.Div)``
+    order, dividend type, divisor type) for each division whose operands' Trino types are
+    known, so a decimal column's quotient gets Trino's scale instead of a refusal.
+    """
+
+    plain_avgs: frozenset[int] = frozenset()
+    divisions: tuple[tuple[int, Num, Num], ...] = ()
+
+
+def apply_facts(tree: exp.Expression, facts: Facts) -> None:
+    """Mark a fresh copy of the checked tree with :class:`Facts` before it is rewritten."""
+    for number, call in enumerate(tree.find_all(exp.Avg)):
+        if number in facts.plain_avgs:
+            call.meta[AVG_KEY] = "plain"  # an integer or double column: no decimal check
+    known = {number: (a, b) for number, a, b in facts.divisions}
+    for number, division in enumerate(tree.find_all(exp.Div)):
+        if number in known:
+            a, b = known[number]
+            division.meta[OPERANDS_KEY] = (a, b)
+            division.meta[TYPE_KEY] = _arithmetic(division, a, b)
+
+
+def _column_num(column: exp.Column) -> Num | None:
+    t = column.type
+    if t is None:
+        return None
+    if t.this == exp.DataType.Type.DECIMAL:
+        params = [int(p.this.name) for p in t.expressions] if t.expressions else [38, 0]
+        return Num("decimal", params[0], params[1] if len(params) > 1 else 0)
+    if t.this in _INT_PRECISION:
+        return Num("integer", _INT_PRECISION[t.this])
+    if t.this in _DOUBLE:
+        return DOUBLE
+    return None
+
+
+def _trusted_num(node: exp.Expression, sources: Mapping[str, object]) -> Num | None:
+    """Trino's numeric type of an operand, where it is certain: literals, casts, a table's
+    columns (the catalog's types), sum and count of those, and Trino's arithmetic on them.
+    A CTE's or subquery's column is not trusted (sqlglot may type a decimal as a double)."""
+    if isinstance(node, exp.Paren | exp.Neg):
+        return _trusted_num(node.this, sources)
+    if isinstance(node, exp.Literal | exp.Cast):
+        return static_type(node)
+    if isinstance(node, exp.Add | exp.Sub | exp.Mul | exp.Div | exp.Mod):
+        a, b = _trusted_num(node.this, sources), _trusted_num(node.expression, sources)
+        return _arithmetic(node, a, b) if a is not None and b is not None else None
+    if isinstance(node, exp.Column):
+        return _column_num(node) if isinstance(sources.get(node.table), exp.Table) else None
+    if isinstance(node, exp.Count):
+        return Num("integer", 19)
+    if isinstance(node, exp.Sum):
+        # aggregate.html: sum of decimal(p, s) is decimal(38, s); of integers bigint.
+        t = _trusted_num(node.this, sources)
+        if t is None:
+            return None
+        if t.kind == "decimal":
+            return Num("decimal", 38, t.scale)
+        return Num("integer", 19) if t.kind == "integer" else DOUBLE
+    return None
+
+
 _NOT_DECIMAL = {
     exp.DataType.Type.TINYINT,
     exp.DataType.Type.SMALLINT,
@@ -396,9 +473,10 @@ _NOT_DECIMAL = {
 }
 
 
-def _plain_avgs(typed: exp.Expression) -> frozenset[int]:
-    """The avg calls (numbered in tree order) whose argument is a table's integer or double
-    column: their result is a double in both engines, so no decimal check is needed.
+def _facts(typed: exp.Expression) -> Facts:
+    """The avg calls whose argument is a table's integer or double column (their result is a
+    double in both engines, so no decimal check is needed), and the divisions whose operand
+    types are certain (:func:`_trusted_num`).
 
     Only a column read straight from a catalog table counts: a CTE's or subquery's column
     may be a decimal expression sqlglot types as a double (``qty * 1.5``).
@@ -407,7 +485,18 @@ def _plain_avgs(typed: exp.Expression) -> frozenset[int]:
 
     seen: set[int] = set()
     plain: set[int] = set()
-    for scope in traverse_scope(typed):  # innermost first: a call belongs to the first
+    divided: set[int] = set()
+    divisions: list[tuple[int, Num, Num]] = []
+    for scope in traverse_scope(typed):  # innermost first: a node belongs to the first
+        for division in scope.expression.find_all(exp.Div):
+            number = division.meta.get(DIV_KEY)
+            if number is None or number in divided:
+                continue
+            divided.add(number)
+            a = _trusted_num(division.this, scope.sources)
+            b = _trusted_num(division.expression, scope.sources)
+            if a is not None and b is not None:
+                divisions.append((number, a, b))
         for call in scope.expression.find_all(exp.Avg):
             number = call.meta.get(AVG_KEY)
             if number is None or number in seen:
@@ -421,17 +510,17 @@ def _plain_avgs(typed: exp.Expression) -> frozenset[int]:
                 and arg.type.this in _NOT_DECIMAL
             ):
                 plain.add(number)
-    return frozenset(plain)
+    return Facts(frozenset(plain), tuple(divisions))
 
 
-def check_types(tree: exp.Expression, schema: Schema, database: str) -> frozenset[int] | None:
+def check_types(tree: exp.Expression, schema: Schema, database: str) -> Facts | None:
     """Refuse, as Athena does, any operation mixing text with numbers, dates or booleans
     (comparisons, IN, BETWEEN, COALESCE, CASE, arithmetic, ``||``, UNION columns), wherever
     it is in the query; a date or timestamp plus a number too (Trino has no ``date + 1``).
 
-    Returns the numbers (in ``tree.find_all(exp.Avg)`` order) of the avg calls known not to
-    take a decimal (:func:`_plain_avgs`), or None (and checks nothing) when the optimizer
-    cannot type the tree; the caller then falls back to :func:`check_operand_kinds`.
+    Returns what the types decide about the translation (:class:`Facts`), or None (and
+    checks nothing) when the optimizer cannot type the tree; the caller then falls back to
+    :func:`check_operand_kinds`.
     """
     typed = _annotated(tree, schema, database)
     if typed is None:
@@ -494,6 +583,6 @@ def check_types(tree: exp.Expression, schema: Schema, database: str) -> frozense
                             f"{bad[0]}, {bad[1]}; the local engine refuses it as Athena does"
                         )
     try:
-        return _plain_avgs(typed)
+        return _facts(typed)
     except (SqlglotError, KeyError, ValueError, TypeError, AttributeError):
-        return frozenset()
+        return Facts()

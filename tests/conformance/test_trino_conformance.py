@@ -920,6 +920,13 @@ TYPED_CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         ],
     ),
     # decimal.html: + and - have scale max(xs, ys), * has xs + ys, % has max(xs, ys).
+    # Quotients with more digits than the scale needs (14.29, 33.3): the local engine cut
+    # them to 1.42 and 3.3 before.
+    (
+        "decimal division with larger quotients",
+        "SELECT 10.00 / 0.7, 100.0 / 3, -1234.5 / 1.0, 99999.99 / 0.01",
+        [(Decimal("14.29"), Decimal("33.3"), Decimal("-1234.5"), Decimal("9999999.00"))],
+    ),
     (
         "decimal + - * % scales",
         "SELECT 1.5 + 2.25, 1.5 - 2.25, 1.5 * 2.25, 7.5 % 2, 5.00 % 3",
