@@ -91,8 +91,12 @@ def test_a_vpc_only_domain_in_the_lakes_private_subnets(studio: Platform) -> Non
     sg = studio.one("aws:ec2/securityGroup:SecurityGroup", "studio-apps")
     assert group == "studio-apps-id"
     assert sg.inputs["vpcId"] == studio.outputs["vpc_id"]
-    # Outbound: HTTPS (the endpoints) and the group itself (apps, EFS); nothing else.
-    assert {(e["fromPort"], e["toPort"]) for e in sg.inputs["egress"]} == {(443, 443), (0, 65535)}
+    # Outbound: the group itself (JupyterLab, kernels), NFS to the domain's EFS inside the
+    # VPC, HTTPS (the endpoints); nothing else.
+    egress = {
+        (e["fromPort"], e["toPort"], tuple(e.get("cidrBlocks", ()))) for e in sg.inputs["egress"]
+    }
+    assert egress == {(0, 65535, ()), (2049, 2049, ("10.40.0.0/16",)), (443, 443, ("0.0.0.0/0",))}
     assert user["sharingSettings"]["notebookOutputOption"] == "Disabled"
     (config,) = studio.of_type(LIFECYCLE)
     assert config.inputs["studioLifecycleConfigAppType"] == "JupyterLab"

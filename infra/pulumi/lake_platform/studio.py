@@ -232,7 +232,7 @@ class Studio(pulumi.ComponentResource):
         self.security_group = pulumi_aws.ec2.SecurityGroup(
             f"{name}-apps",
             name=s.resource_name("studio-apps"),
-            description="Studio apps: each other and EFS inside the group, HTTPS to endpoints",
+            description="Studio apps: each other, NFS to the domain EFS, HTTPS to endpoints",
             vpc_id=args.vpc_id,
             ingress=[
                 {
@@ -250,6 +250,14 @@ class Studio(pulumi.ComponentResource):
                     "to_port": 65535,
                     "self": True,
                     "description": "JupyterLab, kernels and the home EFS (NFS) of the domain",
+                },
+                {
+                    "protocol": "tcp",
+                    "from_port": 2049,
+                    "to_port": 2049,
+                    # The domain's EFS mount targets sit in an NFS group SageMaker creates.
+                    "cidr_blocks": [s.vpc_cidr],
+                    "description": "NFS to the domain's home EFS (its mount targets)",
                 },
                 {
                     "protocol": "tcp",
