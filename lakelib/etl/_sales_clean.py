@@ -2,19 +2,27 @@
 
 Incremental by Spark's own mechanism: the raw zone is read as a streaming file source with
 ``Trigger.AvailableNow`` and a checkpoint in ``runs/etl/sales_clean/checkpoint/``; each run
-processes the raw files that no committed batch has, in one batch, then stops. A batch:
+processes the raw files that no committed batch has, in one batch, then stops. A batch
+(:mod:`lakelib.etl._batch`):
 
 1. checks every record against the source's contract (``lake.toml``) with Spark column
    expressions; rejected rows go to ``quarantine/sales_clean/`` (partitioned by arrival
    date) with their ``reason``;
-2. merges the valid rows with the rows already in the event-date partitions they touch,
-   keeps the most recently ingested version of each ``id``, conforms and enriches them;
-3. replaces exactly those partitions (dynamic overwrite) and checks
+2. merges the valid rows with the rows already in the event-date partitions they touch and
+   in those where the id index (:mod:`lakelib.etl._index`) says another version of one of
+   their ids lives, keeps the most recently ingested version of each ``id``, conforms and
+   enriches them;
+3. replaces exactly those partitions (dynamic overwrite; one left empty is removed), points
+   the index at where the batch's ids now are, and checks
    ``rows_in = rows_out + rows_quarantined + duplicates_removed``.
 
 Spark commits the batch to the checkpoint only after the function returns, so a failed run
 is retried whole by the next run; both writes are merges keyed by record and raw file, so a
 retried batch gives the same rows.
+
+The pieces: the run record (:mod:`lakelib.etl._record`), the raw listing and reference
+snapshots (:mod:`lakelib.etl._raw`), keeping the checked rows (:mod:`lakelib.etl._cache`),
+the batch, the index.
 """
 
 from __future__ import annotations
