@@ -174,6 +174,9 @@ MACROS: tuple[str, ...] = (
     # An empty delimiter splits differently in each engine: refused.
     "trino_delimiter(d, f) AS CASE WHEN d = '' THEN error('function ' || f || ' is not "
     "supported by the local engine with an empty delimiter') ELSE d END",
+    # string.html: lpad / rpad sizes must not be negative (DuckDB answers '').
+    "trino_pad_size(n, f) AS CASE WHEN n < 0 THEN error('Target length must be in the range "
+    "[0..2147483647]') ELSE n END",
     # A pattern that can match the empty string places its matches differently in Java
     # (Trino) and RE2 (DuckDB) when every match is wanted: refused.
     "trino_pattern(p, f) AS CASE WHEN regexp_matches('', p) THEN error('function ' || f || "

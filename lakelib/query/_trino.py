@@ -698,6 +698,8 @@ def _guard_args(node: exp.Expression) -> exp.Expression | None:
         "regexp_extract_all": ("pattern", "expression", "trino_pattern"),
         "regexp_replace": ("pattern", "expression", "trino_pattern"),
         "regexp_count": ("pattern", "expression", "trino_pattern"),
+        "lpad": ("size", "expression", "trino_pad_size"),
+        "rpad": ("size", "expression", "trino_pad_size"),
     }
     if name not in guards:
         return None
