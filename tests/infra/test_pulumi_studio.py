@@ -147,6 +147,7 @@ def test_the_execution_role_grants_what_notebooks_and_lake_call_and_no_more(
         ),
         ("s3:GetObject", f"{s3}{scripts}/config/lake.toml"),  # LAKE_CONFIG
         ("s3:GetObject", f"{s3}{scripts}/jobs/lib/lakelib-0.1.0-emr7.zip"),  # the install
+        ("s3:GetObject", f"{s3}{scripts}/jobs/notebooks/01_explore.ipynb"),  # copied once
         # 02_train: registry and artifact, training inputs, bundle and plan.
         ("s3:PutObject", _zone_object(out, Zone.MODELS, "churn/registry.json")),
         ("s3:PutObject", _zone_object(out, Zone.MODELS, "churn/v3/model.tar.gz")),
@@ -183,6 +184,7 @@ def test_the_execution_role_grants_what_notebooks_and_lake_call_and_no_more(
         ("s3:PutObject", f"{s3}{scripts}/config/lake.toml"),  # the deployed config
         ("s3:PutObject", f"{s3}{scripts}/jobs/lib/lakelib-0.1.0-emr7.zip"),  # the wheelhouse
         ("s3:PutObject", f"{s3}{scripts}/jobs/sales_clean.py"),  # the ETL's code
+        ("s3:PutObject", f"{s3}{scripts}/jobs/notebooks/01_explore.ipynb"),  # the pipeline's
         ("s3:PutObject", f"{s3}{out['raw_bucket']}/sales/x.json.gz"),  # the system of record
         ("s3:DeleteObject", f"{s3}{out['processed_bucket']}/sales_clean/x.parquet"),
         ("s3:GetObject", f"{s3}{out['logs_bucket']}/AWSLogs/x"),
@@ -294,6 +296,8 @@ def test_the_lifecycle_config_leaves_lake_ready_for_the_aws_profile(
         str(_probe_wheelhouse(tmp_path)), out["scripts_bucket"], "jobs/lib/lakelib-0.1.0-emr7.zip"
     )
     s3.upload_file(str(REPO / "lake.toml"), out["scripts_bucket"], "config/lake.toml")
+    for notebook in sorted((REPO / "notebooks").glob("*.ipynb")):
+        s3.upload_file(str(notebook), out["scripts_bucket"], f"jobs/notebooks/{notebook.name}")
     home = tmp_path / "home"
     home.mkdir()
     env = {
@@ -325,6 +329,17 @@ def test_the_lifecycle_config_leaves_lake_ready_for_the_aws_profile(
     assert kernel["env"]["LAKE_CONFIG"] == out["lake_config_uri"]
     outputs = json.loads(Path(kernel["env"]["LAKE_STACK_OUTPUTS"]).read_text())
     assert outputs["scripts_bucket"] == out["scripts_bucket"]
+    # The notebooks, opened with the lakelib kernel; a user's change survives a restart.
+    notebooks = home / "lakelib-notebooks"
+    assert sorted(p.name for p in notebooks.iterdir()) == [
+        "01_explore.ipynb",
+        "02_train.ipynb",
+        "03_deploy.ipynb",
+        "04_report.ipynb",
+    ]
+    explore = json.loads((notebooks / "01_explore.ipynb").read_text())
+    assert explore["metadata"]["kernelspec"]["name"] == "lakelib"
+    (notebooks / "01_explore.ipynb").write_text("{}")
     # A second start keeps the installed venv (the marker names the wheelhouse).
     again = subprocess.run(
         ["bash", str(script)], env=env, cwd=home, capture_output=True, text=True, timeout=60
@@ -333,6 +348,7 @@ def test_the_lifecycle_config_leaves_lake_ready_for_the_aws_profile(
         again.returncode == 0
         and (bashrc := (home / ".bashrc").read_text()).count(".lakelib/env.sh") == 1
     ), bashrc
+    assert (notebooks / "01_explore.ipynb").read_text() == "{}"
     # A terminal in Studio: ~/.bashrc sources the names, then the real `lake` (this venv's).
     lake = Path(sys.executable).parent / "lake"
     status = subprocess.run(

@@ -10,8 +10,9 @@ the notebooks on AWS.
   needs to run the user's JupyterLab spaces; no ``*`` action, every resource scoped;
 - a JupyterLab lifecycle configuration, run at every app start, that installs lakelib from
   the wheelhouse in the scripts bucket (``pip install --no-index --find-links``: no package
-  index is reachable), adds the ``lakelib (aws)`` kernel and writes the stack's names, so
-  ``lake --profile aws`` and the notebooks work in Studio with no setup;
+  index is reachable), adds the ``lakelib (aws)`` kernel, writes the stack's names and
+  copies the notebooks into ``~/lakelib-notebooks`` (once), so ``lake --profile aws`` and
+  the notebooks work in Studio with no setup;
 - the interface endpoints Studio and the kernels call that the network layer does not
   already create (SageMaker API and runtime, STS, CloudWatch Logs, Athena, Glue, SNS).
 """
@@ -51,6 +52,11 @@ STUDIO_ENDPOINTS = ("sagemaker.api", "sagemaker.runtime", "sts", "logs", "athena
 
 # Where the lifecycle configuration puts things in the user's home (the space's EBS volume).
 HOME_FOLDER = "$HOME/.lakelib"
+# The notebooks as the pipeline's processing job runs them (``ml.Ml`` uploads them there),
+# copied once into the user's home with the kernel set to lakelib's: the domain reaches no
+# Git host on the internet.
+NOTEBOOKS_PREFIX = "jobs/notebooks/"
+NOTEBOOKS_FOLDER = "lakelib-notebooks"
 KERNEL_NAME = "lakelib"
 KERNEL_DISPLAY_NAME = "lakelib (aws)"
 
@@ -80,7 +86,7 @@ def lifecycle_script(
     *, wheelhouse_uri: str, config_uri: str, region: str, outputs: Mapping[str, str]
 ) -> str:
     """The JupyterLab lifecycle configuration: install lakelib offline, add its kernel, set
-    the stack's names for kernels and terminals.
+    the stack's names for kernels and terminals, copy the notebooks into the home folder.
 
     It runs as the space's user at every app start (5 minutes at most) and reinstalls only
     when the wheelhouse changed. The venv sees the image's packages (``ipykernel`` comes from
@@ -140,6 +146,31 @@ PY
     -r "$work/wheels/requirements.txt"
   rm -rf "$work"
   touch "$venv/.installed-{name}"
+fi
+
+# The notebooks, once: a later start never overwrites what the user changed.
+if [ ! -d "$HOME/{NOTEBOOKS_FOLDER}" ]; then
+  python3 - "$HOME/{NOTEBOOKS_FOLDER}" <<'PY'
+import json, os, sys
+import boto3
+s3 = boto3.client("s3", region_name={region!r})
+target = sys.argv[1]
+os.makedirs(target)
+listing = s3.get_paginator("list_objects_v2")
+for page in listing.paginate(Bucket={bucket!r}, Prefix={NOTEBOOKS_PREFIX!r}):
+    for item in page.get("Contents", []):
+        name = item["Key"].rsplit("/", 1)[-1]
+        if name.endswith(".ipynb"):
+            body = s3.get_object(Bucket={bucket!r}, Key=item["Key"])["Body"].read()
+            notebook = json.loads(body)
+            notebook.setdefault("metadata", {{}})["kernelspec"] = {{
+                "name": "{KERNEL_NAME}",
+                "display_name": "{KERNEL_DISPLAY_NAME}",
+                "language": "python",
+            }}
+            with open(os.path.join(target, name), "w") as handle:
+                json.dump(notebook, handle, indent=1)
+PY
 fi
 
 kernel="$HOME/.local/share/jupyter/kernels/{KERNEL_NAME}"
@@ -383,8 +414,9 @@ def studio_statements(args: StudioArgs, domain_id: pulumi.Input[str]) -> list[di
                 iam.bucket_objects(a["processed"]),
                 iam.bucket_objects(a["curated"]),
                 iam.bucket_object(a["scripts"], CONFIG_KEY),
-                # The wheelhouse the lifecycle configuration installs.
+                # The wheelhouse and the notebooks the lifecycle configuration installs.
                 iam.bucket_objects(a["scripts"], LIB_PREFIX),
+                iam.bucket_objects(a["scripts"], NOTEBOOKS_PREFIX),
             ],
             sid="ReadTheLake",
         ),
