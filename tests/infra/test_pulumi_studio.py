@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from lake_platform.policies import check_all, check_no_wildcard_actions
+from lake_platform.settings import PlatformConfigError
 from pulumi_harness import ACCOUNT, REGION, REPO, Platform, run_program, stack_config
 
 from lakelib.aws import client
@@ -366,3 +367,18 @@ def test_the_lifecycle_config_leaves_lake_ready_for_the_aws_profile(
     report = json.loads(status.stdout)
     assert report["profile"] == "aws"
     assert report["config"] == out["lake_config_uri"]
+
+
+def test_studio_settings_defaults_and_refusals() -> None:
+    from test_pulumi_settings import _load
+
+    off = _load()
+    assert off.studio.enabled is False
+    on = _load(
+        sagemakerStudio={"enabled": True, "userProfile": "bo", "instanceType": "ml.m5.large"}
+    )
+    assert (on.studio.user_profile, on.studio.instance_type) == ("bo", "ml.m5.large")
+    with pytest.raises(PlatformConfigError, match="use one"):
+        _load(sagemakerStudio={"enabled": True}, mlMode="domain")
+    with pytest.raises(PlatformConfigError, match="unknown keys"):
+        _load(sagemakerStudio={"enabled": True, "userprofile": "bo"})
