@@ -331,6 +331,9 @@ def _timestamp_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
         return pa.chunked_array([pa.array(values, pa.string())])
     # A UTC instant is its naive value; Arrow's zone-aware kernels are ~10x slower.
     naive = column.cast(pa.timestamp(kind.unit)) if kind.tz is not None else column
+    if kind.unit == "s" and kind.tz is None:
+        # timestamp(0) (a TIMESTAMP '... 03:04:05' literal): Trino prints no fraction digits.
+        return pc.cast(naive, pa.string())
     # isoformat(timespec="milliseconds") drops the digits past the millisecond: floor. A
     # millisecond timestamp cast to text reads "2026-01-02 03:04:05.678" (strftime: 20x slower).
     millis = pc.cast(pc.floor_temporal(naive, unit="millisecond"), pa.timestamp("ms"), safe=False)

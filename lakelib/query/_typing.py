@@ -408,6 +408,8 @@ class Facts:
 
     plain_avgs: frozenset[int] = frozenset()
     divisions: tuple[tuple[int, Num, Num], ...] = ()
+    # Result columns (position) that are timestamp(0): printed without fraction digits.
+    whole_seconds: frozenset[int] = frozenset()
 
 
 def apply_facts(tree: exp.Expression, facts: Facts) -> None:
@@ -415,6 +417,16 @@ def apply_facts(tree: exp.Expression, facts: Facts) -> None:
     for number, call in enumerate(tree.find_all(exp.Avg)):
         if number in facts.plain_avgs:
             call.meta[AVG_KEY] = "plain"  # an integer or double column: no decimal check
+    select = tree
+    if facts.whole_seconds and isinstance(select, exp.Select):
+        for position, item in enumerate(select.expressions):
+            if position in facts.whole_seconds:
+                inner = item.this if isinstance(item, exp.Alias) else item
+                inner.replace(
+                    exp.Cast(
+                        this=inner.copy(), to=exp.DataType.build("TIMESTAMP_S", dialect="duckdb")
+                    )
+                )
     known = {number: (a, b) for number, a, b in facts.divisions}
     for number, division in enumerate(tree.find_all(exp.Div)):
         if number in known:
@@ -510,7 +522,57 @@ def _facts(typed: exp.Expression) -> Facts:
                 and arg.type.this in _NOT_DECIMAL
             ):
                 plain.add(number)
-    return Facts(frozenset(plain), tuple(divisions))
+    return Facts(frozenset(plain), tuple(divisions), _whole_seconds(typed))
+
+
+def _literal_precision(node: exp.Expression) -> int | None:
+    """The fraction digits Trino gives a timestamp expression: a literal's own (TIMESTAMP
+    '... 03:04:05' is timestamp(0)), 3 for anything built without other-precision literals
+    (columns, casts, now()); None when literals of another precision are mixed in."""
+    while isinstance(node, exp.Paren | exp.Alias):
+        node = node.this
+    literals = [
+        c
+        for c in node.find_all(exp.Cast)
+        if c.to.this == exp.DataType.Type.TIMESTAMP and c.to.expressions
+    ]
+    if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.TIMESTAMP:
+        # A literal's own precision; CAST(x AS timestamp) is timestamp(3).
+        return int(node.to.expressions[0].this.name) if node.to.expressions else 3
+    if not literals:
+        return 3
+    digits = {int(c.to.expressions[0].this.name) for c in literals}
+    if digits == {3}:
+        return 3
+    if len(digits) == 1 and not any(
+        isinstance(n, exp.Column | exp.Cast) and n not in literals
+        for n in node.find_all(exp.Column, exp.Cast)
+    ):
+        return digits.pop()  # date_add('day', 1, TIMESTAMP '... 00:00:00') keeps timestamp(0)
+    return None
+
+
+def _whole_seconds(typed: exp.Expression) -> frozenset[int]:
+    """Result columns of type timestamp(0) (see :func:`_literal_precision`); a result
+    timestamp of any precision but 0 and 3 is refused by name."""
+    if not isinstance(typed, exp.Select):
+        return frozenset()
+    found = set()
+    for position, item in enumerate(typed.expressions):
+        t = item.type
+        if t is None or t.this != exp.DataType.Type.TIMESTAMP:
+            continue
+        digits = _literal_precision(item)
+        if digits == 0:
+            found.add(position)
+        elif digits != 3:
+            shown = "mixed precisions" if digits is None else f"timestamp({digits})"
+            raise QueryError(
+                f"a result column of {shown} is not supported by the local engine: Athena "
+                "prints a timestamp with its precision's digits and the local engine prints 3 "
+                "(or none for timestamp(0)); cast it to timestamp(3) or varchar"
+            )
+    return frozenset(found)
 
 
 def check_types(tree: exp.Expression, schema: Schema, database: str) -> Facts | None:

@@ -142,6 +142,24 @@ def test_result_csv_writes_values_as_athena_prints_them(settings: Settings, lake
     )
 
 
+def test_result_csv_prints_a_timestamps_precision(settings: Settings, lake_dir: Path) -> None:
+    # language/types.html: a TIMESTAMP literal has the precision of its text; a literal
+    # without fraction is timestamp(0) and Trino prints it without one (so does date_add on
+    # it); cast text and table columns are timestamp(3).
+    result = run_query(
+        "SELECT TIMESTAMP '2024-01-02 03:04:05' AS t0, "
+        "date_add('hour', 1, TIMESTAMP '2024-01-02 03:04:05') AS t0_plus, "
+        "CAST('2024-01-02 03:04:05' AS TIMESTAMP) AS t3",
+        settings=settings,
+    )
+    csv = lake_dir / "lake" / "query-results" / "primary" / f"{result.query_id}.csv"
+    assert csv.read_text().splitlines()[1] == (
+        '"2024-01-02 03:04:05","2024-01-02 04:04:05","2024-01-02 03:04:05.000"'
+    )
+    with pytest.raises(QueryError, match=r"a result column of timestamp\(6\) is not supported"):
+        run_query("SELECT TIMESTAMP '2024-01-02 03:04:05.123456'", settings=settings)
+
+
 def test_cutoff_fails_like_athena_and_leaves_no_result(settings: Settings, lake_dir: Path) -> None:
     with pytest.raises(QueryError, match="Query cancelled! : Bytes scanned limit was exceeded"):
         run_query("SELECT count(*) FROM sales_clean", workgroup="analytics", settings=settings)
