@@ -5,6 +5,7 @@
 - Every boto3 request must be one AWS would accept (``plugins/strict_shapes.py``).
 - ``moto_server`` is one ThreadedMotoServer on 127.0.0.1 for the session; ``aws`` resets it and
   points boto3 at it for one test.
+- ``lake`` runs the CLI in a subprocess, as a user would: ``lake("status", home=lake_home)``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from lakelib.config import reset_settings
 
 # Every boto3 request (in this process and in Python subprocesses) is checked against the
 # service model's max/min/enum/pattern, which botocore and moto skip: see the plugin.
-pytest_plugins = ["pytester", "plugins.strict_shapes"]
+# ``plugins.cli``: the ``lake`` fixture (the CLI in a subprocess).
+pytest_plugins = ["pytester", "plugins.strict_shapes", "plugins.cli"]
 
 _REAL_CONNECT = socket.socket.connect
 _REAL_CONNECT_EX = socket.socket.connect_ex

@@ -5,6 +5,7 @@
 '/home/me/project/.lake/raw'
 """
 
+from lakelib.config._schema import LakeConfig
 from lakelib.config._settings import (
     AWS_CONFIG_KEY,
     AWS_ZONE_LAYOUT,
@@ -30,6 +31,7 @@ __all__ = [
     "CONFIG_FILE",
     "DEFAULT_DATABASE",
     "PROFILES",
+    "LakeConfig",
     "Settings",
     "Workgroup",
     "Zone",

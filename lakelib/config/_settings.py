@@ -15,6 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from lakelib.config._schema import LakeConfig, parse_config
 from lakelib.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -108,6 +109,8 @@ class Settings:
     outputs: Mapping[str, str] = field(default_factory=dict)
     document: Mapping[str, Any] = field(default_factory=dict)
     config_uri: str | None = None  # the s3:// URI the config came from, when not a file
+    # ``document`` checked and typed (every section of lake.toml; see config/_schema.py).
+    config: LakeConfig = field(default_factory=LakeConfig)
     # The zone stores made so far: one per zone for the life of these settings.
     _stores: dict[Zone, Store] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -153,7 +156,10 @@ class Settings:
             raise ConfigError(f"unknown workgroup {name!r} (known: {known})") from None
 
     def section(self, name: str) -> Mapping[str, Any]:
-        """A top-level table of ``lake.toml`` (``{}`` when absent), for stage-specific rules."""
+        """A top-level table of ``lake.toml`` as written (``{}`` when absent).
+
+        Its keys and types were checked at load; :attr:`config` has the same typed.
+        """
         value = self.document.get(name, {})
         if not isinstance(value, Mapping):
             raise ConfigError(f"[{name}] in {self.config_file} must be a table")
@@ -229,26 +235,16 @@ def read_stack_outputs(path: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items() if isinstance(v, str | int | float)}
 
 
-def _int_or_none(value: Any, where: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"{where} must be a positive integer, got {value!r}")
-    return value
-
-
-def _workgroups(document: Mapping[str, Any]) -> dict[str, Workgroup]:
-    table = document.get("workgroups", {})
+def _workgroups(config: LakeConfig) -> dict[str, Workgroup]:
+    table = config.workgroups
     names = list(DEFAULT_WORKGROUPS) + [n for n in table if n not in DEFAULT_WORKGROUPS]
     groups = {}
     for name in names:
-        spec = table.get(name, {})
-        if not isinstance(spec, Mapping):
-            raise ConfigError(f"[workgroups.{name}] must be a table")
-        cutoff = _int_or_none(
-            spec.get("bytes_scanned_cutoff"), f"workgroups.{name}.bytes_scanned_cutoff"
-        )
-        groups[name] = Workgroup(name, cutoff, str(spec.get("description", "")))
+        spec = table.get(name)
+        if spec is None:
+            groups[name] = Workgroup(name)
+            continue
+        groups[name] = Workgroup(name, spec.bytes_scanned_cutoff, spec.description or "")
     return groups
 
 
@@ -290,8 +286,8 @@ def load_settings(
         document = read_config(config_file) if config_file else {}
         root = config_file.parent if config_file else cwd
 
-    workspace = document.get("workspace", {})
-    chosen = profile or env.get("LAKE_PROFILE") or workspace.get("default_profile") or "local"
+    config = parse_config(document, config_uri or (str(config_file) if config_file else None))
+    chosen = profile or env.get("LAKE_PROFILE") or config.workspace.default_profile or "local"
     if chosen not in PROFILES:
         raise ConfigError(f"unknown profile {chosen!r} (use one of: {', '.join(PROFILES)})")
     if require_config and chosen == "aws" and config_uri is None and config_file is None:
@@ -300,12 +296,6 @@ def load_settings(
             f"{cwd}; on AWS set {CONFIG_ENV}=s3://<scripts bucket>/{AWS_CONFIG_KEY} "
             f"(the Pulumi program uploads it and passes it to every job)"
         )
-    profiles = document.get("profiles", {})
-    spec = profiles.get(chosen, {})
-    if not isinstance(spec, Mapping):
-        raise ConfigError(f"[profiles.{chosen}] must be a table")
-
-    local_spec = profiles.get("local", {})
     if home is not None:
         home_path = Path(home).expanduser()
         home_path = home_path if home_path.is_absolute() else cwd / home_path
@@ -313,19 +303,18 @@ def load_settings(
         home_path = Path(env["LAKE_HOME"]).expanduser()
         home_path = home_path if home_path.is_absolute() else cwd / home_path
     else:
-        home_path = root / str(local_spec.get("home", ".lake"))
+        home_path = root / (config.profiles.local.home or ".lake")
     home_path = home_path.resolve()
 
-    catalog = document.get("catalog", {})
     outputs: dict[str, str] = {}
     if chosen == "aws":
-        outputs = _aws_outputs(spec, root, env)
+        outputs = _aws_outputs(config.profiles.aws.stack_outputs, root, env)
         zones: dict[Zone, str | None] = {}
         for zone, (bucket_key, prefix) in AWS_ZONE_LAYOUT.items():
             override = outputs.get(f"{zone.value.replace('-', '_')}_uri")
             bucket = outputs.get(bucket_key)
             zones[zone] = override or (f"s3://{bucket}/{prefix}" if bucket else None)
-        region = outputs.get("region") or spec.get("region")
+        region = outputs.get("region") or config.profiles.aws.region
     else:
         zones = {zone: str(home_path / zone.value) for zone in Zone}
         region = None
@@ -333,7 +322,7 @@ def load_settings(
     database = (
         env.get("LAKE_DATABASE")
         or outputs.get("database")
-        or catalog.get("database")
+        or config.catalog.database
         or DEFAULT_DATABASE
     )
     return Settings(
@@ -343,18 +332,19 @@ def load_settings(
         home=home_path,
         database=str(database),
         zones=MappingProxyType(zones),
-        workgroups=MappingProxyType(_workgroups(document)),
+        workgroups=MappingProxyType(_workgroups(config)),
         region=str(region) if region else None,
         outputs=MappingProxyType(outputs),
         document=MappingProxyType(document),
         config_uri=config_uri,
+        config=config,
     )
 
 
-def _aws_outputs(spec: Mapping[str, Any], root: Path, env: Mapping[str, str]) -> dict[str, str]:
+def _aws_outputs(stack_outputs: str | None, root: Path, env: Mapping[str, str]) -> dict[str, str]:
     """Names for the aws profile: env wins over the stack outputs file."""
     outputs: dict[str, str] = {}
-    file_name = env.get("LAKE_STACK_OUTPUTS") or spec.get("stack_outputs")
+    file_name = env.get("LAKE_STACK_OUTPUTS") or stack_outputs
     if file_name:
         path = Path(file_name).expanduser()
         path = path if path.is_absolute() else root / path

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from plugins.cli import LakeCli
 
 from lakelib.storage import LocalStore
 
 
-def lake(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("LAKE_")}
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "lakelib", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def test_help_lists_commands(tmp_path: Path) -> None:
+def test_help_lists_commands(lake: LakeCli, tmp_path: Path) -> None:
     result = lake("--help", cwd=tmp_path)
     assert result.returncode == 0
     assert "status" in result.stdout
@@ -34,7 +19,7 @@ def test_help_lists_commands(tmp_path: Path) -> None:
     assert sub.returncode == 0 and "zones" in sub.stdout
 
 
-def test_status_counts_files_per_zone(tmp_path: Path) -> None:
+def test_status_counts_files_per_zone(lake: LakeCli, tmp_path: Path) -> None:
     (tmp_path / "lake.toml").write_text('[profiles.local]\nhome = "mylake"\n')
     store = LocalStore(tmp_path / "mylake" / "raw")
     store.write_bytes("sales/a.json.gz", b"x" * 2048)
@@ -42,7 +27,7 @@ def test_status_counts_files_per_zone(tmp_path: Path) -> None:
     sub = tmp_path / "notebooks"
     sub.mkdir()
     # Run from a subfolder: lake.toml is found by walking up.
-    result = lake("status", cwd=sub, env={"COLUMNS": "200"})
+    result = lake("status", cwd=sub)
     assert result.returncode == 0, result.stderr
     raw_line = next(line for line in result.stdout.splitlines() if " raw " in line)
     assert "2" in raw_line.split() and "3.0 KiB" in raw_line
@@ -59,7 +44,7 @@ def test_status_counts_files_per_zone(tmp_path: Path) -> None:
     ],
 )
 def test_errors_are_one_line_without_traceback(
-    tmp_path: Path, args: list[str], code: int, message: str
+    lake: LakeCli, tmp_path: Path, args: list[str], code: int, message: str
 ) -> None:
     result = lake(*args, cwd=tmp_path)
     assert result.returncode == code
@@ -69,7 +54,7 @@ def test_errors_are_one_line_without_traceback(
         assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_bad_config_is_one_line(tmp_path: Path) -> None:
+def test_bad_config_is_one_line(lake: LakeCli, tmp_path: Path) -> None:
     (tmp_path / "lake.toml").write_text("[profiles\n")
     result = lake("status", cwd=tmp_path)
     assert result.returncode == 1
@@ -77,7 +62,19 @@ def test_bad_config_is_one_line(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+def test_a_misspelt_config_key_is_one_line_naming_file_key_and_allowed(
+    lake: LakeCli, tmp_path: Path
+) -> None:
+    (tmp_path / "lake.toml").write_text("[query]\nmax_rows = 10\n")
+    result = lake("status", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"lake: error: {tmp_path / 'lake.toml'}: unknown key 'query.max_rows' "
+        "(allowed in [query]: max_result_rows)\n"
+    )
+
+
+def test_debug_shows_the_traceback(lake: LakeCli, tmp_path: Path) -> None:
     result = lake("--debug", "--profile", "aws", "status", cwd=tmp_path)
     assert result.returncode == 1
     assert "Traceback" in result.stderr and "ConfigError" in result.stderr
