@@ -105,6 +105,12 @@ def test_a_vpc_only_domain_in_the_lakes_private_subnets(studio: Platform) -> Non
     assert lab["defaultResourceSpec"]["lifecycleConfigArn"] == lab["lifecycleConfigArns"][0]
     assert ":studiolifecycleconfig/" in lab["lifecycleConfigArns"][0]
     assert config.inputs["studioLifecycleConfigName"] == "lake-test-install-lakelib"
+    # Spaces start on SageMaker Distribution 2.x: Python 3.11, the wheelhouse's.
+    spec = lab["defaultResourceSpec"]
+    assert spec["sagemakerImageArn"] == (
+        "arn:aws:sagemaker:us-east-1:885854791233:image/sagemaker-distribution-cpu"
+    )
+    assert spec["sagemakerImageVersionAlias"] == "2"
     (profile,) = studio.of_type(USER_PROFILE)
     assert profile.inputs["userProfileName"] == "analyst-1"
     assert profile.inputs["domainId"] == studio.outputs["studio_domain_id"]
@@ -382,3 +388,16 @@ def test_studio_settings_defaults_and_refusals() -> None:
         _load(sagemakerStudio={"enabled": True}, mlMode="domain")
     with pytest.raises(PlatformConfigError, match="unknown keys"):
         _load(sagemakerStudio={"enabled": True, "userprofile": "bo"})
+
+
+def test_space_image_follows_stack_config_else_the_regions_distribution() -> None:
+    from lake_platform.studio import space_image
+
+    assert space_image("eu-west-1") == (
+        "arn:aws:sagemaker:eu-west-1:819792524951:image/sagemaker-distribution-cpu",
+        "2",
+    )
+    assert space_image("eu-west-1", alias="2.14.11")[1] == "2.14.11"
+    mine = "arn:aws:sagemaker:eu-west-1:111122223333:image/lakelib"
+    assert space_image("eu-west-1", mine) == (mine, "")  # no alias forced on another image
+    assert space_image("xx-nowhere-1") == ("", "")

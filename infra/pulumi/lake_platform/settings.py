@@ -187,8 +187,9 @@ class StudioSpec:
 
     enabled: bool = False
     user_profile: str = "data-scientist"
-    # The JupyterLab space's default instance; the wheelhouse is built for CPython 3.11, so
-    # the image must run Python 3.11 (SageMaker Distribution 2.x). Empty: the domain default.
+    # The JupyterLab space's default instance and image; the wheelhouse is built for CPython
+    # 3.11, so the image must run Python 3.11. Empty image: the region's SageMaker
+    # Distribution, version alias "2" (studio.space_image).
     instance_type: str = "ml.t3.medium"
     image_arn: str = ""
     image_version_alias: str = ""

@@ -78,6 +78,51 @@ STUDIO_OUTPUT_NAMES = (
     "lake_config_uri",
 )
 
+# The SageMaker Distribution image of each region (AWS's SageMaker developer guide, the
+# table of Code Editor / JupyterLab image ARNs); spaces start on its 2.x line, the one
+# with Python 3.11 (2.14.11: CPython 3.11.11), the wheelhouse's Python. Stack config
+# sagemakerStudio.imageArn / imageVersionAlias override it; a region not listed here gets
+# the domain's default image and a warning.
+SMD_IMAGE_ACCOUNTS: Mapping[str, str] = {
+    "us-east-1": "885854791233",
+    "us-west-1": "053634841547",
+    "us-west-2": "542918446943",
+    "af-south-1": "238384257742",
+    "ap-east-1": "523751269255",
+    "ap-south-1": "245090515133",
+    "ap-northeast-1": "010972774902",
+    "ap-northeast-2": "064688005998",
+    "ap-northeast-3": "564864627153",
+    "ap-southeast-1": "022667117163",
+    "ap-southeast-2": "648430277019",
+    "ap-southeast-3": "370607712162",
+    "ca-central-1": "481561238223",
+    "eu-central-1": "545423591354",
+    "eu-west-1": "819792524951",
+    "eu-west-2": "021081402939",
+    "eu-west-3": "856416204555",
+    "eu-north-1": "175620155138",
+    "eu-south-1": "810671768855",
+    "sa-east-1": "567556641782",
+    "me-south-1": "523774347010",
+    "me-central-1": "358593528301",
+    "il-central-1": "080319125002",
+}
+SMD_VERSION_ALIAS = "2"
+
+
+def space_image(region: str, image_arn: str = "", alias: str = "") -> tuple[str, str]:
+    """(image ARN, version alias) a JupyterLab space starts on; ``("", "")``: the domain's
+    default (an unlisted region and no stack config)."""
+    if image_arn:
+        return image_arn, alias
+    account = SMD_IMAGE_ACCOUNTS.get(region)
+    if account is None:
+        return "", alias
+    arn = f"arn:aws:sagemaker:{region}:{account}:image/sagemaker-distribution-cpu"
+    return arn, alias or SMD_VERSION_ALIAS
+
+
 # Studio's app actions that AWS does not scope to a resource (listing spaces and apps).
 STUDIO_LIST_ACTIONS = ("sagemaker:ListApps", "sagemaker:ListSpaces")
 
@@ -333,10 +378,18 @@ class Studio(pulumi.ComponentResource):
             "lifecycle_config_arn": self.lifecycle_config.arn,
             "instance_type": spec.instance_type,
         }
-        if spec.image_arn:
-            resource_spec["sagemaker_image_arn"] = spec.image_arn
-        if spec.image_version_alias:
-            resource_spec["sagemaker_image_version_alias"] = spec.image_version_alias
+        image_arn, alias = space_image(s.region, spec.image_arn, spec.image_version_alias)
+        if image_arn:
+            resource_spec["sagemaker_image_arn"] = image_arn
+        else:
+            pulumi.log.warn(
+                f"no SageMaker Distribution image known for {s.region}: spaces start on the "
+                "domain's default image; lakelib's wheelhouse needs Python 3.11 (set "
+                "sagemakerStudio.imageArn and imageVersionAlias to a 2.x image)",
+                resource=self,
+            )
+        if alias:
+            resource_spec["sagemaker_image_version_alias"] = alias
         jupyter_lab = {
             "lifecycle_config_arns": [self.lifecycle_config.arn],
             "default_resource_spec": resource_spec,
