@@ -96,6 +96,7 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rates = DirtRates(
         exact_duplicate=0.04,
         corrected_resend=0.03,
+        moved_resend=0.3,
         null_required=0.02,
         negative_amount=0.02,
         absurd_amount=0.01,
