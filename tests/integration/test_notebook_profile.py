@@ -71,26 +71,44 @@ def aws_lake_with_sales(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAKE_REGION", "us-east-1")
 
 
+def run_02_train(output: Path) -> dict:
+    pm.execute_notebook(
+        str(NOTEBOOKS / "02_train.ipynb"),
+        str(output),
+        # No profile parameter: the kernel's environment decides, as in Studio.
+        parameters={"run_date": "2026-03-06", "retrain": False},
+        kernel_name="python3",
+        cwd=str(NOTEBOOKS),
+        progress_bar=False,
+        log_output=False,
+    )
+    return json.loads(output.read_text())
+
+
 def test_02_train_reads_the_lake_lake_profile_names(
     aws: str, lake_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     local_lake_with_sales(lake_home)
     aws_lake_with_sales(aws, monkeypatch)
+    # The repository's lake.toml (found from notebooks/) says default_profile = "local".
     monkeypatch.setenv("LAKE_PROFILE", "aws")
-    output = tmp_path / "02_train.ipynb"
-    pm.execute_notebook(
-        str(NOTEBOOKS / "02_train.ipynb"),
-        str(output),
-        # No profile: the kernel's LAKE_PROFILE decides, as in Studio.
-        parameters={"run_date": "2026-03-06", "retrain": False},
-        kernel_name="python3",
-        cwd=str(NOTEBOOKS),  # the repository's lake.toml says default_profile = "local"
-        progress_bar=False,
-        log_output=False,
-    )
-    executed = json.loads(output.read_text())
+    executed = run_02_train(tmp_path / "02_train.ipynb")
     assert "profile aws" in outputs(executed, "lk.config.configure")
     # The AWS lake's March sales up to run_date, not the local lake's January ones.
     assert "2 sales from 2026-03-05 to 2026-03-06" in outputs(executed, "lk.ml.load_events")
     queries = client("athena").list_query_executions(WorkGroup="ml_data")["QueryExecutionIds"]
     assert len(queries) == 1
+
+
+def test_without_lake_profile_the_configs_default_profile_decides(
+    aws: str, lake_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    local_lake_with_sales(lake_home)
+    aws_lake_with_sales(aws, monkeypatch)
+    config = tmp_path / "lake.toml"
+    text = (NOTEBOOKS.parent / "lake.toml").read_text()
+    config.write_text(text.replace('default_profile = "local"', 'default_profile = "aws"', 1))
+    monkeypatch.setenv("LAKE_CONFIG", str(config))
+    executed = run_02_train(tmp_path / "02_train.ipynb")
+    assert f"profile aws, config {config}" in outputs(executed, "lk.config.configure")
+    assert "2 sales from 2026-03-05 to 2026-03-06" in outputs(executed, "lk.ml.load_events")
