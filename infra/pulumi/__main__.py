@@ -12,6 +12,7 @@ import pulumi_aws
 from lake_platform.analytics import Analytics, AnalyticsArgs
 from lake_platform.artifacts import Artifacts, ArtifactsArgs
 from lake_platform.catalog import Catalog, CatalogArgs
+from lake_platform.detective import Detective, DetectiveArgs
 from lake_platform.emr import Emr, EmrArgs
 from lake_platform.ingestion import Ingestion, IngestionArgs
 from lake_platform.ml import Ml, MlArgs
@@ -165,6 +166,15 @@ monitoring = Monitoring(
     ),
 )
 
+if settings.detective.enabled:
+    Detective(
+        "detective",
+        DetectiveArgs(
+            settings,
+            logs_bucket=storage.bucket_names["logs"],
+            logs_bucket_policy=storage.logs_policy,
+        ),
+    )
 studio = None
 if settings.studio.enabled:
     # Studio's kernels and terminals read these names from the file its lifecycle

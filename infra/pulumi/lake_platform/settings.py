@@ -235,6 +235,9 @@ class DetectiveSpec:
     guard_duty: bool = True
     security_hub: bool = True
     config_recorder: bool = True
+    # Create AWS Config's service-linked role; false where it exists already (AWS makes it
+    # once per account: a second create fails).
+    config_service_linked_role: bool = True
     access_analyzer: bool = True
 
 

@@ -377,10 +377,35 @@ class Storage(pulumi.ComponentResource):
         ]
 
     def _log_delivery_statements(self, arn: pulumi.Output[str]) -> list[dict[str, Any]]:
-        """Who may write into the logs bucket: S3 access logging, VPC flow logs."""
+        """Who may write into the logs bucket: S3 access logging, VPC flow logs, and AWS
+        Config when the detective layer records."""
         s = self._s
         same_account = {"StringEquals": {"aws:SourceAccount": s.account_id}}
+        config: list[dict[str, Any]] = []
+        if s.detective.enabled and s.detective.config_recorder:
+            config = [
+                iam.statement(
+                    ["s3:GetBucketAcl", "s3:ListBucket"],
+                    [arn],
+                    sid="ConfigAclCheck",
+                    principal={"Service": "config.amazonaws.com"},
+                    conditions=same_account,
+                ),
+                iam.statement(
+                    ["s3:PutObject"],
+                    [iam.bucket_objects(arn, f"config/AWSLogs/{s.account_id}/Config/")],
+                    sid="ConfigWrite",
+                    principal={"Service": "config.amazonaws.com"},
+                    conditions={
+                        "StringEquals": {
+                            "aws:SourceAccount": s.account_id,
+                            "s3:x-amz-acl": "bucket-owner-full-control",
+                        }
+                    },
+                ),
+            ]
         return [
+            *config,
             iam.statement(
                 ["s3:PutObject"],
                 [iam.bucket_objects(arn, "s3-access/")],
