@@ -72,6 +72,9 @@ __all__ = [
 ]
 
 Step = Callable[[str], None]
+# The job's name in the registry (lakelib.etl._jobs): its lock, bookmark, run records and id
+# index live under runs/etl/sales_clean/ whatever [etl] table names the table it writes.
+JOB = "sales_clean"
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ def run_sales_clean(
     settings = settings or get_settings()
     step = on_step or (lambda message: log.info("%s", message))
     config = SalesCleanConfig.from_settings(settings)
-    job = config.table
+    table = config.table
     contract = load_contract(config.source, settings.section("sources"))
     missing = [
         c for c in (config.key, config.event_time, config.amount) if c not in contract.fields
@@ -158,6 +161,7 @@ def run_sales_clean(
             f"{', '.join(missing)}: the ETL types and checks records by it"
         )
     mode = "full" if full else ("rewind" if since else "incremental")
+    job = JOB
     with etl_lock(job, settings), recorded(job, mode, settings) as run:
         if full:
             reset_bookmark(job, settings)
@@ -181,7 +185,7 @@ def run_sales_clean(
         if full:
             index.reset()  # the rebuild writes it again
         else:
-            index.ensure(spark, processed, job)
+            index.ensure(spark, processed, table)
         references: dict[str, DataFrame | None] = {}
         for name, ref_key in REFERENCES.items():
             frame, latest = reference_snapshot(spark, settings, name, ref_key)
@@ -200,26 +204,26 @@ def run_sales_clean(
         )
         _stream(spark, raw.url(config.source), contract, batch, checkpoint_uri(job, settings))
         if full:
-            stale = set(existing_partitions(processed, job)) - batch.written
-            batch.removed.update(delete_partitions(processed, job, stale))
-            stale_q = set(existing_partitions(quarantine, job)) - batch.quarantine_written
-            delete_partitions(quarantine, job, stale_q)
+            stale = set(existing_partitions(processed, table)) - batch.written
+            batch.removed.update(delete_partitions(processed, table, stale))
+            stale_q = set(existing_partitions(quarantine, table)) - batch.quarantine_written
+            delete_partitions(quarantine, table, stale_q)
         else:
             stale_q = set()
         run.partitions_removed = sorted(batch.removed)
         run.partitions_written = sorted(batch.written)
         run.quarantine_partitions = sorted(batch.quarantine_written)
-        run.files_written = count_files(processed, job, batch.written) + count_files(
-            quarantine, job, batch.quarantine_written
+        run.files_written = count_files(processed, table, batch.written) + count_files(
+            quarantine, table, batch.quarantine_written
         )
         if register:
             step("sales_clean: registering tables and partitions in the catalog")
             if batch.schema is not None:
                 register_table(
                     batch.schema,
-                    table=job,
+                    table=table,
                     zone=Zone.PROCESSED,
-                    folder=job,
+                    folder=table,
                     keys=DATE_KEYS,
                     settings=settings,
                     partitions=batch.written,
@@ -230,18 +234,18 @@ def run_sales_clean(
             if batch.quarantine_schema is not None:
                 register_table(
                     batch.quarantine_schema,
-                    table=f"{job}_quarantine",
+                    table=f"{table}_quarantine",
                     zone=Zone.QUARANTINE,
-                    folder=job,
+                    folder=table,
                     keys=DATE_KEYS,
                     settings=settings,
                     partitions=batch.quarantine_written,
                     removed=stale_q,
-                    description=f"rows {job} rejected, with the reason, by arrival date",
+                    description=f"rows {table} rejected, with the reason, by arrival date",
                     parameters={"lakelib.job": job},
                 )
         clear_rewind(job, settings)
-        run.tables = {job: run.rows_out}
+        run.tables = {table: run.rows_out}
         if not run.reconciles:
             raise EtlError(
                 f"{job} run {run.run_id} does not reconcile: rows_in {run.rows_in} != "
