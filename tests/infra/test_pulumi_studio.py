@@ -356,6 +356,14 @@ def test_the_lifecycle_config_leaves_lake_ready_for_the_aws_profile(
         and (bashrc := (home / ".bashrc").read_text()).count(".lakelib/env.sh") == 1
     ), bashrc
     assert (notebooks / "01_explore.ipynb").read_text() == "{}"
+    # A new wheelhouse (its marker is gone) is installed over the old venv at the next start.
+    (marker,) = venv.glob(".installed-*")
+    marker.unlink()
+    upgrade = subprocess.run(
+        ["bash", str(script)], env=env, cwd=home, capture_output=True, text=True, timeout=240
+    )
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert marker.is_file()
     # A terminal in Studio: ~/.bashrc sources the names, then the real `lake` (this venv's).
     lake = Path(sys.executable).parent / "lake"
     status = subprocess.run(

@@ -155,6 +155,8 @@ def lifecycle_script(
 set -euo pipefail
 home="{HOME_FOLDER}"
 venv="$home/venv"
+# The image's Python, taken before env.sh puts the venv first on PATH (a reinstall removes it).
+python="$(command -v python3)"
 mkdir -p "$home"
 
 cat > "$home/stack-outputs.json" <<'JSON'
@@ -169,7 +171,7 @@ line='. "$HOME/.lakelib/env.sh"'
 grep -qxF "$line" "$HOME/.bashrc" 2>/dev/null || echo "$line" >> "$HOME/.bashrc"
 . "$home/env.sh"
 
-python3 - <<'PY'
+"$python" - <<'PY'
 import sys
 if sys.version_info[:2] != (3, 11):
     sys.exit(
@@ -179,14 +181,14 @@ if sys.version_info[:2] != (3, 11):
 PY
 if [ ! -f "$venv/.installed-{name}" ]; then
   work="$(mktemp -d)"
-  python3 - "$work/wheelhouse.zip" <<'PY'
+  "$python" - "$work/wheelhouse.zip" <<'PY'
 import sys
 import boto3
 boto3.client("s3", region_name={region!r}).download_file({bucket!r}, {key!r}, sys.argv[1])
 PY
-  python3 -m zipfile -e "$work/wheelhouse.zip" "$work"
+  "$python" -m zipfile -e "$work/wheelhouse.zip" "$work"
   rm -rf "$venv"
-  python3 -m venv --system-site-packages "$venv"
+  "$python" -m venv --system-site-packages "$venv"
   "$venv/bin/python" -m pip install --quiet --no-index --find-links "$work/wheels" \\
     -r "$work/wheels/requirements.txt"
   rm -rf "$work"
@@ -195,7 +197,7 @@ fi
 
 # The notebooks, once: a later start never overwrites what the user changed.
 if [ ! -d "$HOME/{NOTEBOOKS_FOLDER}" ]; then
-  python3 - "$HOME/{NOTEBOOKS_FOLDER}" <<'PY'
+  "$python" - "$HOME/{NOTEBOOKS_FOLDER}" <<'PY'
 import json, os, sys
 import boto3
 s3 = boto3.client("s3", region_name={region!r})
