@@ -334,3 +334,19 @@ def test_the_prod_stack_turns_the_detective_layer_on_and_passes_every_rule(tmp_p
     ]
     assert _lock(prod, "raw")["rule"]["defaultRetention"] == {"mode": "GOVERNANCE", "days": 365}
     assert [str(v) for v in policies.check_all(prod.records, account_controls=True)] == []
+
+
+@pytest.mark.parametrize(
+    ("object_lock", "message"),
+    [
+        ({"mode": "LEGAL_HOLD"}, "objectLock.mode must be GOVERNANCE or COMPLIANCE"),
+        ({"rawDays": 0}, "objectLock.rawDays must be a positive number of days"),
+        ({"trailYears": 1}, r"objectLock: unknown keys \['trail_years'\]"),
+    ],
+)
+def test_object_lock_config_is_checked(object_lock: dict, message: str) -> None:
+    from lake_platform.settings import PlatformConfigError
+    from test_pulumi_settings import _load
+
+    with pytest.raises(PlatformConfigError, match=message):
+        _load(objectLock=object_lock)
