@@ -15,6 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from lakelib.config._layout import shared_layout
 from lakelib.config._schema import LakeConfig, parse_config
 from lakelib.errors import ConfigError
 
@@ -25,7 +26,7 @@ CONFIG_FILE = "lake.toml"
 # The workspace config a job, function or stage reads: a path or an ``s3://`` URI.
 CONFIG_ENV = "LAKE_CONFIG"
 # Where the Pulumi program uploads the workspace config in the scripts bucket.
-AWS_CONFIG_KEY = "config/lake.toml"
+AWS_CONFIG_KEY: str = shared_layout()["scripts"]["config"]
 PROFILES = ("local", "aws")
 DEFAULT_DATABASE = "data_lake_db"
 DEFAULT_WORKGROUPS = ("primary", "analytics", "ml_data")
@@ -44,19 +45,12 @@ class Zone(StrEnum):
     RUNS = "runs"
 
 
-# Where each zone lives on AWS: (stack output / env name of the bucket, prefix in it).
-# Raw, processed and curated own their buckets (different encryption and lifecycle);
-# quarantine sits beside processed data; scripts, models and run records share one bucket.
+# Where each zone lives on AWS: (stack output / env name of the bucket, prefix in it), from
+# lakelib/layout.toml, which the Pulumi program reads too.
 AWS_ZONE_LAYOUT: Mapping[Zone, tuple[str, str]] = MappingProxyType(
     {
-        Zone.RAW: ("raw_bucket", ""),
-        Zone.PROCESSED: ("processed_bucket", ""),
-        Zone.CURATED: ("curated_bucket", ""),
-        Zone.QUARANTINE: ("processed_bucket", "quarantine/"),
-        Zone.SCRIPTS: ("scripts_bucket", "jobs/"),
-        Zone.MODELS: ("scripts_bucket", "models/"),
-        Zone.QUERY_RESULTS: ("query_results_bucket", ""),
-        Zone.RUNS: ("scripts_bucket", "runs/"),
+        Zone(name): (str(where["bucket"]), str(where["prefix"]))
+        for name, where in shared_layout()["zones"].items()
     }
 )
 # Env names accepted for each stack output, first wins. ``S3_RAW_BUCKET`` is the

@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from lakelib.config import Settings, Zone
+from lakelib.config._layout import placeholder
 from lakelib.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ class EtlJob:
     @property
     def placeholder(self) -> str:
         """The Step Functions export's placeholder for the physical Glue job name."""
-        return f"${{job_{self.name}}}"
+        return placeholder("glue_job", name=self.name)
 
     @property
     def lock(self) -> str:

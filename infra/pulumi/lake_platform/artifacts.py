@@ -16,13 +16,11 @@ from pathlib import Path
 
 import pulumi
 import pulumi_aws.s3
+from lake_platform.layout import CONFIG_KEY, LIB_PREFIX, SCRIPTS_PREFIX
+from lake_platform.settings import PlatformConfigError, PlatformSettings
 from pulumi import ResourceOptions
 
-from lake_platform.settings import PlatformConfigError, PlatformSettings
-
-CONFIG_KEY = "config/lake.toml"
 BOOTSTRAP_SCRIPT = "emr_bootstrap.sh"
-LIB_PREFIX = "jobs/lib/"
 
 
 @dataclass(frozen=True)
@@ -88,7 +86,10 @@ class Artifacts(pulumi.ComponentResource):
         bootstrap = s.jobs_dir / BOOTSTRAP_SCRIPT
         if bootstrap.is_file():
             self.bootstrap_uri = self._upload(
-                "emr-bootstrap", f"jobs/{BOOTSTRAP_SCRIPT}", bootstrap, "text/x-shellscript"
+                "emr-bootstrap",
+                f"{SCRIPTS_PREFIX}{BOOTSTRAP_SCRIPT}",
+                bootstrap,
+                "text/x-shellscript",
             )
 
         self.lakelib_wheel_uri = self.glue_modules_uri = self.emr_wheelhouse_uri = None

@@ -20,9 +20,9 @@ from typing import Any
 import pulumi
 import pulumi_aws.glue
 import pulumi_aws.s3
-from pulumi import ResourceOptions
-
+from lake_platform.layout import QUARANTINE_PREFIX, SCRIPTS_PREFIX
 from lake_platform.settings import PlatformSettings
+from pulumi import ResourceOptions
 
 MIN_GLUE_VERSION = (4, 0)
 
@@ -32,8 +32,8 @@ MIN_GLUE_VERSION = (4, 0)
 CRAWLED_ZONES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     # The ingestion Lambda keeps rejects and its state under `_`-prefixed folders of raw.
     ("raw", "", "raw_", ("_quarantine/**", "_lakelib/**")),
-    ("processed", "", "", ("quarantine/**",)),
-    ("quarantine", "quarantine/", "quarantine_", ()),
+    ("processed", "", "", (f"{QUARANTINE_PREFIX}**",)),
+    ("quarantine", QUARANTINE_PREFIX, "quarantine_", ()),
     ("curated", "", "", ()),
 )
 
@@ -239,7 +239,7 @@ class Catalog(pulumi.ComponentResource):
         obj = pulumi_aws.s3.BucketObjectv2(
             f"{name}-{job}-script",
             bucket=scripts_bucket,
-            key=f"jobs/{script}",
+            key=f"{SCRIPTS_PREFIX}{script}",
             source=pulumi.FileAsset(str(self._jobs_dir / script)),
             content_type="text/x-python",
             opts=ResourceOptions(parent=self),

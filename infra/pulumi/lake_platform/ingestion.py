@@ -33,8 +33,6 @@ import pulumi_aws.iam
 import pulumi_aws.lambda_
 import pulumi_aws.s3
 import pulumi_aws.sfn
-from pulumi import ResourceOptions
-
 from lake_platform import iam
 from lake_platform.deps import (
     LAMBDA_ARCHITECTURE,
@@ -44,8 +42,10 @@ from lake_platform.deps import (
     check_bundle,
     read_pins,
 )
+from lake_platform.layout import ML_JOBS_PREFIX, placeholder_name
 from lake_platform.policies import NO_VPC_TAG
 from lake_platform.settings import PlatformConfigError, PlatformSettings
+from pulumi import ResourceOptions
 
 LOG_RETENTION_DAYS = 30
 
@@ -437,9 +437,18 @@ class Ingestion(pulumi.ComponentResource):
             "ingest_function_arn": self.function.arn,
             "raw_bucket": args.raw_bucket,
             "alerts_topic_arn": args.alerts_topic_arn,
-            **{f"crawler_{zone}": crawler for zone, crawler in args.crawler_names.items()},
-            **{f"job_{job}": glue_job for job, glue_job in args.job_names.items()},
-            **{f"job_{job}": glue_job for job, glue_job in args.pipeline_job_names.items()},
+            **{
+                placeholder_name("crawler", zone=zone): crawler
+                for zone, crawler in args.crawler_names.items()
+            },
+            **{
+                placeholder_name("glue_job", name=job): glue_job
+                for job, glue_job in args.job_names.items()
+            },
+            **{
+                placeholder_name("glue_job", name=job): glue_job
+                for job, glue_job in args.pipeline_job_names.items()
+            },
         }
         keys = list(values)
 
@@ -604,7 +613,7 @@ class Ingestion(pulumi.ComponentResource):
 # Service integrations a Task state names: arn:aws:states:::<service>:<action>[.sync].
 _INTEGRATION = re.compile(r'"arn:aws:states:::([a-z0-9-]+:[A-Za-z0-9:.-]+)"')
 # Where lakelib's train stage writes the plan the state machine reads (scripts bucket).
-TRAINING_PLANS = "jobs/ml/plans/*"
+TRAINING_PLANS = f"{ML_JOBS_PREFIX}plans/*"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 

@@ -20,22 +20,26 @@ import pulumi_aws.ec2
 import pulumi_aws.glue
 import pulumi_aws.iam
 import pulumi_aws.kms
-from pulumi import ResourceOptions
-
 from lake_platform import iam
 from lake_platform.artifacts import CONFIG_KEY
+from lake_platform.layout import (  # lakelib/layout.toml: lakelib reads the same names
+    ETL_STATE_PREFIX,
+    ML_JOBS_PREFIX,
+    MODELS_PREFIX,
+    RUNS_PREFIX,
+    SCRIPTS_PREFIX,
+)
 from lake_platform.settings import (
     SAGEMAKER_IMAGE_REGISTRIES,
     SAGEMAKER_IMAGE_REPOSITORY,
     PlatformConfigError,
     PlatformSettings,
 )
+from pulumi import ResourceOptions
 
 # Where lakelib keeps what the code paths below write in the scripts bucket (lakelib's AWS
 # zone layout: scripts = jobs/, models = models/, runs = runs/). The infra tests derive the
 # same keys from lakelib itself and check every role against them.
-ETL_STATE_PREFIX = "runs/etl/"  # per-job locks, Spark checkpoints, run records, rewinds
-ML_JOBS_PREFIX = "jobs/ml/"  # training inputs, source bundles, plans, SageMaker checkpoints
 PREDICTIONS_TABLE = "predictions"  # lakelib.ml batch transform's table
 
 # Key administration without ``kms:*`` and without any use of the key: administrators manage
@@ -927,7 +931,7 @@ class Security(pulumi.ComponentResource):
                 ["s3:GetObject"],
                 [
                     iam.bucket_objects(a["raw"]),
-                    iam.bucket_objects(a["scripts"], "jobs/"),
+                    iam.bucket_objects(a["scripts"], SCRIPTS_PREFIX),
                 ],
                 sid="ReadRawAndScripts",
             ),
@@ -1074,7 +1078,7 @@ class Security(pulumi.ComponentResource):
             ),
             iam.statement(
                 ["s3:GetObject"],
-                [iam.bucket_objects(a["raw"]), iam.bucket_objects(a["scripts"], "jobs/")],
+                [iam.bucket_objects(a["raw"]), iam.bucket_objects(a["scripts"], SCRIPTS_PREFIX)],
                 sid="ReadRawAndScripts",
             ),
             iam.statement(
@@ -1112,15 +1116,15 @@ class Security(pulumi.ComponentResource):
                 [
                     iam.bucket_objects(a["processed"]),
                     iam.bucket_objects(a["curated"]),
-                    iam.bucket_objects(a["scripts"], "jobs/"),
+                    iam.bucket_objects(a["scripts"], SCRIPTS_PREFIX),
                 ],
                 sid="ReadFeatures",
             ),
             iam.statement(
                 ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
                 [
-                    iam.bucket_objects(a["scripts"], "models/"),
-                    iam.bucket_objects(a["scripts"], "runs/"),
+                    iam.bucket_objects(a["scripts"], MODELS_PREFIX),
+                    iam.bucket_objects(a["scripts"], RUNS_PREFIX),
                     iam.bucket_objects(a["curated"], "predictions/"),
                     iam.bucket_objects(a["query-results"], f"{ml_workgroup}/"),
                 ],

@@ -1,0 +1,24 @@
+"""The names shared with the Pulumi program, read from ``lakelib/layout.toml``.
+
+The program reads the same file (``infra/pulumi/lake_platform/layout.py``); keep names that
+both sides need there, not as literals in either.
+"""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from importlib import resources
+from typing import Any
+
+
+@functools.cache
+def shared_layout() -> dict[str, Any]:
+    """The parsed ``layout.toml`` (zones, scripts-bucket keys, placeholders)."""
+    return tomllib.loads(resources.files("lakelib").joinpath("layout.toml").read_text())
+
+
+def placeholder(kind: str, **names: str) -> str:
+    """A Step Functions placeholder, e.g. ``placeholder("glue_job", name="curate")`` is
+    ``${job_curate}``."""
+    return "${" + str(shared_layout()["placeholders"][kind]).format(**names) + "}"
