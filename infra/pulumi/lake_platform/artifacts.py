@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pulumi
 import pulumi_aws.s3
+from pulumi import ResourceOptions
+
 from lake_platform.layout import CONFIG_KEY, LIB_PREFIX, SCRIPTS_PREFIX
 from lake_platform.settings import PlatformConfigError, PlatformSettings
-from pulumi import ResourceOptions
 
 BOOTSTRAP_SCRIPT = "emr_bootstrap.sh"
 

@@ -20,9 +20,10 @@ from typing import Any
 import pulumi
 import pulumi_aws.glue
 import pulumi_aws.s3
+from pulumi import ResourceOptions
+
 from lake_platform.layout import QUARANTINE_PREFIX, SCRIPTS_PREFIX
 from lake_platform.settings import PlatformSettings
-from pulumi import ResourceOptions
 
 MIN_GLUE_VERSION = (4, 0)
 

@@ -33,6 +33,8 @@ import pulumi_aws.iam
 import pulumi_aws.lambda_
 import pulumi_aws.s3
 import pulumi_aws.sfn
+from pulumi import ResourceOptions
+
 from lake_platform import iam
 from lake_platform.deps import (
     LAMBDA_ARCHITECTURE,
@@ -45,7 +47,6 @@ from lake_platform.deps import (
 from lake_platform.layout import ML_JOBS_PREFIX, placeholder_name
 from lake_platform.policies import NO_VPC_TAG
 from lake_platform.settings import PlatformConfigError, PlatformSettings
-from pulumi import ResourceOptions
 
 LOG_RETENTION_DAYS = 30
 

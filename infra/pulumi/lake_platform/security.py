@@ -20,6 +20,8 @@ import pulumi_aws.ec2
 import pulumi_aws.glue
 import pulumi_aws.iam
 import pulumi_aws.kms
+from pulumi import ResourceOptions
+
 from lake_platform import iam
 from lake_platform.artifacts import CONFIG_KEY
 from lake_platform.layout import (  # lakelib/layout.toml: lakelib reads the same names
@@ -35,7 +37,6 @@ from lake_platform.settings import (
     PlatformConfigError,
     PlatformSettings,
 )
-from pulumi import ResourceOptions
 
 # Where lakelib keeps what the code paths below write in the scripts bucket (lakelib's AWS
 # zone layout: scripts = jobs/, models = models/, runs = runs/). The infra tests derive the

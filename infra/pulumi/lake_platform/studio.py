@@ -30,6 +30,8 @@ import pulumi
 import pulumi_aws.ec2
 import pulumi_aws.iam
 import pulumi_aws.sagemaker
+from pulumi import ResourceOptions
+
 from lake_platform import iam
 from lake_platform.artifacts import CONFIG_KEY, LIB_PREFIX
 from lake_platform.layout import MODELS_PREFIX, NOTEBOOKS_PREFIX, RUNS_PREFIX
@@ -40,7 +42,6 @@ from lake_platform.security import (
     sagemaker_job_statements,
 )
 from lake_platform.settings import PlatformConfigError, PlatformSettings
-from pulumi import ResourceOptions
 
 # What Studio and the code in its kernels call besides S3 (the gateway endpoint), and why:
 # Studio's own control plane and lakelib's training/deploy (sagemaker.api), InvokeEndpoint
