@@ -194,6 +194,12 @@ def test_the_execution_role_grants_what_notebooks_and_lake_call_and_no_more(
         ("s3:PutObject", f"{s3}{scripts}/jobs/notebooks/01_explore.ipynb"),  # the pipeline's
         ("s3:PutObject", f"{s3}{out['raw_bucket']}/sales/x.json.gz"),  # the system of record
         ("s3:DeleteObject", f"{s3}{out['processed_bucket']}/sales_clean/x.parquet"),
+        # The pipeline's curated tables (lk.write_table from a notebook is refused).
+        ("s3:PutObject", _zone_object(out, Zone.CURATED, "customer_aggregates/part-0.parquet")),
+        (
+            "glue:UpdateTable",
+            f"arn:aws:glue:{REGION}:{ACCOUNT}:table/data_lake_db/customer_aggregates",
+        ),
         ("s3:GetObject", f"{s3}{out['logs_bucket']}/AWSLogs/x"),
         ("iam:PassRole", out["studio_role_arn"]),  # jobs run as the jobs role, not this one
         ("glue:CreateTable", f"arn:aws:glue:{REGION}:{ACCOUNT}:table/data_lake_db/sales_clean"),
