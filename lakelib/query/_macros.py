@@ -270,6 +270,26 @@ MACROS: tuple[str, ...] = (
     "WHEN timezone(z, timezone(z, CAST(ts AS TIMESTAMP)) - INTERVAL 30 MINUTE) = "
     "CAST(ts AS TIMESTAMP) THEN timezone(z, CAST(ts AS TIMESTAMP)) - INTERVAL 30 MINUTE "
     "ELSE timezone(z, CAST(ts AS TIMESTAMP)) END",
+    # datetime.html: to_iso8601 of a date or a timestamp (p fraction digits, as CAST to
+    # varchar prints them, with a 'T'); a timestamp with time zone is refused.
+    "trino_to_iso8601(x DATE, p) AS CAST(x AS VARCHAR), "
+    "(x TIMESTAMP, p) AS replace(trino_to_varchar(x, p), ' ', 'T'), "
+    "(x TIMESTAMPTZ, p) AS error('function to_iso8601 is not supported by the local engine "
+    "for a timestamp with time zone'), "
+    "(x VARCHAR, p) AS error('Unexpected parameters (varchar) for function to_iso8601')",
+    # string.html split_to_map (SplitToMapFunction): entries split by d, each holding kv
+    # exactly once; a trailing entry delimiter ends the last entry; '' is an empty map.
+    "trino_split_to_map_entries(s, d) AS CASE WHEN s = '' THEN [] WHEN ends_with(s, d) "
+    "THEN string_split(left(s, length(s) - length(d)), d) ELSE string_split(s, d) END",
+    "trino_split_to_map_bad(s, d, kv) AS list_filter(trino_split_to_map_entries(s, d), "
+    "lambda e: len(string_split(e, kv)) <> 2)",
+    "trino_split_to_map(s, d, kv) AS CASE WHEN d = '' OR kv = '' THEN error('function "
+    "split_to_map is not supported by the local engine with an empty delimiter') "
+    "WHEN d = kv THEN error('entryDelimiter and keyValueDelimiter must not be the same') "
+    "WHEN len(trino_split_to_map_bad(s, d, kv)) > 0 THEN error('Key-value delimiter must "
+    "appear exactly once in each entry. Bad input: ' || trino_split_to_map_bad(s, d, kv)[1]) "
+    "ELSE map_from_entries(list_transform(trino_split_to_map_entries(s, d), lambda e: "
+    "{'key': string_split(e, kv)[1], 'value': string_split(e, kv)[2]})) END",
     # Trino URL functions (java.net.URI parts); NULL when the part is absent.
     "trino_url_extract_protocol(u) AS nullif(regexp_extract(u, '^([a-zA-Z][a-zA-Z0-9+.-]*):', "
     "1), '')",

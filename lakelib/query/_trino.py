@@ -628,6 +628,16 @@ def _map_concat(node: exp.Expression) -> exp.Expression | None:
     )
 
 
+def _to_iso8601(node: exp.Expression) -> exp.Expression | None:
+    if node.meta.get(NAME_KEY) == "to_iso8601":
+        args = _call_args(node)
+        if len(args) != 1:
+            raise QueryError("function to_iso8601 takes one argument")
+        digits = _timestamp_precision(exp.Cast(this=args[0], to=exp.DataType.build("VARCHAR")))
+        return _fn("trino_to_iso8601", args[0], digits)
+    return None
+
+
 def _nth_value(node: exp.Expression) -> exp.Expression | None:
     if isinstance(node, exp.NthValue) and not node.meta.get("lake_done"):
         node.set("offset", _fn("trino_offset", node.args["offset"]))
@@ -995,6 +1005,12 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("approx_percentile", "weights are refused", _approx_percentile),
     Rewrite("map_concat", "later maps win; Trino's entry order; NULL if a map is", _map_concat),
     Rewrite("nth_value", "the offset starts at 1; 0 or less fails", _nth_value),
+    Rewrite("to_iso8601", "a 'T' between date and time; p fraction digits", _to_iso8601),
+    Rewrite(
+        "split_to_map",
+        "each entry holds the key-value delimiter once; a trailing entry delimiter is ignored",
+        _by_name("split_to_map", "trino_split_to_map"),
+    ),
     Rewrite("array_first", "NULL for an empty array", _by_name("array_first", "trino_array_first")),
     Rewrite("array_last", "NULL for an empty array", _by_name("array_last", "trino_array_last")),
     Rewrite(

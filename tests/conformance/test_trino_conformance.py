@@ -612,6 +612,28 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         "INTEGER)))",
         [({1: 10, 2: 200, 3: 300}, [2, 3, 1], None)],
     ),
+    # datetime.html: to_iso8601 of a date, a timestamp(3) and a timestamp(0) literal.
+    (
+        "to_iso8601",
+        "SELECT to_iso8601(DATE '2020-01-02'), to_iso8601(TIMESTAMP '2020-01-02 03:04:05.123'), "
+        "to_iso8601(TIMESTAMP '2020-01-02 03:04:05'), to_iso8601(sold_at) FROM sales WHERE id = 2",
+        [
+            (
+                "2020-01-02",
+                "2020-01-02T03:04:05.123",
+                "2020-01-02T03:04:05",
+                "2024-01-01T09:30:00.000",
+            )
+        ],
+    ),
+    # string.html: split_to_map splits entries, then each entry at the key-value delimiter;
+    # a trailing entry delimiter ends the last entry and '' is an empty map (SplitToMapFunction).
+    (
+        "split_to_map",
+        "SELECT split_to_map('a=1,b=2', ',', '='), split_to_map('a=1,', ',', '='), "
+        "split_to_map('', ',', '='), map_keys(split_to_map('b=1,a=', ',', '='))",
+        [({"a": "1", "b": "2"}, {"a": "1"}, {}, ["b", "a"])],
+    ),
     # regexp.html: regexp_count's example.
     ("regexp_count", r"SELECT regexp_count('1a 2b 14m', '\s*[a-z]+\s*')", [(3,)]),
     ("sum of bigint is bigint", "SELECT sum(qty), sum(qty) * 2 FROM sales", [(14, 28)]),
@@ -1150,6 +1172,9 @@ TYPING_ERRORS = [
     ("SELECT lpad('abc', -1, 'x')", "Target length must be in the range"),
     ("SELECT rpad('abc', -1, 'x')", "Target length must be in the range"),
     ("SELECT trim_array(ARRAY[1, 2], 3)", "size must not exceed array cardinality 2: 3"),
+    ("SELECT split_to_map('a=1,b', ',', '=')", "Key-value delimiter must appear exactly once"),
+    ("SELECT split_to_map('a=1,a=2', ',', '=')", "Map keys must be unique"),
+    ("SELECT to_iso8601(now())", "function to_iso8601 is not supported by the local engine"),
     ("SELECT nth_value(id, 0) OVER (ORDER BY id) FROM sales", "Offset must be at least 1"),
     (
         "SELECT approx_percentile(qty, amount, 0.5) FROM sales",
