@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 from lakelib.catalog._model import (
@@ -68,10 +67,6 @@ class Catalog(Protocol):
     ) -> None:
         """Write a table exactly as exported (replacing any table of that name)."""
         ...
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def partition_values(item: Mapping[str, str] | Partition) -> dict[str, str]:

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -722,14 +722,3 @@ def _check_drift(
                     f"{declared[column]} in the table: readable as {declared[column]}; the "
                     "partition's metadata carries the table schema"
                 )
-
-
-def crawl_lines(reports: Iterable[TableReport]) -> list[str]:
-    """Short human lines for logs: ``raw_sales: created v1, 5 columns, +3 partitions``."""
-    lines = []
-    for t in reports:
-        lines.append(
-            f"{t.table}: {t.action} v{t.version}, {t.columns} columns, "
-            f"+{len(t.partitions_added)}/-{len(t.partitions_removed)} partitions"
-        )
-    return lines

@@ -18,7 +18,8 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from lakelib.catalog._base import partition_values, utc_now
+from lakelib._stamps import utc_now
+from lakelib.catalog._base import partition_values
 from lakelib.catalog._model import (
     ConcurrentUpdateError,
     Partition,

@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lakelib.catalog._base import partition_values, utc_now
+from lakelib._stamps import utc_now
+from lakelib.catalog._base import partition_values
 from lakelib.catalog._model import (
     ConcurrentUpdateError,
     Partition,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sys
 from decimal import Decimal, InvalidOperation
@@ -167,7 +168,8 @@ def query_command(
         for line in plan.lines():
             out.print(line, markup=False)
         return
-    with err.status("running query...") if fmt == "table" and output is None else _nothing():
+    spinner = err.status("running query...") if fmt == "table" and output is None else None
+    with spinner or contextlib.nullcontext():
         result = run_query(sql, database=database, workgroup=workgroup, params=params)
     record = result.record
     if fmt == "table" and output is None:
@@ -205,20 +207,10 @@ def query_command(
         return
     if fmt == "json":
         data = (render_json(result.table) + "\n").encode()
-    elif fmt == "csv":
-        data = render_csv(result.table, quote_all=False)
-    else:
+    else:  # csv, or the table view sent to --output: a file gets the whole result as CSV
         data = render_csv(result.table, quote_all=False)
     if output is not None:
         output.write_bytes(data)
         err.print(f"{record.rows:,} rows written to {output}", markup=False)
     else:
         typer.echo(data.decode(), nl=False)
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None

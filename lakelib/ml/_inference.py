@@ -29,7 +29,6 @@ import csv
 import io
 import json
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -219,7 +218,3 @@ def transform(
         accept = media_type(content_type) or CSV
     data = input_fn(body, content_type)
     return output_fn(predict_fn(data, model), accept)
-
-
-def feature_header(features: Sequence[str]) -> str:
-    return ",".join(features)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from lakelib._stamps import utc_now
 from lakelib.errors import NotFoundError, StorageError
 from lakelib.storage import Store
 
@@ -26,10 +26,6 @@ PENDING, RUNNING, SUCCEEDED, FAILED, SKIPPED = (
     "skipped",
 )
 _RUN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 @dataclass

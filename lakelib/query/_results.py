@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from lakelib import _stamps as stamps
 from lakelib.config import Settings, Zone
 from lakelib.errors import ConfigError, LakeError, NotFoundError, QueryError, StorageError
 from lakelib.storage import Store, zone_store
@@ -71,7 +72,8 @@ def scan_cost_usd(bytes_scanned: int) -> float:
 
 
 def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Now, to the millisecond (query records order queries submitted in the same second)."""
+    return stamps.utc_now("milliseconds")
 
 
 @dataclass
