@@ -12,7 +12,14 @@ from rich.table import Table
 
 from lakelib.cli._app import app
 from lakelib.cli._console import err, human_bytes, out
-from lakelib.ingest import DEFAULT_MAX_BODY, IngestSummary, ingest, make_webhook_server
+from lakelib.ingest import (
+    DEFAULT_MAX_BODY,
+    IngestSummary,
+    LandingOptions,
+    SourceSpec,
+    land,
+    make_webhook_server,
+)
 from lakelib.sources import FORMATS
 
 
@@ -126,20 +133,15 @@ def ingest_command(
         disable=not err.is_terminal,
     ) as bar:
         task = bar.add_task(f"ingest {source}", total=None)
-        summary = ingest(
+        summary = land(
             source,
-            location,
-            run_date=date.date() if date else None,
-            force=force,
-            validate=validate,
-            fmt=fmt,
-            table=table,
-            query=query,
-            watermark=watermark,
-            retries=retries,
-            timeout=timeout,
-            headers=headers,
-            progress=lambda n: bar.advance(task, n),
+            SourceSpec(location, fmt, table, query, watermark, retries, timeout, headers),
+            LandingOptions(
+                run_date=date.date() if date else None,
+                force=force,
+                validate=validate,
+                progress=lambda n: bar.advance(task, n),
+            ),
         )
     print_summary(summary)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import errno
 import logging
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from lakelib import _stamps as stamps
 from lakelib.config import Settings, Zone, get_settings
 from lakelib.errors import IngestError, LakeError, StorageError
 from lakelib.ingest._contract import Contract, load_contract, reason_code, source_headers
@@ -118,6 +118,60 @@ def _as_text(raw: bytes | str | None, record: Mapping[str, Any] | None) -> str:
     return dumps(dict(record or {})).decode("utf-8") if record is not None else ""
 
 
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where a run reads and how: a location and the options of its kind of source.
+
+    ``location`` is a file, folder or glob, an ``http(s)://`` API or a SQLAlchemy URL; the
+    other fields apply to the kind it names (see :func:`lakelib.sources.open_source`):
+    ``fmt`` for files, ``table`` / ``query`` / ``watermark`` for SQL, ``retries`` /
+    ``timeout`` / ``headers`` for HTTP. A header value ``env:NAME`` or
+    ``secretsmanager:<secret-id>`` is a reference, resolved at the first request and never
+    recorded; these headers go over those of ``[sources.<source>] headers``.
+    """
+
+    location: str
+    fmt: str = "auto"
+    table: str | None = None
+    query: str | None = None
+    watermark: str | None = None
+    retries: int | None = None
+    timeout: float | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def open(self, source: str, contract: Contract, declared: Mapping[str, Any]) -> Source:
+        """The :class:`~lakelib.sources.Source` to read (CSV columns named by the contract)."""
+        return open_source(
+            self.location,
+            fmt=self.fmt,
+            csv_fields=contract.field_names or None,
+            table=self.table,
+            query=self.query,
+            watermark=self.watermark,
+            retries=self.retries,
+            timeout=self.timeout,
+            headers={**source_headers(source, declared), **self.headers},
+        )
+
+
+@dataclass(frozen=True)
+class LandingOptions:
+    """How a run lands what it reads, whatever the source.
+
+    ``run_date`` is the arrival date files are partitioned by (default now, UTC); ``force``
+    lands inputs again that were landed before; ``validate=False`` applies only structural
+    checks (valid JSON objects), not the contract; the rest size batches and files.
+    """
+
+    run_date: date | datetime | None = None
+    force: bool = False
+    validate: bool = True
+    progress: Progress | None = None
+    batch_size: int = DEFAULT_BATCH_SIZE
+    max_records_per_file: int = DEFAULT_MAX_RECORDS_PER_FILE
+    max_bytes_per_file: int = DEFAULT_MAX_BYTES_PER_FILE
+
+
 def ingest(
     source: str,
     location: str | Source,
@@ -140,24 +194,17 @@ def ingest(
 ) -> IngestSummary:
     """Land the records of ``location`` for ``source`` in the raw zone.
 
+    The keyword form of :func:`land`: ``fmt``, ``table``, ``query``, ``watermark``,
+    ``retries``, ``timeout`` and ``headers`` make its :class:`SourceSpec` (options of the
+    kind of source ``location`` names); ``run_date``, ``force``, ``validate``, ``progress``
+    and the sizes its :class:`LandingOptions`.
+
     Parameters
     ----------
     source:
         source name (``[a-z0-9_]+``); its contract is ``[sources.<source>]`` in ``lake.toml``.
     location:
         a file/folder/glob, an ``http(s)://`` API or a SQLAlchemy URL (or a ready ``Source``).
-    run_date:
-        the arrival date the files are partitioned by (default: now, UTC).
-    force:
-        land inputs again even when their content was landed before.
-    validate:
-        apply the contract; with ``False`` only structural checks (valid JSON objects) apply.
-    fmt, table, query, watermark, retries, timeout:
-        options of the source kind ``location`` names (see :func:`lakelib.sources.open_source`).
-    headers:
-        HTTP source: request headers, over those of ``[sources.<source>] headers``; a value
-        ``env:NAME`` or ``secretsmanager:<secret-id>`` is a reference, resolved at the first
-        request and never recorded.
 
     Returns
     -------
@@ -171,51 +218,56 @@ def ingest(
     >>> summary.read == summary.landed + summary.quarantined  # doctest: +SKIP
     True
     """
+    what = (
+        SourceSpec(location, fmt, table, query, watermark, retries, timeout, dict(headers or {}))
+        if isinstance(location, str)
+        else location
+    )
+    landing = LandingOptions(
+        run_date, force, validate, progress, batch_size, max_records_per_file, max_bytes_per_file
+    )
+    return land(source, what, landing, settings=settings)
+
+
+def land(
+    source: str,
+    what: SourceSpec | Source,
+    options: LandingOptions | None = None,
+    *,
+    settings: Settings | None = None,
+) -> IngestSummary:
+    """Land what ``what`` reads for ``source`` in the raw zone (see :func:`ingest`).
+
+    A run lands all it read and records each input as landed, or takes back every file it
+    wrote and raises.
+
+    >>> land("sales", SourceSpec("https://api.example.com/sales", retries=5),
+    ...      LandingOptions(force=True))                    # doctest: +SKIP
+    """
     validate_name(source, "source")
     settings = settings or get_settings()
-    contract = load_contract(source, settings.section("sources")) if validate else Contract(source)
-    if isinstance(location, str):
-        state_source = location
-        src = open_source(
-            location,
-            fmt=fmt,
-            csv_fields=contract.field_names or None,
-            table=table,
-            query=query,
-            watermark=watermark,
-            retries=retries,
-            timeout=timeout,
-            headers={**source_headers(source, settings.section("sources")), **(headers or {})},
-        )
-    else:
-        state_source = location.describe()
-        src = location
-
+    options = options or LandingOptions()
+    declared = settings.section("sources")
+    contract = load_contract(source, declared) if options.validate else Contract(source)
+    src = what.open(source, contract, declared) if isinstance(what, SourceSpec) else what
     runs = settings.store(Zone.RUNS)
     state = IngestState.load(runs, source)
-    watermark_key = None
-    if isinstance(src, SqlSource) and src.watermark:
-        watermark_key = f"{src.describe()}::{src.watermark}"
-        if src.since is None and not force:
-            src.since = state.watermark(watermark_key)
-            src.high_watermark = src.since
-
-    landed_at = _landing_time(run_date)
-    tag = uuid.uuid4().hex[:8]
-    run_id = f"{landed_at:%Y%m%dT%H%M%SZ}-{tag}"
+    watermark_key = _resume_from_watermark(src, state, options.force)
+    landed_at = _landing_time(options.run_date)
+    tag = stamps.short_tag()
     summary = IngestSummary(
         source,
-        run_id,
+        stamps.run_id(landed_at, tag),
         landed_at.isoformat(timespec="microseconds").replace("+00:00", "Z"),
         src.describe(),
-        validated=validate,
+        validated=options.validate,
     )
     raw_out = GzipLinesWriter(
         settings.store(Zone.RAW),
         source,
         landed_at,
-        max_records=max_records_per_file,
-        max_bytes=max_bytes_per_file,
+        max_records=options.max_records_per_file,
+        max_bytes=options.max_bytes_per_file,
         tag=tag,
     )
     quarantine_out = GzipLinesWriter(
@@ -232,51 +284,25 @@ def ingest(
             raw_out,
             quarantine_out,
             landed_units,
-            force=force,
-            batch_size=batch_size,
-            progress=progress,
+            force=options.force,
+            batch_size=options.batch_size,
+            progress=options.progress,
         )
-        summary.files = [f"raw/{key}" for key in raw_out.close()]
-        summary.quarantine_files = [f"quarantine/{key}" for key in quarantine_out.close()]
-        summary.landed = raw_out.records
-        summary.quarantined = quarantine_out.records
-        summary.bytes_written = raw_out.bytes_written + quarantine_out.bytes_written
-        if summary.read != summary.landed + summary.quarantined:
-            raise IngestError(
-                f"ingest {run_id} does not reconcile: read {summary.read} != landed "
-                f"{summary.landed} + quarantined {summary.quarantined}"
-            )
+        _close(summary, raw_out, quarantine_out)
         if summary.read == 0 and not summary.skipped_inputs and isinstance(src, FileSource):
-            raise IngestError(f"nothing to ingest: {state_source} holds no records")
+            named = what.location if isinstance(what, SourceSpec) else src.describe()
+            raise IngestError(f"nothing to ingest: {named} holds no records")
         if watermark_key and isinstance(src, SqlSource) and src.high_watermark is not None:
             state.set_watermark(watermark_key, src.high_watermark)
-        # The commit point: an input counts as landed once its marker exists.
-        lost = []
-        for digest, origin, count in landed_units:
-            info = {"origin": origin, "run_id": run_id, "records": count, "files": summary.files}
-            if state.mark_landed(digest, info):
-                marked.append(digest)
-            elif not force:  # forced: landing it again was the point
-                lost.append(origin)
+        lost = _mark_landed(state, summary, landed_units, marked, force=options.force)
     except BaseException as exc:
-        if marked:
-            # Some inputs are committed and a concurrent run may already have given way to
-            # them: keep everything; a rerun skips those and re-lands the rest (a repeat the
-            # ETL's dedup absorbs), where taking them back could lose them.
-            kept = "the inputs recorded as landed were kept"
-        else:
-            raw_out.discard()
-            quarantine_out.discard()
-            kept = "nothing from this run was kept"
-        if isinstance(exc, StorageError):
-            log.info("ingest %s failed (%s): %s", run_id, kept, exc)
-            raise StorageError(
-                f"could not land {source} records: {_failure_reason(exc)}; {kept}, retry later"
-            ) from exc
+        _take_back(exc, summary, raw_out, quarantine_out, kept_some=bool(marked))
         raise
     if lost and not marked and not undigested:
         # Every input was landed by a concurrent run first: give this copy back.
-        log.info("ingest %s: %d input(s) landed meanwhile by another run", run_id, len(lost))
+        log.info(
+            "ingest %s: %d input(s) landed meanwhile by another run", summary.run_id, len(lost)
+        )
         raw_out.discard()
         quarantine_out.discard()
         summary.skipped_inputs += lost
@@ -285,16 +311,101 @@ def ingest(
         summary.files, summary.quarantine_files, summary.reasons = [], [], {}
     elif lost:
         # Mixed with new inputs in the same files: kept; the ETL's dedup by id absorbs it.
-        log.warning("ingest %s: %d input(s) also landed by a concurrent run", run_id, len(lost))
+        log.warning(
+            "ingest %s: %d input(s) also landed by a concurrent run", summary.run_id, len(lost)
+        )
     _quietly(_record_run, runs, summary)
     log.info(
         "ingest %s: read %d, landed %d, quarantined %d",
-        run_id,
+        summary.run_id,
         summary.read,
         summary.landed,
         summary.quarantined,
     )
     return summary
+
+
+def _resume_from_watermark(src: Source, state: IngestState, force: bool) -> str | None:
+    """A SQL source with a watermark column reads on from the last run's high mark."""
+    if not (isinstance(src, SqlSource) and src.watermark):
+        return None
+    key = f"{src.describe()}::{src.watermark}"
+    if src.since is None and not force:
+        src.since = state.watermark(key)
+        src.high_watermark = src.since
+    return key
+
+
+def _close(
+    summary: IngestSummary, raw_out: GzipLinesWriter, quarantine_out: GzipLinesWriter
+) -> None:
+    """Finish the files and check the run reconciles: read = landed + quarantined."""
+    summary.files = [f"raw/{key}" for key in raw_out.close()]
+    summary.quarantine_files = [f"quarantine/{key}" for key in quarantine_out.close()]
+    summary.landed = raw_out.records
+    summary.quarantined = quarantine_out.records
+    summary.bytes_written = raw_out.bytes_written + quarantine_out.bytes_written
+    if summary.read != summary.landed + summary.quarantined:
+        raise IngestError(
+            f"ingest {summary.run_id} does not reconcile: read {summary.read} != landed "
+            f"{summary.landed} + quarantined {summary.quarantined}"
+        )
+
+
+def _mark_landed(
+    state: IngestState,
+    summary: IngestSummary,
+    landed_units: list[tuple[str, str, int]],
+    marked: list[str],
+    *,
+    force: bool,
+) -> list[str]:
+    """The commit point: an input counts as landed once its marker exists.
+
+    Appends to ``marked`` the inputs this run committed; returns the origins a concurrent
+    run committed first.
+    """
+    lost = []
+    for digest, origin, count in landed_units:
+        info = {
+            "origin": origin,
+            "run_id": summary.run_id,
+            "records": count,
+            "files": summary.files,
+        }
+        if state.mark_landed(digest, info):
+            marked.append(digest)
+        elif not force:  # forced: landing it again was the point
+            lost.append(origin)
+    return lost
+
+
+def _take_back(
+    exc: BaseException,
+    summary: IngestSummary,
+    raw_out: GzipLinesWriter,
+    quarantine_out: GzipLinesWriter,
+    *,
+    kept_some: bool,
+) -> None:
+    """After a failure: discard this run's files unless some input is already committed.
+
+    A storage failure becomes one :class:`StorageError` naming no path; others propagate.
+    """
+    if kept_some:
+        # Some inputs are committed and a concurrent run may already have given way to
+        # them: keep everything; a rerun skips those and re-lands the rest (a repeat the
+        # ETL's dedup absorbs), where taking them back could lose them.
+        kept = "the inputs recorded as landed were kept"
+    else:
+        raw_out.discard()
+        quarantine_out.discard()
+        kept = "nothing from this run was kept"
+    if isinstance(exc, StorageError):
+        log.info("ingest %s failed (%s): %s", summary.run_id, kept, exc)
+        raise StorageError(
+            f"could not land {summary.source} records: {_failure_reason(exc)}; {kept}, retry later"
+        ) from exc
 
 
 def _quietly(action: Callable[..., None], *args: Any) -> None:

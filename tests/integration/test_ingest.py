@@ -19,7 +19,14 @@ import pytest
 from lakelib.aws import client
 from lakelib.config import Zone
 from lakelib.errors import IngestError, StorageError
-from lakelib.ingest import handler, ingest, make_webhook_server
+from lakelib.ingest import (
+    LandingOptions,
+    SourceSpec,
+    handler,
+    ingest,
+    land,
+    make_webhook_server,
+)
 from lakelib.samples import make_sample_api, read_manifest
 from lakelib.storage import LocalStore, RawKey, zone_store
 
@@ -102,6 +109,25 @@ def test_same_input_twice_lands_nothing_new_unless_forced(samples: Path, lake_ho
     forced = ingest("sales", str(samples / "sales"), force=True)
     assert forced.landed == first.landed
     assert len(read_zone(Zone.RAW, "sales/")) == 2 * first.landed + 1
+
+
+def test_a_source_spec_and_landing_options_land_what_the_keywords_do(
+    samples: Path, lake_home: Path
+) -> None:
+    """``land`` with the options grouped is the run ``ingest``'s keywords describe."""
+    manifest = read_manifest(samples)["sales"]
+    day = datetime(2026, 1, 7, 2, 0, tzinfo=UTC)
+    spec = SourceSpec(str(samples / "sales"), fmt="jsonl")
+    first = land("sales", spec, LandingOptions(run_date=day))
+    assert (first.read, first.quarantined) == (manifest["lines"], manifest["rejected"])
+    assert first.run_id.startswith("20260107T020000Z-")
+    assert all("/year=2026/month=01/day=07/" in key for key in first.files)
+    again = land("sales", spec, LandingOptions(run_date=day))
+    assert again.read == 0 and len(again.skipped_inputs) == first.inputs
+    # Forced and without the contract: everything again, only unparseable lines quarantined.
+    forced = land("sales", spec, LandingOptions(run_date=day, force=True, validate=False))
+    assert forced.validated is False and forced.read == first.read
+    assert forced.quarantined == manifest["dirt"]["malformed_json"] < first.quarantined
 
 
 def test_large_runs_split_into_numbered_files(samples: Path, lake_home: Path) -> None:
