@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from plugins.cli import LakeCli
 
 from lakelib.cli import main
 
 SMALL = ["--days", "3", "--rows-per-day", "200"]
-
-
-def lake(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKE_")}
-    return subprocess.run(
-        [sys.executable, "-m", "lakelib", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def files(root: Path) -> dict[str, bytes]:
@@ -33,7 +19,7 @@ def files(root: Path) -> dict[str, bytes]:
     }
 
 
-def test_generate_sales_twice_gives_the_same_bytes(tmp_path: Path) -> None:
+def test_generate_sales_twice_gives_the_same_bytes(lake: LakeCli, tmp_path: Path) -> None:
     # Defaults come from lake.toml's [generate] table; --days overrides it.
     (tmp_path / "lake.toml").write_text(
         '[generate]\nseed = 5\nstart = "2026-03-01"\ndays = 60\nrows_per_day = 150\n'
@@ -58,7 +44,9 @@ def test_generate_sales_twice_gives_the_same_bytes(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("source", ["../x", "nosuch"])
-def test_bad_source_is_one_line_on_stderr_and_exit_1(tmp_path: Path, source: str) -> None:
+def test_bad_source_is_one_line_on_stderr_and_exit_1(
+    lake: LakeCli, tmp_path: Path, source: str
+) -> None:
     result = lake("generate", source, "--out", "out", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stdout == ""

@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from plugins.cli import LakeCli
 
 from lakelib.samples import read_manifest
 
-REPO = Path(__file__).resolve().parents[2]
 
-
-def lake(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKE_")}
-    env.update(LAKE_HOME=str(home), COLUMNS="200")
-    return subprocess.run(
-        [sys.executable, "-m", "lakelib", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def test_ingest_prints_a_summary_and_is_idempotent(samples: Path, tmp_path: Path) -> None:
+def test_ingest_prints_a_summary_and_is_idempotent(
+    lake: LakeCli, samples: Path, tmp_path: Path
+) -> None:
     manifest = read_manifest(samples)["sales"]
     result = lake(
         "ingest", "sales", "--from", str(samples / "sales"), "--date", "2026-01-05", home=tmp_path
@@ -77,7 +62,7 @@ def test_ingest_prints_a_summary_and_is_idempotent(samples: Path, tmp_path: Path
     ],
 )
 def test_bad_input_is_one_line_and_exit_1(
-    samples: Path, tmp_path: Path, args: list[str], message: str
+    lake: LakeCli, samples: Path, tmp_path: Path, args: list[str], message: str
 ) -> None:
     (tmp_path / "garbage.bin").write_bytes(bytes(range(256)) * 10)
     (tmp_path / "garbage.jsonl").write_bytes(bytes(range(256)) * 10)
@@ -91,14 +76,16 @@ def test_bad_input_is_one_line_and_exit_1(
     assert "Traceback" not in result.stderr
 
 
-def test_usage_errors_exit_2(samples: Path, tmp_path: Path) -> None:
+def test_usage_errors_exit_2(lake: LakeCli, samples: Path, tmp_path: Path) -> None:
     assert lake("ingest", "sales", home=tmp_path).returncode == 2  # --from missing
     bad_format = lake("ingest", "sales", "--from", str(samples), "--format", "xml", home=tmp_path)
     # --format is the old name of --input-format; the message names the option.
     assert bad_format.returncode == 2 and "--input-format" in bad_format.stderr
 
 
-def test_an_undeclared_source_is_refused_and_nothing_lands(samples: Path, tmp_path: Path) -> None:
+def test_an_undeclared_source_is_refused_and_nothing_lands(
+    lake: LakeCli, samples: Path, tmp_path: Path
+) -> None:
     home = tmp_path / "lake"
     refused = lake("ingest", "nosource", "--from", str(samples / "sales"), home=home)
     assert refused.returncode == 1, refused.stdout + refused.stderr
@@ -124,7 +111,9 @@ def test_an_undeclared_source_is_refused_and_nothing_lands(samples: Path, tmp_pa
     assert record["landed"] == manifest["lines"] - manifest["dirt"]["malformed_json"]
 
 
-def test_status_shows_which_ingests_ran_without_a_contract(samples: Path, tmp_path: Path) -> None:
+def test_status_shows_which_ingests_ran_without_a_contract(
+    lake: LakeCli, samples: Path, tmp_path: Path
+) -> None:
     home = tmp_path / "lake"
     one_file = str(samples / "customers")
     assert lake("ingest", "customers", "--from", one_file, home=home).returncode == 0

@@ -4,27 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-
-def lake(*args: str, home: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKE_", "AWS_"))}
-    env.update({"LAKE_HOME": str(home), "COLUMNS": "250"})
-    return subprocess.run(
-        [sys.executable, "-m", "lakelib", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from plugins.cli import LakeCli
 
 
 @pytest.fixture
@@ -55,7 +40,9 @@ def home(tmp_path: Path) -> Path:
     return root
 
 
-def test_crawl_explains_and_reports_problems_one_line_each(home: Path, tmp_path: Path) -> None:
+def test_crawl_explains_and_reports_problems_one_line_each(
+    lake: LakeCli, home: Path, tmp_path: Path
+) -> None:
     result = lake("crawl", "raw", "--explain", home=home, cwd=tmp_path)
     # Problems are listed on stdout, and the crawl fails: a script or scheduler must notice.
     assert result.returncode == 1, result.stderr
@@ -88,7 +75,7 @@ def test_crawl_explains_and_reports_problems_one_line_each(home: Path, tmp_path:
     assert missing.returncode == 1 and missing.stderr.startswith("lake: error: no table")
 
 
-def test_crawl_json_output_is_only_json(home: Path, tmp_path: Path) -> None:
+def test_crawl_json_output_is_only_json(lake: LakeCli, home: Path, tmp_path: Path) -> None:
     result = lake("crawl", "raw", "--format", "json", home=home, cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip() == "lake: error: crawl found 2 problem(s), listed in the report"
@@ -101,7 +88,7 @@ def test_crawl_json_output_is_only_json(home: Path, tmp_path: Path) -> None:
     assert len(report["problems"]) == 2
 
 
-def test_unknown_zone_is_a_usage_error(home: Path, tmp_path: Path) -> None:
+def test_unknown_zone_is_a_usage_error(lake: LakeCli, home: Path, tmp_path: Path) -> None:
     result = lake("crawl", "scripts", home=home, cwd=tmp_path)
     assert result.returncode == 2 and "raw, processed, curated, quarantine" in result.stderr
 
@@ -114,7 +101,7 @@ def without_problems(home: Path) -> Path:
     return home
 
 
-def test_export_import_round_trip(home: Path, tmp_path: Path) -> None:
+def test_export_import_round_trip(lake: LakeCli, home: Path, tmp_path: Path) -> None:
     without_problems(home)
     assert lake("crawl", home=home, cwd=tmp_path).returncode == 0
     first = tmp_path / "backup" / "catalog.json"
@@ -155,7 +142,7 @@ def _truncated(path: Path) -> None:
     ids=["garbage", "truncated"],
 )
 def test_an_unreadable_catalog_is_reported_by_status_and_crawl(
-    home: Path, tmp_path: Path, damage: Any, reason: str
+    lake: LakeCli, home: Path, tmp_path: Path, damage: Any, reason: str
 ) -> None:
     without_problems(home)
     assert lake("crawl", home=home, cwd=tmp_path).returncode == 0
@@ -179,7 +166,9 @@ def test_an_unreadable_catalog_is_reported_by_status_and_crawl(
     assert crawled.stderr.strip().splitlines() == [expected]
 
 
-def test_damaged_catalog_rows_are_listed_one_per_line(home: Path, tmp_path: Path) -> None:
+def test_damaged_catalog_rows_are_listed_one_per_line(
+    lake: LakeCli, home: Path, tmp_path: Path
+) -> None:
     without_problems(home)
     assert lake("crawl", home=home, cwd=tmp_path).returncode == 0
     with sqlite3.connect(home / "catalog.sqlite") as conn:

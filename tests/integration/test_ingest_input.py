@@ -9,9 +9,6 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import os
-import subprocess
-import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -22,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+from plugins.cli import LakeCli
 
 from lakelib._httpserver import Request, Response, error_response
 from lakelib.aws import client
@@ -31,8 +29,6 @@ from lakelib.ingest import handler, ingest, make_webhook_server
 from lakelib.samples import SampleApiServer, make_sample_api, read_manifest
 from lakelib.sources import HttpSource
 from lakelib.storage import zone_store
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def read_zone(zone: Zone, prefix: str = "") -> list[dict[str, Any]]:
@@ -220,29 +216,29 @@ def test_an_api_key_in_the_url_is_never_recorded_or_shown(
 
 
 def test_a_header_from_the_environment_on_the_command_line(
-    samples: Path, tmp_path: Path, serve: Any
+    lake: LakeCli, samples: Path, tmp_path: Path, serve: Any
 ) -> None:
     api = guarded(samples, serve, token=TOKEN)
     home = tmp_path / "lake"
     args = ["ingest", "sales", "--from", f"{api.url}/sales"]
     reference = ["--header", "Authorization: env:SALES_API_TOKEN"]
 
-    unset = lake_cli(*args, *reference, home=home)
+    unset = lake(*args, *reference, home=home)
     assert unset.returncode == 1
     assert unset.stderr.strip().splitlines() == [
         "lake: error: header Authorization: environment variable SALES_API_TOKEN is not set"
     ]
     assert api.requests == 0
 
-    landed = lake_cli(*args, *reference, home=home, SALES_API_TOKEN=TOKEN)
+    landed = lake(*args, *reference, home=home, env={"SALES_API_TOKEN": TOKEN})
     assert landed.returncode == 0, landed.stderr
     assert f"{read_manifest(samples)['sales']['lines']:,}" in landed.stdout
     assert api.refused == 0
     assert TOKEN.split()[1] not in landed.stdout + landed.stderr + lake_text(home)
 
-    without = lake_cli(*args, "--force", home=home)
+    without = lake(*args, "--force", home=home)
     assert without.returncode == 1 and "returned HTTP 401" in without.stderr
-    bad = lake_cli(*args, "--header", "Authorization env:X", home=home)
+    bad = lake(*args, "--header", "Authorization env:X", home=home)
     assert bad.returncode == 2 and "'Name: value'" in bad.stderr
 
 
@@ -282,19 +278,6 @@ def test_a_header_from_secrets_manager(
         ingest("sales", f"{api.url}/sales", headers={"Authorization": "secretsmanager:nope"})
     assert str(missing.value) == (
         "header Authorization: cannot read secret nope (ResourceNotFoundException)"
-    )
-
-
-def lake_cli(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("LAKE_", "SALES_"))}
-    environ.update(LAKE_HOME=str(home), COLUMNS="200", **env)
-    return subprocess.run(
-        [sys.executable, "-m", "lakelib", *args],
-        cwd=REPO,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
     )
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import boto3
@@ -12,13 +10,12 @@ import duckdb
 import pandas as pd
 import pytest
 from botocore.config import Config
+from plugins.cli import LakeCli
 from test_ml_support import csv_row, generated_sales_clean, write_sales_clean
 
 from lakelib.catalog import open_catalog
 from lakelib.errors import MlError
 from lakelib.ml import ModelRegistry, batch_transform, load_events, read_endpoint, train
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -27,25 +24,12 @@ def sales_frame(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
 
 
 @pytest.fixture
-def lake(sales_frame: pd.DataFrame, lake_home: Path) -> Path:
+def sales_lake(sales_frame: pd.DataFrame, lake_home: Path) -> Path:
     write_sales_clean(sales_frame)
     return lake_home
 
 
-def lake_cli(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKE_")}
-    env.update(LAKE_HOME=str(home), COLUMNS="200")
-    return subprocess.run(
-        [sys.executable, "-m", "lakelib", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def test_load_events_reads_sales_clean(lake: Path, sales_frame: pd.DataFrame) -> None:
+def test_load_events_reads_sales_clean(sales_lake: Path, sales_frame: pd.DataFrame) -> None:
     events = load_events()
     assert len(events) == len(sales_frame)
     assert list(events.columns[:6]) == [
@@ -59,7 +43,7 @@ def test_load_events_reads_sales_clean(lake: Path, sales_frame: pd.DataFrame) ->
     assert events["ts"].is_monotonic_increasing
 
 
-def test_train_registers_promotes_and_transform_writes_predictions(lake: Path) -> None:
+def test_train_registers_promotes_and_transform_writes_predictions(sales_lake: Path) -> None:
     result = train()
     version = result.version
     assert (version.version, result.promoted) == ("v1", True)
@@ -67,9 +51,9 @@ def test_train_registers_promotes_and_transform_writes_predictions(lake: Path) -
     assert version.training_data["test_cutoff"] == "2026-01-31"
     assert version.training_data["label_windows_overlap"] is True
     assert Path(version.artifact).is_file()
-    assert Path(version.artifact) == lake / "models" / "churn" / "v1" / "model.tar.gz"
+    assert Path(version.artifact) == sales_lake / "models" / "churn" / "v1" / "model.tar.gz"
     # The script ran in a subprocess over SageMaker's folder layout.
-    job = lake / "runs" / "training" / result.job_name
+    job = sales_lake / "runs" / "training" / result.job_name
     assert (job / "model" / "model.joblib").is_file()
     assert (job / "output" / "data" / "metrics.json").is_file()
     assert (job / "input" / "data" / "train" / "train.csv").is_file()
@@ -97,10 +81,10 @@ def test_train_registers_promotes_and_transform_writes_predictions(lake: Path) -
     assert frame["score"].between(0, 1).all() and set(frame["model_version"]) == {"v1"}
     again = batch_transform(version="v1")  # rerun replaces the day's file
     assert again.rows == done.rows
-    assert len(list((lake / "curated" / "predictions").rglob("*.parquet"))) == 1
+    assert len(list((sales_lake / "curated" / "predictions").rglob("*.parquet"))) == 1
 
 
-def test_registry_refuses_a_tampered_artifact(lake: Path) -> None:
+def test_registry_refuses_a_tampered_artifact(lake: LakeCli, sales_lake: Path) -> None:
     import io
     import tarfile
 
@@ -125,36 +109,36 @@ def test_registry_refuses_a_tampered_artifact(lake: Path) -> None:
     path.write_bytes(buffer.getvalue())
     with pytest.raises(MlError, match="checksum mismatch"):
         ModelRegistry().load()
-    done = lake_cli(lake, "deploy", "--target", "local")
+    done = lake("deploy", "--target", "local", home=sales_lake)
     assert done.returncode == 1
     assert "checksum mismatch" in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
-def test_train_without_sales_clean_is_one_clear_line(lake_home: Path) -> None:
-    done = lake_cli(lake_home, "train")
+def test_train_without_sales_clean_is_one_clear_line(lake: LakeCli, lake_home: Path) -> None:
+    done = lake("train", home=lake_home)
     assert done.returncode == 1
     assert "lake: error: table 'sales_clean' is not in the catalog" in done.stderr
 
 
-def test_cli_train_deploy_predict_boto3_undeploy(lake: Path) -> None:
-    trained = lake_cli(lake, "train")
+def test_cli_train_deploy_predict_boto3_undeploy(lake: LakeCli, sales_lake: Path) -> None:
+    trained = lake("train", home=sales_lake)
     assert trained.returncode == 0, trained.stderr
     assert "ROC AUC" in trained.stdout and "v1 promoted (live)" in trained.stdout
-    listed = lake_cli(lake, "models")
+    listed = lake("models", home=sales_lake)
     assert "v1" in listed.stdout and "*" in listed.stdout
 
-    deployed = lake_cli(lake, "deploy", "--target", "local")
+    deployed = lake("deploy", "--target", "local", home=sales_lake)
     assert deployed.returncode == 0, deployed.stderr
     record = read_endpoint("churn-model")
     assert record is not None and record.version == "v1" and record.pid
     try:
         features = ModelRegistry().get().features
         row = csv_row(features)
-        predicted = lake_cli(lake, "predict", "--endpoint", "churn-model", "--data", row)
+        predicted = lake("predict", "--endpoint", "churn-model", "--data", row, home=sales_lake)
         assert predicted.returncode == 0, predicted.stderr
         assert 0.0 <= float(predicted.stdout) <= 1.0
 
-        bad = lake_cli(lake, "predict", "--data", "1,2")
+        bad = lake("predict", "--data", "1,2", home=sales_lake)
         assert bad.returncode == 1 and "row 1 has 2 values" in bad.stderr
 
         client = boto3.Session(
@@ -165,14 +149,14 @@ def test_cli_train_deploy_predict_boto3_undeploy(lake: Path) -> None:
         )
         assert float(answer["Body"].read()) == pytest.approx(float(predicted.stdout), abs=1e-6)
     finally:
-        stopped = lake_cli(lake, "undeploy", "churn-model")
+        stopped = lake("undeploy", "churn-model", home=sales_lake)
     assert stopped.returncode == 0, stopped.stderr
     assert read_endpoint("churn-model") is None
     with pytest.raises(OSError):
         os.kill(record.pid, 0)
-    gone = lake_cli(lake, "predict", "--data", row)
+    gone = lake("predict", "--data", row, home=sales_lake)
     assert gone.returncode == 1 and "no endpoint 'churn-model' is deployed" in gone.stderr
 
-    scored = lake_cli(lake, "transform")
+    scored = lake("transform", home=sales_lake)
     assert scored.returncode == 0, scored.stderr
     assert "predicted to buy again" in scored.stdout

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -15,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from plugins.cli import LakeCli
 
 from lakelib.catalog import crawl
 from lakelib.config import Settings, load_settings
@@ -252,19 +250,9 @@ def test_catalog_changes_are_seen_by_the_same_engine(tmp_path: Path) -> None:
 # -- the CLI, as a user runs it -----------------------------------------------------------
 
 
-def lake(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKE_")}
-    return subprocess.run(
-        [sys.executable, "-m", "lakelib", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def test_cli_csv_json_output_history_and_errors(lake_dir: Path, tmp_path: Path) -> None:
+def test_cli_csv_json_output_history_and_errors(
+    lake: LakeCli, lake_dir: Path, tmp_path: Path
+) -> None:
     sql = (
         "SELECT channel, count(*) AS n FROM sales_clean WHERE day = '01' GROUP BY channel "
         "ORDER BY channel"

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from plugins.cli import LakeCli
 
 from lakelib.catalog import Column, Table, crawl, open_catalog
 from lakelib.config import Settings, load_settings
@@ -78,18 +77,6 @@ def settings(lake_dir: Path) -> Settings:
     return _settings(lake_dir)
 
 
-def lake(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKE_")}
-    return subprocess.run(
-        [sys.executable, "-m", "lakelib", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 # (query, the function or path the one-line error names); {secret} is the file outside the lake.
 HOSTILE = [
     ("SELECT * FROM read_text('{secret}')", "function read_text"),
@@ -138,7 +125,7 @@ def test_api_refuses_reading_outside_the_lake(
     assert record.state == "FAILED" and not record.output_location
 
 
-def test_cli_refuses_reading_outside_the_lake_in_one_line(lake_dir: Path) -> None:
+def test_cli_refuses_reading_outside_the_lake_in_one_line(lake: LakeCli, lake_dir: Path) -> None:
     def run(case: tuple[str, str]) -> tuple[str, str, subprocess.CompletedProcess[str]]:
         sql, named = case
         return sql, named, lake("query", _hostile(sql, lake_dir), "--format", "csv", cwd=lake_dir)
@@ -319,7 +306,9 @@ def test_result_past_the_row_cap_is_complete_on_disk_and_refused_in_memory(
     assert meta["state"] == "SUCCEEDED" and meta["rows"] == BIG_ROWS
 
 
-def test_cli_table_view_is_capped_and_csv_streams_a_large_result(lake_dir: Path) -> None:
+def test_cli_table_view_is_capped_and_csv_streams_a_large_result(
+    lake: LakeCli, lake_dir: Path
+) -> None:
     shown = lake("query", "SELECT id, label FROM events ORDER BY id", cwd=lake_dir)
     assert shown.returncode == 0, shown.stderr
     assert "99 " in shown.stdout and "│ 100 " not in shown.stdout

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+from plugins.cli import LakeCli
 
 from lakelib.config import Zone, load_settings
 from lakelib.errors import IngestError
@@ -32,18 +30,6 @@ metric = "failed_stages"
 above = 0
 severity = "critical"
 """
-
-
-def lake(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    # LAKE_HOME (tmp_path/lake, from conftest) is inherited: the same lake as the test's.
-    return subprocess.run(
-        [sys.executable, "-m", "lakelib", *args],
-        cwd=cwd,
-        env={**os.environ, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 class Script:
@@ -76,11 +62,13 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_a_finished_date_says_so_instead_of_reprinting_its_timings(project: Path) -> None:
+def test_a_finished_date_says_so_instead_of_reprinting_its_timings(
+    lake: LakeCli, lake_home: Path, project: Path
+) -> None:
     settings = load_settings(cwd=project)
     finished = run_pipeline(Script().pipeline(), DAY, settings=settings)
 
-    result = lake("run", "--date", "2026-01-03", cwd=project)
+    result = lake("run", "--date", "2026-01-03", cwd=project, home=lake_home)
     assert (result.returncode, result.stderr) == (0, "")
     report = project / "lake" / "runs" / "2026-01-03" / "report.html"
     assert result.stdout.splitlines() == [
@@ -89,7 +77,7 @@ def test_a_finished_date_says_so_instead_of_reprinting_its_timings(project: Path
         f"report: {report}",
     ]
 
-    result = lake("run", "--date", "2026-01-03", "--format", "json", cwd=project)
+    result = lake("run", "--date", "2026-01-03", "--format", "json", cwd=project, home=lake_home)
     assert (result.returncode, result.stderr) == (0, "")
     summary = json.loads(result.stdout)
     assert (summary["status"], summary["already_finished"]) == ("succeeded", True)
@@ -102,6 +90,8 @@ def test_a_finished_date_says_so_instead_of_reprinting_its_timings(project: Path
 
 
 def test_a_config_error_fails_once_with_public_log_names_and_a_json_summary(
+    lake: LakeCli,
+    lake_home: Path,
     project: Path,
 ) -> None:
     """The real daily pipeline, stopped by its first stage's configuration."""
@@ -109,7 +99,7 @@ def test_a_config_error_fails_once_with_public_log_names_and_a_json_summary(
     # key never gets this far), what a stage needs from them when it runs.
     (project / "lake.toml").write_text(RULES + "\n[pipeline.ingest.sales]\n")
 
-    result = lake("run", "--date", "2026-01-03", cwd=project)
+    result = lake("run", "--date", "2026-01-03", cwd=project, home=lake_home)
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.splitlines() == [
         "WARNING lakelib.pipeline: [critical] failed_stage: failed_stages = 1 is above 0.0 "
@@ -118,7 +108,7 @@ def test_a_config_error_fails_once_with_public_log_names_and_a_json_summary(
         "[pipeline.ingest.sales] needs a 'from' location",
     ]
 
-    result = lake("run", "--date", "2026-01-03", "--format", "json", cwd=project)
+    result = lake("run", "--date", "2026-01-03", "--format", "json", cwd=project, home=lake_home)
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1].startswith("lake: error: daily 2026-01-03: stage ingest")
     summary = json.loads(result.stdout)  # stdout is the JSON document and nothing else
