@@ -267,6 +267,11 @@ def test_key_administrators_manage_but_cannot_use_the_keys(platform: Platform) -
     assert "kms:Create*" not in users["Action"]
     # The trail key has no role users at all: only CloudTrail encrypts with it.
     assert "StackRolesUseTheKey" not in _key_statements(platform, "trail")
+    # `pulumi up` uploads into the SSE-KMS scripts bucket: data keys through S3, no decrypt.
+    upload = statements["AdministratorsUploadThroughS3Only"]
+    assert upload["Action"] == ["kms:GenerateDataKey"]
+    assert upload["Condition"]["StringEquals"] == {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}
+    assert "AdministratorsUploadThroughS3Only" not in _key_statements(platform, "alerts")
 
 
 def test_key_administrators_from_stack_config(tmp_path: Path) -> None:

@@ -384,6 +384,33 @@ def test_the_key_policy_rule_accepts_the_separated_form() -> None:
 
     mocks, _ = declare(build)
     assert policies.check_key_admins_not_users(mocks.records) == []
+    # An administrator granted decryption in another statement is still both.
+    admins = {"ArnLike": {"aws:PrincipalArn": [ROLE_ARN]}}
+    split = ResourceRecord(
+        policies.KMS_KEY,
+        "split",
+        {
+            "policy": _doc(
+                _allow(["kms:Put*"], ["*"], Principal=ROOT, Condition=admins),
+                _allow(["kms:Decrypt"], ["*"], Principal=ROOT, Condition=admins),
+            )
+        },
+    )
+    (violation,) = policies.check_key_admins_not_users([split])
+    assert f"{ROLE_ARN} administers the key and uses it (kms:Decrypt)" in violation.message
+    # ... but may get data keys for writes through S3 only (a deployment's uploads).
+    via_s3 = {**admins, "StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}}
+    upload = ResourceRecord(
+        policies.KMS_KEY,
+        "upload",
+        {
+            "policy": _doc(
+                _allow(["kms:Put*"], ["*"], Principal=ROOT, Condition=admins),
+                _allow(["kms:GenerateDataKey"], ["*"], Principal=ROOT, Condition=via_s3),
+            )
+        },
+    )
+    assert policies.check_key_admins_not_users([upload]) == []
     # Use handed to the account without naming who is the default key policy's weakness.
     bare = ResourceRecord(
         policies.KMS_KEY, "bare", {"policy": _doc(_allow(["kms:Decrypt"], ["*"], Principal=ROOT))}

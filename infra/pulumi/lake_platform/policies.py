@@ -580,35 +580,76 @@ def check_trail_cloudwatch(records: Sequence[ResourceRecord]) -> list[Violation]
     ]
 
 
+def _key_principals(statement: Mapping[str, Any]) -> set[str]:
+    """Who a key-policy statement speaks to: its ``aws:PrincipalArn`` condition values, else
+    its named principals (``<account>:root`` alone means every IAM principal there)."""
+    named: set[str] = set()
+    for operator, block in (statement.get("Condition") or {}).items():
+        if operator.startswith(("Arn", "String")):
+            for key, values in block.items():
+                if str(key).lower() == "aws:principalarn":
+                    named |= {str(v) for v in _as_list(values)}
+    if named:
+        return named
+    principal = statement.get("Principal")
+    return (
+        {str(p) for p in _as_list(principal.get("AWS"))}
+        if isinstance(principal, Mapping)
+        else set()
+    )
+
+
+def _encrypt_only_through_a_service(statement: Mapping[str, Any], uses: list[str]) -> bool:
+    """Data keys for writes that one AWS service makes (``kms:ViaService``), no decryption."""
+    return "kms:viaservice" in _condition_keys(statement) and not any(
+        _matches_any(a, ["kms:Decrypt", "kms:ReEncrypt*"]) for a in uses
+    )
+
+
 def check_key_admins_not_users(records: Sequence[ResourceRecord]) -> list[Violation]:
     """Key administrators are not key users, and no IAM policy alone can grant use.
 
-    Refused: a key-policy statement allowing both administration and use; use allowed to
-    the account (``:root``) without an ``aws:PrincipalArn`` condition naming who (that
-    hands use to any IAM policy in the account, the default key policy's weakness).
+    Refused: a principal that administers a key (in any statement) and may also decrypt or
+    re-encrypt with it (encrypt-only writes through one service, ``kms:ViaService``, are the
+    one exception: a deployment uploading into an SSE-KMS bucket); use allowed to the account
+    (``:root``) without an ``aws:PrincipalArn`` condition naming who, which hands use to any
+    IAM policy in the account (the default key policy's weakness).
     """
     found = []
     for key in _of(records, KMS_KEY):
-        for st in policy_statements(key.inputs.get("policy")):
-            if st.get("Effect") != "Allow":
-                continue
+        statements = [
+            st for st in policy_statements(key.inputs.get("policy")) if st.get("Effect") == "Allow"
+        ]
+        admins: set[str] = set()
+        for st in statements:
+            # Grants for AWS resources only (a service using the key for a volume) are how
+            # users and administrators attach a key, not administration of it.
+            attach = "kms:grantisforawsresource" in _condition_keys(st)
+            if any(
+                _matches_any(str(a), KEY_ADMIN_PATTERNS)
+                and not (attach and str(a) == "kms:CreateGrant")
+                for a in _as_list(st.get("Action"))
+            ):
+                admins |= _key_principals(st)
+        for st in statements:
             actions = [str(a) for a in _as_list(st.get("Action"))]
             uses = [a for a in actions if _matches_any(a, KEY_USE_PATTERNS)]
-            administers = [a for a in actions if _matches_any(a, KEY_ADMIN_PATTERNS)]
+            if not uses:
+                continue
             sid = st.get("Sid", "?")
-            if uses and administers:
+            both = sorted(_key_principals(st) & admins)
+            if both and not _encrypt_only_through_a_service(st, uses):
                 found.append(
                     Violation(
                         KEY_SEPARATION,
                         _label(key),
-                        f"statement {sid} both administers ({administers[0]}) and uses "
-                        f"({uses[0]}) the key",
+                        f"statement {sid}: {both[0]} administers the key and uses it ({uses[0]})",
                     )
                 )
             principal = st.get("Principal")
             aws = _as_list(principal.get("AWS")) if isinstance(principal, Mapping) else []
             to_account = any(str(p).endswith(":root") for p in aws)
-            if uses and to_account and "aws:principalarn" not in _condition_keys(st):
+            if to_account and "aws:principalarn" not in _condition_keys(st):
                 found.append(
                     Violation(
                         KEY_SEPARATION,

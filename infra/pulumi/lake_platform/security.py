@@ -66,7 +66,7 @@ KEY_ADMIN_ACTIONS = (
 KEY_USE_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*")
 # Grants an AWS service creates on a principal's behalf to use the key for a resource it
 # runs (SageMaker and EMR volumes, notebook storage): attaching a key, not using it.
-KEY_GRANT_ACTIONS = ("kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant")
+KEY_GRANT_ACTIONS = ("kms:CreateGrant",)
 # Tag the EMR v2 managed service policy requires on the network resources EMR may use.
 EMR_MANAGED_TAG = {"for-use-with-amazon-emr-managed-policies": "true"}
 
@@ -291,6 +291,7 @@ def key_policy(
     *,
     administrators: Sequence[str] = (),
     users: Sequence[str] = (),
+    deploys_through_s3: str | None = None,
 ) -> pulumi.Output[str]:
     """A key policy that separates administrators from users.
 
@@ -329,6 +330,22 @@ def key_policy(
             },
         ),
     ]
+    if deploys_through_s3:
+        # `pulumi up` (run by an administrator) uploads the config, scripts and wheelhouse
+        # into the SSE-KMS scripts bucket: a PutObject needs a data key. Encrypt-only and
+        # only through S3 in this region: the administrator can write there, never decrypt.
+        statements.append(
+            iam.statement(
+                ["kms:GenerateDataKey"],
+                ["*"],
+                sid="AdministratorsUploadThroughS3Only",
+                principal=_root(account_id),
+                conditions={
+                    "ArnLike": {"aws:PrincipalArn": list(administrators)},
+                    "StringEquals": {"kms:ViaService": f"s3.{deploys_through_s3}.amazonaws.com"},
+                },
+            )
+        )
     if users:
         statements += [
             iam.statement(
@@ -396,7 +413,12 @@ class Encryption(pulumi.ComponentResource):
             },
         }
         self.data_key = self._key(
-            name, "data", "lake data: buckets, Glue, Athena, SageMaker, logs", s, [logs_service]
+            name,
+            "data",
+            "lake data: buckets, Glue, Athena, SageMaker, logs",
+            s,
+            [logs_service],
+            deploys_through_s3=True,
         )
         publishers = {
             "Sid": "AlarmAndEventPublishers",
@@ -460,6 +482,7 @@ class Encryption(pulumi.ComponentResource):
         region: str | None = None,
         *,
         users: bool = True,
+        deploys_through_s3: bool = False,
     ) -> pulumi_aws.kms.Key:
         key = pulumi_aws.kms.Key(
             f"{name}-{purpose}",
@@ -472,6 +495,7 @@ class Encryption(pulumi.ComponentResource):
                 services,
                 administrators=self.administrators,
                 users=self._users if users else (),
+                deploys_through_s3=s.region if deploys_through_s3 else None,
             ),
             region=region,
             tags=dict(s.tags),
