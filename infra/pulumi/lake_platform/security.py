@@ -1034,15 +1034,15 @@ class Security(pulumi.ComponentResource):
                 [
                     iam.bucket_objects(a["processed"]),
                     iam.bucket_objects(a["curated"]),
-                    iam.bucket_objects(a["scripts"], "jobs/"),
+                    iam.bucket_objects(a["scripts"], SCRIPTS_PREFIX),
                 ],
                 sid="ReadLakeAndScripts",
             ),
             iam.statement(
                 ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
                 [
-                    iam.bucket_objects(a["scripts"], "models/"),
-                    iam.bucket_objects(a["scripts"], "runs/"),
+                    iam.bucket_objects(a["scripts"], MODELS_PREFIX),
+                    iam.bucket_objects(a["scripts"], RUNS_PREFIX),
                     iam.bucket_objects(a["scripts"], "glue-temp/"),
                     iam.bucket_objects(a["curated"], "predictions/"),
                     *(iam.bucket_objects(a["query-results"], f"{w}/") for w in workgroups),
