@@ -34,6 +34,7 @@ from pulumi import ResourceOptions
 
 from lake_platform import iam
 from lake_platform.artifacts import CONFIG_KEY, LIB_PREFIX
+from lake_platform.layout import MODELS_PREFIX, NOTEBOOKS_PREFIX, RUNS_PREFIX
 from lake_platform.security import (
     ML_JOBS_PREFIX,
     PREDICTIONS_TABLE,
@@ -55,7 +56,6 @@ HOME_FOLDER = "$HOME/.lakelib"
 # The notebooks as the pipeline's processing job runs them (``ml.Ml`` uploads them there),
 # copied once into the user's home with the kernel set to lakelib's: the domain reaches no
 # Git host on the internet.
-NOTEBOOKS_PREFIX = "jobs/notebooks/"
 NOTEBOOKS_FOLDER = "lakelib-notebooks"
 KERNEL_NAME = "lakelib"
 KERNEL_DISPLAY_NAME = "lakelib (aws)"
@@ -480,8 +480,8 @@ def studio_statements(args: StudioArgs, domain_id: pulumi.Input[str]) -> list[di
         iam.statement(
             list(iam.S3_READ_WRITE_ACTIONS),
             [
-                iam.bucket_objects(a["scripts"], "models/"),
-                iam.bucket_objects(a["scripts"], "runs/"),
+                iam.bucket_objects(a["scripts"], MODELS_PREFIX),
+                iam.bucket_objects(a["scripts"], RUNS_PREFIX),
                 iam.bucket_objects(a["scripts"], ML_JOBS_PREFIX),
                 iam.bucket_objects(a["curated"], f"{PREDICTIONS_TABLE}/"),
                 *(iam.bucket_objects(a["query-results"], f"{g}/") for g in groups),
