@@ -404,20 +404,27 @@ def _schema(resolved: list[tuple[exp.Table, Table]]) -> dict[str, dict[str, str]
     return schema
 
 
-def _check_types(checked: _Checked, resolved: list[tuple[exp.Table, Table]], database: str) -> None:
+def _check_types(
+    checked: _Checked, resolved: list[tuple[exp.Table, Table]], database: str
+) -> tuple[object, Facts]:
     """Refuse mixed-type operations anywhere in the query (once per text and schema).
 
     Typed by sqlglot's optimizer over the catalog's columns; a tree it cannot type is
-    checked the narrower way (literals and catalog columns read directly).
+    checked the narrower way (literals and catalog columns read directly). Returns the
+    schema's key and what the types decided, for this plan (another thread's plan may
+    store another schema's meanwhile).
     """
     schema = _schema(resolved)
     key = (database.lower(), repr(sorted(schema.items())))
-    if checked.typed is not None and checked.typed[0] == key:
-        return
+    known = checked.typed
+    if known is not None and known[0] == key:
+        return known
     facts = check_types(checked.tree, schema, database.lower())
     if facts is None:
         check_operand_kinds(checked.tree, _column_kinds(resolved))
-    checked.typed = (key, facts or Facts())
+    typed = (key, facts or Facts())
+    checked.typed = typed
+    return typed
 
 
 def _table_references(tree: exp.Expression) -> list[exp.Table]:
@@ -525,7 +532,7 @@ class LocalEngine:
                     raise QueryError(f"not supported by the local engine: {what}")
             resolved.append((node, self._resolve(node, database)))
 
-        _check_types(checked, resolved, database)
+        typed = _check_types(checked, resolved, database)
         scans: list[TableScan] = []
         sources: list[str] = []
         roots = self._allowed()
@@ -558,12 +565,13 @@ class LocalEngine:
             scans.append(scan)
             sources.append(source_sql(table, partitions, files))
 
-        typed = checked.typed or (None, Facts())
-        if checked.translation is None or checked.translation[0] != typed[0]:
+        translation = checked.translation
+        if translation is None or translation[0] != typed[0]:
             # Translated once per text and schema: they decide the translation.
             aliases = [node.alias or node.name for node, _ in resolved]
-            checked.translation = (typed[0], *_translate(checked, aliases, typed[1]))
-        _, duck, markers = checked.translation
+            translation = (typed[0], *_translate(checked, aliases, typed[1]))
+            checked.translation = translation
+        _, duck, markers = translation
         for marker, source in zip(markers, sources, strict=True):
             duck = duck.replace(marker, f"({source})")
         bound = {f"p{i}": value for i, value in enumerate(params, 1)}
