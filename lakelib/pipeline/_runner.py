@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lakelib._stamps import short_tag
 from lakelib.config import Settings, Zone, get_settings
 from lakelib.errors import ConfigError, LakeError, ValidationError
 from lakelib.monitor import (
@@ -28,12 +28,13 @@ from lakelib.monitor import (
     LocalMetrics,
     MetricsSink,
     RunRecord,
+    StageRecord,
     load_run,
     metrics_namespace,
     utc_now,
 )
 from lakelib.report import Alert, alert_sinks, evaluate, load_rules
-from lakelib.storage import zone_store
+from lakelib.storage import Store
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ def _one_line(exc: BaseException) -> str:
 
 def _metrics_sink(settings: Settings) -> MetricsSink:
     if settings.is_local:
-        return LocalMetrics(zone_store(Zone.RUNS, settings))
+        return LocalMetrics(settings.store(Zone.RUNS))
     return EmfMetrics(metrics_namespace(settings))
 
 
@@ -172,18 +173,13 @@ def run_pipeline(
         when a stage fails after its retries (the record and an alert say so).
     """
     settings = settings or get_settings()
-    runs = zone_store(Zone.RUNS, settings)
+    runs = settings.store(Zone.RUNS)
     notify = on_stage or (lambda stage, state: log.info("%s: %s", stage, state))
     day = run_date.isoformat()
-    record = None if force else load_run(runs, pipeline.name, day)
-    if record is not None and record.status == SUCCEEDED:
+    record = _resumed_record(runs, pipeline.name, day, force)
+    if record.status == SUCCEEDED:
         log.info("%s for %s already succeeded; nothing to do", pipeline.name, day)
         return record
-    if record is None:
-        record = RunRecord(pipeline.name, day, f"{day}-{uuid.uuid4().hex[:8]}")
-    else:
-        record.attempts += 1
-        record.status, record.finished_at = RUNNING, None
     context = StageContext(settings, run_date, record.run_id)
     for stage_record in record.stages:
         if stage_record.status == SUCCEEDED:
@@ -203,51 +199,16 @@ def run_pipeline(
             record.save(runs)
             notify(stage.name, "skipped: not due")
             continue
-        error: str | None = None
-        for attempt in range(1, stage.retries + 2):
-            stage_record.attempts += 1
-            stage_record.status, stage_record.started_at = RUNNING, utc_now()
-            stage_record.finished_at, stage_record.error = None, None
-            record.save(runs)
-            notify(stage.name, "running" if attempt == 1 else f"retry {attempt - 1}")
-            started = time.perf_counter()
-            try:
-                metrics = dict(stage.run(context) or {})
-            except SkipStage as skip:
-                error = None
-                stage_record.duration_s = round(time.perf_counter() - started, 3)
-                stage_record.status, stage_record.error = SKIPPED, str(skip)
-                break
-            except Exception as exc:
-                error = _one_line(exc)
-                log.debug("stage %s failed", stage.name, exc_info=True)
-                stage_record.duration_s = round(time.perf_counter() - started, 3)
-                if attempt <= stage.retries and retryable(exc):
-                    log.warning("%s failed (%s); retrying", stage.name, error)
-                    sleep(backoff_s * attempt)
-                    continue
-                break
-            else:
-                error = None
-                stage_record.duration_s = round(time.perf_counter() - started, 3)
-                stage_record.metrics = metrics
-                context.results[stage.name] = metrics
-                break
+        attempt = _Attempts(stage, stage_record, context, lambda: record.save(runs), notify)
+        error = attempt.run(backoff_s, sleep)
         stage_record.finished_at = utc_now()
         if stage_record.status == SKIPPED:
             record.save(runs)
             notify(stage.name, f"skipped: {stage_record.error}")
             continue
         dimensions = dict(zip(DIMENSIONS, (pipeline.name, stage.name), strict=True))
-        failures = 0 if error is None else 1
-        metrics_sink.emit(
-            {
-                **context.results.get(stage.name, {}),
-                "duration_s": stage_record.duration_s,
-                "failures": failures,
-            },
-            dimensions,
-        )
+        outcome = {"duration_s": stage_record.duration_s, "failures": 0 if error is None else 1}
+        metrics_sink.emit({**context.results.get(stage.name, {}), **outcome}, dimensions)
         if error is not None:
             stage_record.status, stage_record.error = FAILED, error
             record.status, record.finished_at = FAILED, utc_now()
@@ -266,6 +227,63 @@ def run_pipeline(
     record.save(runs)
     _alert(rules, sinks, {**flatten_metrics(context.results), "failed_stages": 0}, record)
     return record
+
+
+def _resumed_record(runs: Store, pipeline: str, day: str, force: bool) -> RunRecord:
+    """The date's earlier record, marked as a new attempt (``force``: a fresh record).
+
+    A record that already succeeded is returned as it is: there is nothing to run.
+    """
+    record = None if force else load_run(runs, pipeline, day)
+    if record is None:
+        return RunRecord(pipeline, day, f"{day}-{short_tag()}")
+    if record.status != SUCCEEDED:
+        record.attempts += 1
+        record.status, record.finished_at = RUNNING, None
+    return record
+
+
+@dataclass
+class _Attempts:
+    """One stage's attempts: run it, retry what :func:`retryable` allows, record each try."""
+
+    stage: Stage
+    stage_record: StageRecord
+    context: StageContext
+    save: Callable[[], None]
+    notify: Callable[[str, str], None]
+
+    def run(self, backoff_s: float, sleep: Callable[[float], None]) -> str | None:
+        """Run until it succeeds, skips or fails for good; returns the failure, if any."""
+        stage, stage_record = self.stage, self.stage_record
+        error: str | None = None
+        for attempt in range(1, stage.retries + 2):
+            stage_record.attempts += 1
+            stage_record.status, stage_record.started_at = RUNNING, utc_now()
+            stage_record.finished_at, stage_record.error = None, None
+            self.save()
+            self.notify(stage.name, "running" if attempt == 1 else f"retry {attempt - 1}")
+            started = time.perf_counter()
+            try:
+                metrics = dict(stage.run(self.context) or {})
+            except SkipStage as skip:
+                stage_record.duration_s = round(time.perf_counter() - started, 3)
+                stage_record.status, stage_record.error = SKIPPED, str(skip)
+                return None
+            except Exception as exc:
+                error = _one_line(exc)
+                log.debug("stage %s failed", stage.name, exc_info=True)
+                stage_record.duration_s = round(time.perf_counter() - started, 3)
+                if attempt <= stage.retries and retryable(exc):
+                    log.warning("%s failed (%s); retrying", stage.name, error)
+                    sleep(backoff_s * attempt)
+                    continue
+                return error
+            stage_record.duration_s = round(time.perf_counter() - started, 3)
+            stage_record.metrics = metrics
+            self.context.results[stage.name] = metrics
+            return None
+        return error
 
 
 def _alert(rules: Any, sinks: Any, metrics: Mapping[str, Any], record: RunRecord) -> list[Alert]:
