@@ -45,6 +45,7 @@ from lakelib.etl._curate import (
     rank_products,
     with_as_of,
 )
+from lakelib.etl._jobs import ETL_JOBS
 from lakelib.etl._record import EtlRun, recorded
 from lakelib.etl._sales_clean import SalesCleanConfig
 from lakelib.etl._session import get_spark
@@ -243,9 +244,11 @@ def run_curate(
     source_table = SalesCleanConfig.from_settings(settings).table
     processed = zone_store(Zone.PROCESSED, settings)
     curated = zone_store(Zone.CURATED, settings)
-    # sales_clean replaces its partitions in place: curate holds its lock too, so it never
-    # reads the table halfway through a sales_clean batch.
-    context = etl_lock(JOB, settings, reads=(source_table,)) if lock else nullcontext()
+    # sales_clean replaces its partitions in place: curate holds its lock too (the jobs it
+    # reads, by job name, from the registry), so it never reads the table halfway through a
+    # sales_clean batch, whatever [etl] table names that table.
+    reads = ETL_JOBS[JOB].reads
+    context = etl_lock(JOB, settings, reads=reads) if lock else nullcontext()
     with context, recorded(JOB, "full" if full else "incremental", settings) as run:
         now = partition_fingerprints(processed, source_table)
         if not now:

@@ -52,3 +52,19 @@ def test_curate_holds_the_lock_of_the_job_it_reads() -> None:
     assert ETL_JOBS["curate"].reads == ("sales_clean",)
     assert all(job.lock == job.name for job in ETL_JOBS.values())
     assert [job.name for job in ETL_JOBS.values() if job.bookmarked] == ["sales_clean"]
+
+
+def test_curate_waits_for_sales_clean_whatever_the_table_is_called(tmp_path: Path) -> None:
+    """The lock is the job's, not its table's: a renamed [etl] table still excludes curate."""
+    from lakelib.config import load_settings
+    from lakelib.errors import EtlError
+    from lakelib.etl._curate_job import run_curate
+    from lakelib.etl._state import etl_lock
+
+    (tmp_path / "lake.toml").write_text('[etl]\ntable = "sales_v2"\n')
+    settings = load_settings(cwd=tmp_path, home=tmp_path / "lake", env={})
+    with (
+        etl_lock("sales_clean", settings),
+        pytest.raises(EtlError, match="holds the sales_clean lock"),
+    ):
+        run_curate(settings=settings, spark=object())
