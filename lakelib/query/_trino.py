@@ -827,7 +827,30 @@ def _zoned_parts(node: exp.Expression) -> tuple[str, exp.Expression, exp.Express
         args = _call_args(node)
         if len(args) == 2:
             return "unix", args[0], args[1]
+    if (
+        isinstance(node, exp.Cast)
+        and node.to.this == exp.DataType.Type.TIMESTAMPTZ
+        and isinstance(node.this, exp.Literal)
+        and node.this.is_string
+    ):
+        # TIMESTAMP '2024-01-01 05:00:00 America/New_York' keeps its zone in Trino (hour 5);
+        # DuckDB's TIMESTAMPTZ keeps only the instant (10:00 UTC). A UTC literal is plain.
+        zone = _literal_zone(node.this.name)
+        if zone is not None:
+            return "literal", node, exp.Literal.string(zone)
     return None
+
+
+_UTC_ZONES = {"UTC", "Z", "GMT", "UCT", "ETC/UTC", "ETC/GMT", "+00:00", "+00", "-00:00", "+0000"}
+_LITERAL_ZONE = re.compile(r"(?:\s|\d)([A-Za-z][A-Za-z0-9_+\-/]*|[+-]\d{2}(?::?\d{2})?)\s*$")
+
+
+def _literal_zone(text: str) -> str | None:
+    """The zone written at the end of a timestamp literal, None for UTC (or none)."""
+    found = _LITERAL_ZONE.search(text.strip())
+    if found is None or found.group(1).upper() in _UTC_ZONES:
+        return None
+    return found.group(1)
 
 
 def _zone_literal(zone: exp.Expression, what: str) -> str:
@@ -842,6 +865,8 @@ def _zone_literal(zone: exp.Expression, what: str) -> str:
 
 
 def _what(node: exp.Expression) -> str:
+    if isinstance(node, exp.Cast):
+        return "a TIMESTAMP literal with a time zone"
     name = node.meta.get(NAME_KEY)
     return f"function {name}" if name else "AT TIME ZONE"
 
@@ -903,6 +928,8 @@ def _instant(node: exp.Expression) -> exp.Expression:
     if parts is None:
         return _fn("trino_zone_instant", node)
     how, value, zone = parts
+    if how == "literal":
+        return node.copy()  # CAST('... zone' AS TIMESTAMPTZ): DuckDB reads the instant
     if how == "with":
         return _fn("trino_with_zone", value, zone)
     if how == "unix":

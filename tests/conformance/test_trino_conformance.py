@@ -818,6 +818,19 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         "TIMESTAMP '2024-01-01 00:00:00'",
         [(T(2012, 10, 30, 18, 0), D(2012, 10, 30), T(2012, 10, 31, 1, 0), 9, True)],
     ),
+    # datetime.html's own example (timestamp '2012-10-31 01:00 UTC' AT TIME ZONE
+    # 'America/Los_Angeles' is 2012-10-30 18:00 there), and a literal keeps its zone:
+    # TIMESTAMP '2024-01-01 05:00:00 America/New_York' is 05:00 in New York, 10:00 UTC (the
+    # local engine answered 10 for its hour before).
+    (
+        "timestamp with time zone literals",
+        "SELECT CAST(timestamp '2012-10-31 01:00 UTC' AT TIME ZONE 'America/Los_Angeles' AS "
+        "timestamp), CAST(TIMESTAMP '2024-01-01 05:00:00 America/New_York' AS timestamp), "
+        "hour(TIMESTAMP '2024-01-01 05:00:00 Asia/Kolkata'), "
+        "to_unixtime(TIMESTAMP '2024-01-01 05:00:00 America/New_York'), "
+        "TIMESTAMP '2024-01-01 05:00:00 America/New_York' > TIMESTAMP '2024-01-01 09:00:00'",
+        [(T(2012, 10, 30, 18, 0), T(2024, 1, 1, 5, 0), 5, 1704103200.0, True)],
+    ),
     (
         "zone conversion of table data",
         "SELECT hour(sold_at AT TIME ZONE 'Asia/Tokyo'), format_datetime(sold_at AT TIME ZONE "
@@ -1152,6 +1165,10 @@ TYPING_ERRORS = [
         "AT TIME ZONE is supported by the local engine only where",
     ),
     ("SELECT hour(at_timezone(sold_at, 'Mars/Olympus')) FROM sales", "zone 'Mars/Olympus'"),
+    (
+        "SELECT TIMESTAMP '2024-01-01 05:00:00 America/New_York'",
+        "a TIMESTAMP literal with a time zone is supported by the local engine only where",
+    ),
     # string.html: || and concat() take varchar (or arrays); no implicit cast to text.
     ("SELECT 1 || 'a'", "Cannot apply operator: integer || varchar"),
     ("SELECT 'id-' || qty FROM sales", "Cannot apply operator: varchar || bigint"),
