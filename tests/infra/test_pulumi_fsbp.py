@@ -211,6 +211,20 @@ def test_every_endpoint_admits_only_this_accounts_principals(platform: Platform)
     assert st["Action"] == ["glue:*"] and st["Resource"] == [f"arn:aws:glue:{REGION}:{ACCOUNT}:*"]
 
 
+def test_reads_outside_the_stack_are_added_by_stack_config(tmp_path: Path) -> None:
+    config = stack_config(tmp_path)
+    config["s3EndpointReads"] = [f"arn:aws:s3:::aws-glue-assets-{REGION}/*"]
+    platform = run_program(config)
+    (s3,) = [
+        e
+        for e in platform.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+        if e.inputs["vpcEndpointType"] == "Gateway"
+    ]
+    (reads,) = [st for st in platform.policy(s3)["Statement"] if st["Sid"] == "ConfiguredReads"]
+    assert reads["Resource"] == [f"arn:aws:s3:::aws-glue-assets-{REGION}/*"]
+    assert "s3:PutObject" not in reads["Action"]
+
+
 def test_no_emr_no_emr_buckets_through_the_endpoint(minimal_platform: Platform) -> None:
     (s3,) = [
         e

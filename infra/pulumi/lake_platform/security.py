@@ -755,6 +755,16 @@ class Security(pulumi.ComponentResource):
                 conditions=account,
             )
         ]
+        if s.s3_endpoint_reads:
+            statements.append(
+                iam.statement(
+                    ["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation"],
+                    list(s.s3_endpoint_reads),
+                    sid="ConfiguredReads",
+                    principal="*",
+                    conditions=account,
+                )
+            )
         if s.emr.enabled:
             emr = emr_private_subnet_buckets(s.region)
             statements += [

@@ -298,6 +298,10 @@ class PlatformSettings:
     key_administrators: tuple[str, ...] = ()
     # ECR repositories the SageMaker role may pull from; empty: the region's scikit-learn one.
     sagemaker_image_repositories: tuple[str, ...] = ()
+    # Objects outside the stack's buckets that workloads in the VPC must read through the S3
+    # endpoint (ARNs, e.g. an AWS-owned bucket a runtime fetches from); the endpoint policy
+    # admits nothing else.
+    s3_endpoint_reads: tuple[str, ...] = ()
     glue_version: str = "5.0"
     glue_jobs: tuple[GlueJobSpec, ...] = ()
     jobs_dir: Path = Path("jobs")
@@ -541,6 +545,7 @@ def load_settings(
         sagemaker_image_repositories=tuple(
             config.get_object("sagemakerImageRepositories") or ()
         ),
+        s3_endpoint_reads=tuple(config.get_object("s3EndpointReads") or ()),
         glue_version=config.get("glueVersion") or "5.0",
         glue_jobs=_glue_jobs(config.get_object("glueJobs")),
         jobs_dir=_resolve(program_dir, config.get("jobsDir"), "../../jobs"),
