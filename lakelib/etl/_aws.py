@@ -87,9 +87,7 @@ def stack_output(settings: Settings, name: str) -> Any:
     settings outputs leave out; ``None`` when there is no stack outputs file or no such name."""
     import os
 
-    spec = settings.document.get("profiles", {}).get("aws", {})
-    file_name = spec.get("stack_outputs") if isinstance(spec, Mapping) else None
-    file_name = os.environ.get("LAKE_STACK_OUTPUTS") or file_name
+    file_name = os.environ.get("LAKE_STACK_OUTPUTS") or settings.config.profiles.aws.stack_outputs
     if not file_name:
         return None
     path = Path(file_name)
@@ -107,9 +105,9 @@ def _stack_output_mapping(settings: Settings, name: str) -> Mapping[str, str]:
 
 def glue_job_name(job: str, settings: Settings) -> str:
     """Physical Glue job name: ``[etl.glue_jobs]``, else the stack's ``glue_jobs``, else ``job``."""
-    names = settings.section("etl").get("glue_jobs", {})
-    if isinstance(names, Mapping) and job in names:
-        return str(names[job])
+    names = settings.config.etl.glue_jobs
+    if job in names:
+        return names[job]
     return _stack_output_mapping(settings, "glue_jobs").get(job, job)
 
 
@@ -357,16 +355,15 @@ class EmrEtl(_Follower):
 
     def cluster_spec(self, steps: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """``run_job_flow`` arguments of a transient cluster running ``steps``."""
-        cfg = self.settings.section("etl").get("emr", {})
-        cfg = cfg if isinstance(cfg, Mapping) else {}
+        cfg = self.settings.config.etl.emr
         outputs = self.settings.outputs
         scripts = self.settings.store(Zone.SCRIPTS)
-        wheel = str(cfg.get("wheel") or self._find_wheel())
-        subnets = stack_output(self.settings, "private_subnet_ids") or cfg.get("subnet_ids") or []
+        wheel = cfg.wheel or self._find_wheel()
+        subnets = stack_output(self.settings, "private_subnet_ids") or list(cfg.subnet_ids)
         instances: dict[str, Any] = {
-            "MasterInstanceType": str(cfg.get("primary_instance_type", "m5.xlarge")),
-            "SlaveInstanceType": str(cfg.get("core_instance_type", "m5.large")),
-            "InstanceCount": 1 + int(cfg.get("core_count", 2)),
+            "MasterInstanceType": cfg.primary_instance_type or "m5.xlarge",
+            "SlaveInstanceType": cfg.core_instance_type or "m5.large",
+            "InstanceCount": 1 + (cfg.core_count or 2),
             "KeepJobFlowAliveWhenNoSteps": False,
             "TerminationProtected": False,
         }
@@ -375,7 +372,7 @@ class EmrEtl(_Follower):
         instance_profile = outputs.get("emr_instance_profile_arn", "EMR_EC2_DefaultRole")
         return {
             "Name": f"lakelib-etl-{int(time.time())}",
-            "ReleaseLabel": str(cfg.get("release_label", DEFAULT_RELEASE)),
+            "ReleaseLabel": cfg.release_label or DEFAULT_RELEASE,
             "Applications": [{"Name": "Spark"}, {"Name": "Hadoop"}],
             "Instances": instances,
             "BootstrapActions": [
