@@ -270,6 +270,14 @@ MACROS: tuple[str, ...] = (
     "WHEN timezone(z, timezone(z, CAST(ts AS TIMESTAMP)) - INTERVAL 30 MINUTE) = "
     "CAST(ts AS TIMESTAMP) THEN timezone(z, CAST(ts AS TIMESTAMP)) - INTERVAL 30 MINUTE "
     "ELSE timezone(z, CAST(ts AS TIMESTAMP)) END",
+    # CAST(varchar AS timestamp with time zone): a text naming a zone other than UTC keeps it
+    # in Trino (hour() reads that zone's clock); DuckDB keeps only the instant: refused.
+    "trino_tstz_source(x VARCHAR) AS CASE WHEN regexp_matches(trim(x), "
+    "'\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?\\s*([A-Za-z][A-Za-z0-9_+/-]*|[+-]\\d{2}(:?\\d{2})?)$') "
+    "AND NOT regexp_matches(upper(trim(x)), '(UTC|Z|GMT|UCT|ETC/UTC|[+-]00(:?00)?)$') "
+    "THEN error('CAST(varchar AS timestamp with time zone) is not supported by the local engine "
+    "for a text with a zone other than UTC: Trino keeps the zone in the value') ELSE x END, "
+    "(x) AS x",
     # datetime.html: to_iso8601 of a date or a timestamp (p fraction digits, as CAST to
     # varchar prints them, with a 'T'); a timestamp with time zone is refused.
     "trino_to_iso8601(x DATE, p) AS CAST(x AS VARCHAR), "

@@ -305,6 +305,11 @@ def _cast(node: exp.Expression) -> exp.Expression | None:
             # Trino: CAST(x AS varchar(n)) truncates to n characters.
             text = _fn("left", text, length)
         return text
+    if to.this == exp.DataType.Type.TIMESTAMPTZ and not isinstance(node.this, exp.Literal):
+        # Text with a zone keeps it in Trino; DuckDB keeps only the instant: refused.
+        node.set("this", _fn("trino_tstz_source", node.this))
+        node.meta["lake_done"] = True
+        return node
     if to.this == exp.DataType.Type.JSON:
         raise QueryError("CAST(... AS JSON) is not supported by the local engine; use json_parse")
     return None
@@ -842,7 +847,9 @@ def _zoned_parts(node: exp.Expression) -> tuple[str, exp.Expression, exp.Express
 
 
 _UTC_ZONES = {"UTC", "Z", "GMT", "UCT", "ETC/UTC", "ETC/GMT", "+00:00", "+00", "-00:00", "+0000"}
-_LITERAL_ZONE = re.compile(r"(?:\s|\d)([A-Za-z][A-Za-z0-9_+\-/]*|[+-]\d{2}(?::?\d{2})?)\s*$")
+_LITERAL_ZONE = re.compile(
+    r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*([A-Za-z][A-Za-z0-9_+\-/]*|[+-]\d{2}(?::?\d{2})?)\s*$"
+)
 
 
 def _literal_zone(text: str) -> str | None:

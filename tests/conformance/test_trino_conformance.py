@@ -832,6 +832,12 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         [(T(2012, 10, 30, 18, 0), T(2024, 1, 1, 5, 0), 5, 1704103200.0, True)],
     ),
     (
+        "text without a zone or in UTC to timestamp with time zone",
+        "SELECT hour(CAST(x AS timestamp with time zone)) FROM (VALUES '2024-01-01 05:00:00', "
+        "'2024-01-01 05:00:00 UTC', '2024-01-01') AS t(x)",
+        [(5,), (5,), (0,)],
+    ),
+    (
         "zone conversion of table data",
         "SELECT hour(sold_at AT TIME ZONE 'Asia/Tokyo'), format_datetime(sold_at AT TIME ZONE "
         "'Asia/Kolkata', 'yyyy-MM-dd HH:mm'), day_of_week(sold_at AT TIME ZONE "
@@ -1168,6 +1174,11 @@ TYPING_ERRORS = [
     (
         "SELECT TIMESTAMP '2024-01-01 05:00:00 America/New_York'",
         "a TIMESTAMP literal with a time zone is supported by the local engine only where",
+    ),
+    (
+        "SELECT hour(CAST(x AS timestamp with time zone)) "
+        "FROM (VALUES '2024-01-01 05:00:00 America/New_York') AS t(x)",
+        "CAST(varchar AS timestamp with time zone) is not supported by the local engine",
     ),
     # string.html: || and concat() take varchar (or arrays); no implicit cast to text.
     ("SELECT 1 || 'a'", "Cannot apply operator: integer || varchar"),
