@@ -278,6 +278,15 @@ MACROS: tuple[str, ...] = (
     "THEN error('CAST(varchar AS timestamp with time zone) is not supported by the local engine "
     "for a text with a zone other than UTC: Trino keeps the zone in the value') ELSE x END, "
     "(x) AS x",
+    # datetime.html: from_iso8601_timestamp is a timestamp(3) with time zone, in the text's
+    # zone or the session's (UTC). The local engine takes the ISO forms it reads exactly as
+    # Trino does (yyyy-MM-dd[THH:mm[:ss[.f...]]]) in UTC or without a zone; another zone
+    # would have to be kept in the value, and other forms may parse differently: refused.
+    "trino_from_iso8601_timestamp(s) AS CASE WHEN NOT regexp_matches(s, "
+    "'^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?)?(Z|[+-]00(:?00)?)?$') "
+    "THEN error('function from_iso8601_timestamp is not supported by the local engine for ' || "
+    "s || ': only yyyy-MM-dd[THH:mm[:ss[.fff]]] in UTC or without a zone') "
+    "ELSE date_trunc('millisecond', CAST(s AS TIMESTAMPTZ)) END",
     # datetime.html: to_iso8601 of a date or a timestamp (p fraction digits, as CAST to
     # varchar prints them, with a 'T'); a timestamp with time zone is refused.
     "trino_to_iso8601(x DATE, p) AS CAST(x AS VARCHAR), "

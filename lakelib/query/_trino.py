@@ -1041,6 +1041,11 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("nth_value", "the offset starts at 1; 0 or less fails", _nth_value),
     Rewrite("to_iso8601", "a 'T' between date and time; p fraction digits", _to_iso8601),
     Rewrite(
+        "from_iso8601_timestamp",
+        "UTC or zone-less ISO 8601 text, to the millisecond; other zones refused",
+        _by_name("from_iso8601_timestamp", "trino_from_iso8601_timestamp"),
+    ),
+    Rewrite(
         "split_to_map",
         "each entry holds the key-value delimiter once; a trailing entry delimiter is ignored",
         _by_name("split_to_map", "trino_split_to_map"),

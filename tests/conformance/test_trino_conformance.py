@@ -626,6 +626,21 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
             )
         ],
     ),
+    # datetime.html's from_iso8601_timestamp examples (the session zone is UTC on Athena):
+    # the time defaults to 00:00:00.000; a timestamp(3) with time zone.
+    (
+        "from_iso8601_timestamp",
+        "SELECT from_iso8601_timestamp('2020-05-11'), "
+        "from_iso8601_timestamp('2020-05-11T11:15:05'), "
+        "from_iso8601_timestamp('2020-05-11T11:15:05.0559Z')",
+        [
+            (
+                T(2020, 5, 11, tzinfo=dt.UTC),
+                T(2020, 5, 11, 11, 15, 5, tzinfo=dt.UTC),
+                T(2020, 5, 11, 11, 15, 5, 55000, tzinfo=dt.UTC),
+            )
+        ],
+    ),
     # string.html: split_to_map splits entries, then each entry at the key-value delimiter;
     # a trailing entry delimiter ends the last entry and '' is an empty map (SplitToMapFunction).
     (
@@ -1203,6 +1218,10 @@ TYPING_ERRORS = [
     ("SELECT split_to_map('a=1,b', ',', '=')", "Key-value delimiter must appear exactly once"),
     ("SELECT split_to_map('a=1,a=2', ',', '=')", "Map keys must be unique"),
     ("SELECT to_iso8601(now())", "function to_iso8601 is not supported by the local engine"),
+    (
+        "SELECT from_iso8601_timestamp('2020-05-11T11:15:05.055+01:00')",
+        "function from_iso8601_timestamp is not supported by the local engine",
+    ),
     ("SELECT nth_value(id, 0) OVER (ORDER BY id) FROM sales", "Offset must be at least 1"),
     (
         "SELECT approx_percentile(qty, amount, 0.5) FROM sales",
