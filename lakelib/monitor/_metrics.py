@@ -125,8 +125,7 @@ class EmfMetrics:
 
 def metrics_namespace(settings: Settings) -> str:
     """``[monitoring] metrics_namespace`` of the workspace config, default ``lakelib``."""
-    value = settings.section("monitoring").get("metrics_namespace", NAMESPACE)
-    return str(value) or NAMESPACE
+    return settings.config.monitoring.metrics_namespace or NAMESPACE
 
 
 def emit_stage_metrics(

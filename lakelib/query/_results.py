@@ -34,7 +34,7 @@ import pyarrow.csv as pacsv
 
 from lakelib import _stamps as stamps
 from lakelib.config import Settings, Zone
-from lakelib.errors import ConfigError, LakeError, NotFoundError, QueryError, StorageError
+from lakelib.errors import LakeError, NotFoundError, QueryError, StorageError
 from lakelib.storage import Store, zone_store
 
 PRICE_PER_TB_USD = 5.0
@@ -51,11 +51,9 @@ DEFAULT_MAX_RESULT_ROWS = 1_000_000
 
 
 def max_result_rows(settings: Settings) -> int:
-    """``[query] max_result_rows`` from lake.toml (default :data:`DEFAULT_MAX_RESULT_ROWS`)."""
-    value = settings.section("query").get("max_result_rows", DEFAULT_MAX_RESULT_ROWS)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"query.max_result_rows must be a positive integer, got {value!r}")
-    return value
+    """``[query] max_result_rows`` from lake.toml (default :data:`DEFAULT_MAX_RESULT_ROWS`;
+    its type and sign are checked when lake.toml loads)."""
+    return settings.config.query.max_result_rows or DEFAULT_MAX_RESULT_ROWS
 
 
 def scan_cost_usd(bytes_scanned: int) -> float:

@@ -183,7 +183,7 @@ def load_report_data(
         products=products,
         quality=quality_by_day(settings, start),
         facts=facts,
-        currency=str(settings.section("report").get("currency", "USD")),
+        currency=settings.config.report.currency or "USD",
         model=_model_summary(settings),
         active_customers=active,
         window_days=window_days,
