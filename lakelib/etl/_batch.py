@@ -238,11 +238,9 @@ class Batch:
         valid = valid_rows(staged, self.contract, keep=self._carried(staged))
         ids = valid.select(key)
         partitions: list[str] = []
-        buckets: list[str] = []
         if shape.touched:
             self.step(f"sales_clean: merging batch {batch_id} into {self.config.table}")
-            buckets = self.index.buckets_of(ids)
-            moved = self.index.partitions_of(ids, buckets) if merge else []
+            moved = self.index.partitions_of(ids) if merge else []
             partitions = sorted({*shape.touched, *moved})
         existing = (
             read_partitions(spark, self.processed, self.config.table, partitions, valid.schema)
@@ -283,12 +281,15 @@ class Batch:
             counts.update({k: int(v or 0) for k, v in seen.get.items()})
         emptied = [p for p in stored if counts.get(f"left {p}", 0) == 0]
         self.removed.update(delete_partitions(self.processed, self.config.table, emptied))
-        rewritten = sorted(set(partitions) - set(emptied))
+        # Written: the batch's own dates and the stored partitions still holding rows (not
+        # a partition the index named that no longer exists).
+        rewritten = {*shape.touched, *stored} - set(emptied)
         self.written.difference_update(emptied)
         self.written.update(rewritten)
+        self.removed.difference_update(rewritten)  # removed by an earlier batch, back now
         # The table first, then the index: a failure in between fails the batch, and its
         # retry reads the same partitions again (see lakelib.etl._index).
-        self.index.update(ids, buckets, self.processed, self.config.table, rewritten)
+        self.index.add(valid.select(key, *DATE_KEYS))
         return counts
 
     def _carried(self, staged: DataFrame) -> list[str]:

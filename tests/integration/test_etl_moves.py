@@ -111,11 +111,14 @@ def test_a_moved_resend_leaves_one_row_under_its_new_date(
 
 
 def test_a_lake_without_the_index_builds_it_once_then_moves_stay_exact(
-    spark: Any, moving: Path, lake_home: Path
+    spark: Any, moving: Path, lake_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A lake written before the index existed (no index folder): the next run builds it
-    from the table, says so, and a later day's moved re-sends still replace their old rows;
-    a full rebuild gives the same rows."""
+    from the table, says so, and a later day's moved re-sends still replace their old rows,
+    with the index compacted after every run; a full rebuild gives the same rows."""
+    from lakelib.etl import _index
+
+    monkeypatch.setattr(_index, "COMPACT_AT", 1)
     manifest = read_manifest(moving)["sales"]
     for day in range(3):
         land_day(moving, day)
@@ -130,6 +133,9 @@ def test_a_lake_without_the_index_builds_it_once_then_moves_stay_exact(
         run_sales_clean(on_step=steps_of_run.append)
         steps += steps_of_run
     assert sum("building the id index once" in s for s in steps) == 1
+    assert sum("compacting the id index" in s for s in steps) == 2
+    generations = sorted(p.name for p in index.iterdir() if p.is_dir())
+    assert generations == ["g000003"]  # built as 1, compacted twice, the old ones deleted
     assert_matches_manifest(spark, lake_home, manifest)
     incremental = sorted(map(tuple, clean_rows(spark, lake_home)))
     full = run_sales_clean(full=True)
