@@ -206,9 +206,10 @@ def parse_config(document: Mapping[str, Any], source: str | None) -> LakeConfig:
     """
     where = source or "lake.toml"
     try:
-        return _table(LakeConfig, document, ())
+        config: LakeConfig = _table(LakeConfig, document, ())
     except _Invalid as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    return config
 
 
 class _Invalid(Exception):
