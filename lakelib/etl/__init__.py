@@ -17,6 +17,7 @@ Transforms are pure DataFrame -> DataFrame functions (:func:`check_contract`,
 from lakelib.etl._aws import EmrEtl, EtlBackend, GlueEtl, RemoteRun, open_backend
 from lakelib.etl._curate import customer_aggregates, daily_sales, product_performance
 from lakelib.etl._curate_job import run_curate
+from lakelib.etl._jobs import ETL_JOBS, EtlJob
 from lakelib.etl._run import run_etl, run_etl_remote
 from lakelib.etl._sales_clean import EtlRun, SalesCleanConfig, run_sales_clean
 from lakelib.etl._session import get_spark
@@ -32,9 +33,11 @@ from lakelib.etl._transforms import (
 )
 
 __all__ = [
+    "ETL_JOBS",
     "Bookmark",
     "EmrEtl",
     "EtlBackend",
+    "EtlJob",
     "EtlRun",
     "GlueEtl",
     "RemoteRun",
