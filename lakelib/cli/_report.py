@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from lakelib._stamps import short_tag
 from lakelib.cli._app import app
 from lakelib.cli._console import out
 from lakelib.config import Zone, get_settings
@@ -47,7 +47,7 @@ def report(
         load_rules(settings),
         kpi_metrics(kpis),
         run_date=data.as_of.isoformat(),
-        run_id=f"report-{uuid.uuid4().hex[:8]}",
+        run_id=f"report-{short_tag()}",
     )
     data.alerts = fired
     runs = settings.store(Zone.RUNS)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from lakelib import _stamps as stamps
 from lakelib.config import Settings
 from lakelib.errors import EtlError
 from lakelib.etl._state import write_run_record
@@ -75,7 +75,7 @@ class EtlRun:
 def new_run(job: str, mode: str) -> EtlRun:
     """A fresh record for a run of ``job`` starting now."""
     now = datetime.now(UTC)
-    run_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    run_id = stamps.run_id(now)
     return EtlRun(job, run_id, now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), mode=mode)
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +14,7 @@ from typing import Any, Literal, Protocol
 
 import pandas as pd
 
+from lakelib import _stamps as stamps
 from lakelib.config import Settings, Zone, get_settings
 from lakelib.errors import MlError
 from lakelib.ml._artifact import pack_model_dir, read_metadata
@@ -220,7 +219,7 @@ def train(
     """
     settings = settings or get_settings()
     registry = ModelRegistry(model, settings=settings)
-    job_name = f"{registry.name}-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+    job_name = stamps.job_name(registry.name)
     runs = Path(settings.home) / Zone.RUNS.value / "training"
     if backend is None:
         if settings.is_local:
