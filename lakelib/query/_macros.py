@@ -278,6 +278,28 @@ MACROS: tuple[str, ...] = (
     "THEN error('CAST(varchar AS timestamp with time zone) is not supported by the local engine "
     "for a text with a zone other than UTC: Trino keeps the zone in the value') ELSE x END, "
     "(x) AS x",
+    # binary.html: varbinary is DuckDB's BLOB. Each function takes only the type Trino's
+    # does (md5('text') fails in Trino; DuckDB would hash the text): anything else is
+    # refused with Trino's message. Hashes are the digest's bytes; to_hex is upper case.
+    *(
+        f"trino_{name}(x BLOB) AS {body}, (x) AS error('Unexpected parameters (' || "
+        f"lower(typeof(x)) || ') for function {name}')"
+        for name, body in (
+            ("md5", "unhex(md5(x))"),
+            ("sha1", "unhex(sha1(x))"),
+            ("sha256", "unhex(sha256(x))"),
+            ("to_hex", "hex(x)"),
+            ("to_base64", "to_base64(x)"),
+            ("from_utf8", "decode(x)"),
+        )
+    ),
+    "trino_to_utf8(x VARCHAR) AS encode(x), (x) AS error('Unexpected parameters (' || "
+    "lower(typeof(x)) || ') for function to_utf8')",
+    "trino_from_hex(x VARCHAR) AS CASE WHEN length(x) % 2 = 1 THEN error('invalid input "
+    "length ' || length(x)) ELSE unhex(x) END, (x) AS error('Unexpected parameters (' || "
+    "lower(typeof(x)) || ') for function from_hex')",
+    "trino_from_base64(x VARCHAR) AS from_base64(x), (x) AS error('Unexpected parameters (' "
+    "|| lower(typeof(x)) || ') for function from_base64')",
     # datetime.html: from_iso8601_timestamp is a timestamp(3) with time zone, in the text's
     # zone or the session's (UTC). The local engine takes the ISO forms it reads exactly as
     # Trino does (yyyy-MM-dd[THH:mm[:ss[.f...]]]) in UTC or without a zone; another zone

@@ -297,11 +297,17 @@ def java_double_text(value: float, shortest: str | None = None) -> str:
 
 
 def textual(table: pa.Table) -> pa.Table:
-    """Nested, binary and timestamp columns turned into Trino's text; others unchanged."""
-    columns = []
+    """Nested and timestamp columns turned into Trino's text (binary ones refused); others kept."""
+    columns: list[pa.ChunkedArray] = []
     for column in table.columns:
         kind = column.type
-        if pa.types.is_nested(kind) or pa.types.is_binary(kind):
+        if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+            # How Athena writes varbinary into its CSV is not checked: refused, never b'..'.
+            raise QueryError(
+                f"a varbinary result column ({table.column_names[len(columns)]}) is not "
+                "supported by the local engine; convert it with to_hex(...) or to_base64(...)"
+            )
+        if pa.types.is_nested(kind):
             values = [None if v is None else trino_text(v) for v in column.to_pylist()]
             column = pa.chunked_array([pa.array(values, pa.string())])
         elif pa.types.is_timestamp(kind):

@@ -633,6 +633,18 @@ def _map_concat(node: exp.Expression) -> exp.Expression | None:
     )
 
 
+def _first_arg(name: str, macro: str) -> Callable[[exp.Expression], exp.Expression | None]:
+    """A one-argument Trino function to its macro (sqlglot adds implied arguments:
+    sha256(x) parses as SHA2(x, 256), to_utf8(x) as ENCODE(x, 'utf-8'))."""
+
+    def rewrite(node: exp.Expression) -> exp.Expression | None:
+        if node.meta.get(NAME_KEY) == name:
+            return _fn(macro, _call_args(node)[0])
+        return None
+
+    return rewrite
+
+
 def _to_iso8601(node: exp.Expression) -> exp.Expression | None:
     if node.meta.get(NAME_KEY) == "to_iso8601":
         args = _call_args(node)
@@ -1040,6 +1052,20 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("map_concat", "later maps win; Trino's entry order; NULL if a map is", _map_concat),
     Rewrite("nth_value", "the offset starts at 1; 0 or less fails", _nth_value),
     Rewrite("to_iso8601", "a 'T' between date and time; p fraction digits", _to_iso8601),
+    *(
+        Rewrite(name, f"{name} takes Trino's argument type only", _first_arg(name, f"trino_{name}"))
+        for name in (
+            "md5",
+            "sha1",
+            "sha256",
+            "to_hex",
+            "from_hex",
+            "to_utf8",
+            "from_utf8",
+            "to_base64",
+            "from_base64",
+        )
+    ),
     Rewrite(
         "from_iso8601_timestamp",
         "UTC or zone-less ISO 8601 text, to the millisecond; other zones refused",

@@ -649,6 +649,27 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         "split_to_map('', ',', '='), map_keys(split_to_map('b=1,a=', ',', '='))",
         [({"a": "1", "b": "2"}, {"a": "1"}, {}, ["b", "a"])],
     ),
+    # binary.html: to_utf8 / from_utf8, md5 / sha1 / sha256 digests (the standard test
+    # vectors: MD5(''), SHA-1('abc'), SHA-256('abc')), to_hex in upper case, from_hex,
+    # to_base64 / from_base64.
+    (
+        "binary functions",
+        "SELECT to_hex(md5(to_utf8(''))), to_hex(sha1(to_utf8('abc'))), "
+        "to_hex(sha256(to_utf8('abc'))), from_utf8(from_hex('616263')), "
+        "to_base64(to_utf8('hello')), from_utf8(from_base64('aGVsbG8=')), "
+        "md5(to_utf8(customer)) = md5(to_utf8('c1')) FROM sales WHERE id = 1",
+        [
+            (
+                "D41D8CD98F00B204E9800998ECF8427E",
+                "A9993E364706816ABA3E25717850C26C9CD0D89D",
+                "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD",
+                "abc",
+                "aGVsbG8=",
+                "hello",
+                True,
+            )
+        ],
+    ),
     # regexp.html: regexp_count's example.
     ("regexp_count", r"SELECT regexp_count('1a 2b 14m', '\s*[a-z]+\s*')", [(3,)]),
     ("sum of bigint is bigint", "SELECT sum(qty), sum(qty) * 2 FROM sales", [(14, 28)]),
@@ -1218,6 +1239,10 @@ TYPING_ERRORS = [
     ("SELECT split_to_map('a=1,b', ',', '=')", "Key-value delimiter must appear exactly once"),
     ("SELECT split_to_map('a=1,a=2', ',', '=')", "Map keys must be unique"),
     ("SELECT to_iso8601(now())", "function to_iso8601 is not supported by the local engine"),
+    # md5 and the other digests take varbinary only (DuckDB would hash the text).
+    ("SELECT md5('abc')", "Unexpected parameters (varchar) for function md5"),
+    ("SELECT to_hex('abc')", "Unexpected parameters (varchar) for function to_hex"),
+    ("SELECT from_hex('abc')", "invalid input length 3"),
     (
         "SELECT from_iso8601_timestamp('2020-05-11T11:15:05.055+01:00')",
         "function from_iso8601_timestamp is not supported by the local engine",
