@@ -307,6 +307,14 @@ def textual(table: pa.Table) -> pa.Table:
                 f"a varbinary result column ({table.column_names[len(columns)]}) is not "
                 "supported by the local engine; convert it with to_hex(...) or to_base64(...)"
             )
+        if pa.types.is_interval(kind) or pa.types.is_duration(kind) or pa.types.is_time(kind):
+            # Trino prints intervals as "1 02:00:00.000" / "1-2" and times with their literal's
+            # precision; the local engine does not render either: refused, never Arrow's text.
+            what = "a time" if pa.types.is_time(kind) else "an interval"
+            raise QueryError(
+                f"{what} result column ({table.column_names[len(columns)]}) is not supported by "
+                "the local engine; format it (e.g. to_milliseconds, date_format) or cast it"
+            )
         if pa.types.is_nested(kind):
             values = [None if v is None else trino_text(v) for v in column.to_pylist()]
             column = pa.chunked_array([pa.array(values, pa.string())])

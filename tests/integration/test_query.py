@@ -159,6 +159,11 @@ def test_result_csv_prints_a_timestamps_precision(settings: Settings, lake_dir: 
     # varbinary: how Athena writes bytes into its CSV is not checked, so never b'...'.
     with pytest.raises(QueryError, match="a varbinary result column"):
         run_query("SELECT md5(to_utf8('a')) AS digest", settings=settings)
+    # Intervals and times are printed by Trino in forms the local engine does not render.
+    with pytest.raises(QueryError, match="an interval result column"):
+        run_query("SELECT INTERVAL '1' DAY AS gap", settings=settings)
+    with pytest.raises(QueryError, match="a time result column"):
+        run_query("SELECT TIME '01:02:03' AS t", settings=settings)
 
 
 def test_cutoff_fails_like_athena_and_leaves_no_result(settings: Settings, lake_dir: Path) -> None:
