@@ -309,6 +309,12 @@ MACROS: tuple[str, ...] = (
     "THEN error('function from_iso8601_timestamp is not supported by the local engine for ' || "
     "s || ': only yyyy-MM-dd[THH:mm[:ss[.fff]]] in UTC or without a zone') "
     "ELSE date_trunc('millisecond', CAST(s AS TIMESTAMPTZ)) END",
+    # datetime.html: to_milliseconds of a day-to-second interval; a year-to-month one fails.
+    "trino_to_milliseconds(i INTERVAL) AS CASE WHEN datepart('month', i) <> 0 OR "
+    "datepart('year', i) <> 0 THEN error('Unexpected parameters (interval year to month) for "
+    "function to_milliseconds') ELSE CAST(round(epoch(i) * 1000) AS BIGINT) END, "
+    "(i) AS error('Unexpected parameters (' || lower(typeof(i)) || ') for function "
+    "to_milliseconds')",
     # datetime.html: to_iso8601 of a date or a timestamp (p fraction digits, as CAST to
     # varchar prints them, with a 'T'); a timestamp with time zone is refused.
     "trino_to_iso8601(x DATE, p) AS CAST(x AS VARCHAR), "

@@ -1052,6 +1052,11 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("map_concat", "later maps win; Trino's entry order; NULL if a map is", _map_concat),
     Rewrite("nth_value", "the offset starts at 1; 0 or less fails", _nth_value),
     Rewrite("to_iso8601", "a 'T' between date and time; p fraction digits", _to_iso8601),
+    Rewrite(
+        "to_milliseconds",
+        "a day-to-second interval in milliseconds; year-to-month fails",
+        _first_arg("to_milliseconds", "trino_to_milliseconds"),
+    ),
     *(
         Rewrite(name, f"{name} takes Trino's argument type only", _first_arg(name, f"trino_{name}"))
         for name in (

@@ -612,6 +612,15 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         "INTEGER)))",
         [({1: 10, 2: 200, 3: 300}, [2, 3, 1], None)],
     ),
+    # datetime.html: to_milliseconds of a day-to-second interval (a timestamp difference is
+    # one).
+    (
+        "to_milliseconds",
+        "SELECT to_milliseconds(INTERVAL '1' DAY), to_milliseconds(INTERVAL '2' HOUR + "
+        "INTERVAL '3' SECOND), to_milliseconds(TIMESTAMP '2024-01-02 00:00:00.250' - "
+        "TIMESTAMP '2024-01-01 00:00:00')",
+        [(86400000, 7203000, 86400250)],
+    ),
     # datetime.html: to_iso8601 of a date, a timestamp(3) and a timestamp(0) literal.
     (
         "to_iso8601",
@@ -1241,6 +1250,10 @@ TYPING_ERRORS = [
     ("SELECT to_iso8601(now())", "function to_iso8601 is not supported by the local engine"),
     # md5 and the other digests take varbinary only (DuckDB would hash the text).
     ("SELECT md5('abc')", "Unexpected parameters (varchar) for function md5"),
+    (
+        "SELECT to_milliseconds(INTERVAL '1' MONTH)",
+        "Unexpected parameters (interval year to month) for function to_milliseconds",
+    ),
     ("SELECT to_hex('abc')", "Unexpected parameters (varchar) for function to_hex"),
     ("SELECT from_hex('abc')", "invalid input length 3"),
     (
