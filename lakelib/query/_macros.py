@@ -309,6 +309,13 @@ MACROS: tuple[str, ...] = (
     "THEN error('function from_iso8601_timestamp is not supported by the local engine for ' || "
     "s || ': only yyyy-MM-dd[THH:mm[:ss[.fff]]] in UTC or without a zone') "
     "ELSE date_trunc('millisecond', CAST(s AS TIMESTAMPTZ)) END",
+    # math.html: truncate(x) drops the fraction of a double (a double); a decimal's result
+    # type differs between the engines: refused.
+    "trino_truncate(x) AS CASE WHEN typeof(x) IN ('DOUBLE', 'FLOAT') THEN trunc(x) ELSE "
+    "error('function truncate is not supported by the local engine for ' || lower(typeof(x)) "
+    "|| ' (cast it to double)') END",
+    # json.html: is_json_scalar is false for objects and arrays; invalid JSON fails.
+    "trino_is_json_scalar(j) AS json_type(CAST(j AS JSON)) NOT IN ('OBJECT', 'ARRAY')",
     # datetime.html: to_milliseconds of a day-to-second interval; a year-to-month one fails.
     "trino_to_milliseconds(i INTERVAL) AS CASE WHEN datepart('month', i) <> 0 OR "
     "datepart('year', i) <> 0 THEN error('Unexpected parameters (interval year to month) for "

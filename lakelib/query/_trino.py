@@ -645,6 +645,17 @@ def _first_arg(name: str, macro: str) -> Callable[[exp.Expression], exp.Expressi
     return rewrite
 
 
+def _truncate(node: exp.Expression) -> exp.Expression | None:
+    if node.meta.get(NAME_KEY) != "truncate":
+        return None
+    args = _call_args(node)
+    if len(args) != 1:
+        raise QueryError(
+            "function truncate is not supported by the local engine with a number of digits"
+        )
+    return _fn("trino_truncate", args[0])
+
+
 def _to_iso8601(node: exp.Expression) -> exp.Expression | None:
     if node.meta.get(NAME_KEY) == "to_iso8601":
         args = _call_args(node)
@@ -1052,6 +1063,12 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("map_concat", "later maps win; Trino's entry order; NULL if a map is", _map_concat),
     Rewrite("nth_value", "the offset starts at 1; 0 or less fails", _nth_value),
     Rewrite("to_iso8601", "a 'T' between date and time; p fraction digits", _to_iso8601),
+    Rewrite("truncate", "truncate(double) only; truncate(x, n) refused", _truncate),
+    Rewrite(
+        "is_json_scalar",
+        "false for objects and arrays",
+        _first_arg("is_json_scalar", "trino_is_json_scalar"),
+    ),
     Rewrite(
         "to_milliseconds",
         "a day-to-second interval in milliseconds; year-to-month fails",

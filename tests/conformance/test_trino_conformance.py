@@ -583,6 +583,14 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         "ORDER BY id",
         [(1, 2, None), (2, 2, None), (3, 2, None)],
     ),
+    # math.html: truncate(x) drops the digits after the decimal point. json.html:
+    # is_json_scalar's examples ('1' is a scalar, '[1, 2, 3]' is not).
+    (
+        "truncate and is_json_scalar",
+        "SELECT truncate(2.7e0), truncate(-2.7e0), is_json_scalar('1'), "
+        "is_json_scalar('[1, 2, 3]'), is_json_scalar('{\"a\": 1}'), is_json_scalar('\"x\"')",
+        [(2.0, -2.0, True, False, False, True)],
+    ),
     # math.html: e(), nan(), infinity(), is_nan / is_finite / is_infinite.
     (
         "constants and floating point tests",
@@ -1250,6 +1258,8 @@ TYPING_ERRORS = [
     ("SELECT to_iso8601(now())", "function to_iso8601 is not supported by the local engine"),
     # md5 and the other digests take varbinary only (DuckDB would hash the text).
     ("SELECT md5('abc')", "Unexpected parameters (varchar) for function md5"),
+    ("SELECT truncate(2.75)", "function truncate is not supported by the local engine for"),
+    ("SELECT truncate(2.75e0, 1)", "function truncate is not supported by the local engine"),
     (
         "SELECT to_milliseconds(INTERVAL '1' MONTH)",
         "Unexpected parameters (interval year to month) for function to_milliseconds",
