@@ -552,18 +552,32 @@ def joda_to_strftime(pattern: str) -> str:
     return "".join(out)
 
 
+def _parse_datetime(value: exp.Expression, pattern_node: exp.Expression | None) -> exp.Expression:
+    """parse_datetime: a timestamp with time zone, in the session's zone (UTC) when the
+    pattern names none; a pattern with zone letters would keep the parsed zone: refused."""
+    pattern = _literal_text(pattern_node, "parse_datetime pattern")
+    if re.search(r"[zZ]", re.sub(r"'[^']*'", "", pattern)):
+        raise QueryError(
+            "function parse_datetime is not supported by the local engine with a zone in the "
+            "pattern (Trino keeps the parsed zone in the value)"
+        )
+    parsed = _fn("strptime", value, exp.Literal.string(joda_to_strftime(pattern)))
+    return exp.Cast(this=parsed, to=exp.DataType.build("TIMESTAMPTZ", dialect=WRITE))
+
+
 def _joda(node: exp.Expression) -> exp.Expression | None:
     if isinstance(node, exp.ParseDatetime):
-        pattern = _literal_text(node.args.get("format"), "parse_datetime pattern")
-        return _fn("strptime", node.this, exp.Literal.string(joda_to_strftime(pattern)))
+        return _parse_datetime(node.this, node.args.get("format"))
     if not isinstance(node, exp.Anonymous):
         return None
     name = node.name.lower()
     if name not in {"format_datetime", "parse_datetime"}:
         return None
     value, pattern = node.expressions
+    if name == "parse_datetime":
+        return _parse_datetime(value, pattern)
     fmt = exp.Literal.string(joda_to_strftime(_literal_text(pattern, f"{name} pattern")))
-    return _fn("strftime" if name == "format_datetime" else "strptime", value, fmt)
+    return _fn("strftime", value, fmt)
 
 
 def _map_agg(node: exp.Expression) -> exp.Expression | None:

@@ -658,6 +658,15 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
             )
         ],
     ),
+    # datetime.html (Joda-Time functions): parse_datetime gives a timestamp with time zone,
+    # in the session's zone (UTC on Athena) when the pattern names none.
+    (
+        "parse_datetime",
+        "SELECT parse_datetime('2024-01-05 13:04', 'yyyy-MM-dd HH:mm'), "
+        "parse_datetime('05/Jan/2024:13:04:05', 'dd/MMM/yyyy:HH:mm:ss'), "
+        "hour(parse_datetime('2024-01-05 13:04', 'yyyy-MM-dd HH:mm'))",
+        [(T(2024, 1, 5, 13, 4, tzinfo=dt.UTC), T(2024, 1, 5, 13, 4, 5, tzinfo=dt.UTC), 13)],
+    ),
     # string.html: split_to_map splits entries, then each entry at the key-value delimiter;
     # a trailing entry delimiter ends the last entry and '' is an empty map (SplitToMapFunction).
     (
@@ -1258,6 +1267,10 @@ TYPING_ERRORS = [
     ("SELECT to_iso8601(now())", "function to_iso8601 is not supported by the local engine"),
     # md5 and the other digests take varbinary only (DuckDB would hash the text).
     ("SELECT md5('abc')", "Unexpected parameters (varchar) for function md5"),
+    (
+        "SELECT parse_datetime('2024-01-05 13:04 +0100', 'yyyy-MM-dd HH:mm Z')",
+        "function parse_datetime is not supported by the local engine with a zone",
+    ),
     ("SELECT truncate(2.75)", "function truncate is not supported by the local engine for"),
     ("SELECT truncate(2.75e0, 1)", "function truncate is not supported by the local engine"),
     (
