@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from lakelib.config import Settings, Zone, get_settings
 from lakelib.errors import CatalogError, ValidationError
-from lakelib.storage import Store, parse_partition_path, partition_path, validate_name, zone_store
+from lakelib.storage import Store, parse_partition_path, partition_path, validate_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -156,7 +156,7 @@ def write_table(
             )
         columns.append(Column(arrow_field.name, render(hive)))
 
-    store = zone_store(zone, settings)
+    store = settings.store(zone)
     catalog = open_catalog(settings)
     existing = catalog.find_table(table)
     if existing is not None and mode != "overwrite":

@@ -44,7 +44,6 @@ from lakelib.etl._write import (
     write_partitioned,
 )
 from lakelib.ingest import Contract
-from lakelib.storage import zone_store
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, Observation
@@ -91,8 +90,8 @@ class Batch:
         self.since = since
         self.step = step
         self.index = index
-        self.processed = zone_store(Zone.PROCESSED, settings)
-        self.quarantine = zone_store(Zone.QUARANTINE, settings)
+        self.processed = settings.store(Zone.PROCESSED)
+        self.quarantine = settings.store(Zone.QUARANTINE)
         self.written: set[str] = set()
         self.removed: set[str] = set()
         self.quarantine_written: set[str] = set()

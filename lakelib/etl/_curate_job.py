@@ -59,7 +59,7 @@ from lakelib.etl._write import (
     write_partitioned,
     write_whole,
 )
-from lakelib.storage import Store, zone_store
+from lakelib.storage import Store
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -125,7 +125,7 @@ def partition_fingerprints(store: Store, table: str) -> dict[str, str]:
 
 def read_state(settings: Settings, table: str) -> CurateState | None:
     """The last curate's state, or ``None`` (no curate yet, another table, an old format)."""
-    runs = zone_store(Zone.RUNS, settings)
+    runs = settings.store(Zone.RUNS)
     try:
         data = json.loads(runs.read_bytes(_manifest_key()))
     except (NotFoundError, ValueError):
@@ -136,7 +136,7 @@ def read_state(settings: Settings, table: str) -> CurateState | None:
 
 
 def _write_state(settings: Settings, state: CurateState, run_id: str) -> None:
-    runs = zone_store(Zone.RUNS, settings)
+    runs = settings.store(Zone.RUNS)
     body = {"version": STATE_VERSION, "table": state.table, "run_id": run_id, "days": state.days}
     runs.write_bytes(_manifest_key(), json.dumps(body, indent=1, sort_keys=True).encode())
     # Key index generations no day refers to any more (and those of failed runs).
@@ -242,8 +242,8 @@ def run_curate(
     settings = settings or get_settings()
     step = on_step or (lambda message: log.info("%s", message))
     source_table = SalesCleanConfig.from_settings(settings).table
-    processed = zone_store(Zone.PROCESSED, settings)
-    curated = zone_store(Zone.CURATED, settings)
+    processed = settings.store(Zone.PROCESSED)
+    curated = settings.store(Zone.CURATED)
     # sales_clean replaces its partitions in place: curate holds its lock too (the jobs it
     # reads, by job name, from the registry), so it never reads the table halfway through a
     # sales_clean batch, whatever [etl] table names that table.
@@ -291,9 +291,9 @@ class _Curate:
         self.run = run
         self.table = table
         self.step = step
-        self.processed = zone_store(Zone.PROCESSED, settings)
-        self.curated = zone_store(Zone.CURATED, settings)
-        self.runs = zone_store(Zone.RUNS, settings)
+        self.processed = settings.store(Zone.PROCESSED)
+        self.curated = settings.store(Zone.CURATED)
+        self.runs = settings.store(Zone.RUNS)
 
     # -- reading -------------------------------------------------------------------------
 

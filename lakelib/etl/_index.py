@@ -49,7 +49,7 @@ from lakelib.errors import NotFoundError
 from lakelib.etl._state import job_prefix
 from lakelib.etl._transforms import DATE_KEYS
 from lakelib.etl._write import existing_partitions, read_partitions
-from lakelib.storage import Store, zone_store
+from lakelib.storage import Store
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -76,7 +76,7 @@ class IdIndex:
     ) -> None:
         self.job = job
         self.key = key
-        self.store = zone_store(Zone.RUNS, settings)
+        self.store = settings.store(Zone.RUNS)
         self.folder = f"{job_prefix(job)}/index"
         self.marker = f"{self.folder}/_index.json"
         self.step = step or (lambda message: log.info("%s", message))

@@ -18,7 +18,7 @@ from lakelib.etl._transforms import (
     typed_reference,
 )
 from lakelib.ingest import Contract, load_contract
-from lakelib.storage import RawKey, Store, zone_store
+from lakelib.storage import RawKey, Store
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -71,7 +71,7 @@ def reference_snapshot(
     the cost follows one snapshot, not every snapshot ever landed. Returns the snapshot and
     its ``_ingested_at``.
     """
-    raw = zone_store(Zone.RAW, settings)
+    raw = settings.store(Zone.RAW)
     landed: dict[str, datetime | None] = {}
     for info in raw.list(f"{source}/"):
         if info.key.endswith(".json.gz"):

@@ -50,7 +50,6 @@ from lakelib.etl._state import (
 from lakelib.etl._transforms import CORRUPT, DATE_KEYS, DEFAULT_AMOUNT_BANDS
 from lakelib.etl._write import count_files, delete_partitions, existing_partitions, register_table
 from lakelib.ingest import Contract, load_contract
-from lakelib.storage import zone_store
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -172,15 +171,15 @@ def run_sales_clean(
         run.since = rewind.isoformat() if rewind else None
         if rewind is not None:
             run.mode = "rewind"
-        raw = zone_store(Zone.RAW, settings)
+        raw = settings.store(Zone.RAW)
         run.raw_files, run.raw_bytes = pending_raw_files(raw, config.source, mark.processed, rewind)
         step(f"sales_clean: {run.raw_files} new raw file(s) to process")
         if run.raw_files == 0 and not full:
             return run
         spark = spark or get_spark("lakelib-sales_clean")
         run.shuffle_partitions = size_shuffle(spark, run.raw_bytes)
-        processed = zone_store(Zone.PROCESSED, settings)
-        quarantine = zone_store(Zone.QUARANTINE, settings)
+        processed = settings.store(Zone.PROCESSED)
+        quarantine = settings.store(Zone.QUARANTINE)
         index = IdIndex(job, config.key, settings, step=step)
         if full:
             index.reset()  # the rebuild writes it again

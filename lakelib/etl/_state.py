@@ -23,7 +23,7 @@ from typing import Any
 
 from lakelib.config import Settings, Zone
 from lakelib.errors import AlreadyExistsError, ConfigError, EtlError, NotFoundError
-from lakelib.storage import Store, zone_store
+from lakelib.storage import Store
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def checkpoint_key(job: str) -> str:
 
 def checkpoint_uri(job: str, settings: Settings) -> str:
     """The job's streaming checkpoint (its bookmark) in the runs zone."""
-    return zone_store(Zone.RUNS, settings).url(checkpoint_key(job))
+    return settings.store(Zone.RUNS).url(checkpoint_key(job))
 
 
 def rewind_key(job: str) -> str:
@@ -81,7 +81,7 @@ def read_bookmark(job: str, settings: Settings) -> Bookmark:
     Reads Spark's file source log (``sources/0/<batch>[.compact]``: a ``v1`` line, then one
     JSON object per file) and keeps the files of committed batches (``commits/<batch>``).
     """
-    runs = zone_store(Zone.RUNS, settings)
+    runs = settings.store(Zone.RUNS)
     base = checkpoint_key(job)
     mark = Bookmark(job, runs.url(base))
     try:
@@ -126,7 +126,7 @@ def reset_bookmark(job: str, settings: Settings, *, since: date | None = None) -
     the next run reads the raw zone again but keeps only files that arrived on or after
     ``since`` (files before it are marked processed without being read into the tables).
     """
-    runs = zone_store(Zone.RUNS, settings)
+    runs = settings.store(Zone.RUNS)
     removed = runs.delete_prefix(checkpoint_key(job))
     if since is None:
         runs.delete(rewind_key(job))
@@ -136,7 +136,7 @@ def reset_bookmark(job: str, settings: Settings, *, since: date | None = None) -
 
 
 def clear_rewind(job: str, settings: Settings) -> None:
-    zone_store(Zone.RUNS, settings).delete(rewind_key(job))
+    settings.store(Zone.RUNS).delete(rewind_key(job))
 
 
 # -- the run locks -----------------------------------------------------------------------------
@@ -377,7 +377,7 @@ def etl_lock(
         another run holds one of the locks.
     """
     timeout = lock_timeout_minutes(settings) if timeout_minutes is None else timeout_minutes
-    runs = zone_store(Zone.RUNS, settings)
+    runs = settings.store(Zone.RUNS)
     local = not runs.root.startswith("s3://")
     holder = {
         "pid": os.getpid(),
@@ -406,7 +406,7 @@ def etl_lock(
 def write_run_record(job: str, run_id: str, record: dict[str, Any], settings: Settings) -> str:
     """Write ``runs/etl/<job>/<run_id>.json``; returns its key in the runs zone."""
     key = f"{job_prefix(job)}/{run_id}.json"
-    zone_store(Zone.RUNS, settings).write_bytes(
+    settings.store(Zone.RUNS).write_bytes(
         key, json.dumps(record, indent=2, sort_keys=True, default=str).encode()
     )
     return key
@@ -414,7 +414,7 @@ def write_run_record(job: str, run_id: str, record: dict[str, Any], settings: Se
 
 def list_run_records(job: str, settings: Settings) -> list[dict[str, Any]]:
     """Run records of ``job``, oldest first."""
-    runs = zone_store(Zone.RUNS, settings)
+    runs = settings.store(Zone.RUNS)
     records = []
     for info in runs.list(f"{job_prefix(job)}/"):
         rest = info.key[len(job_prefix(job)) + 1 :]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from lakelib.catalog import Catalog, Column, Table, open_catalog
 from lakelib.config import Settings, Zone
-from lakelib.storage import Store, parse_partition_path, zone_store
+from lakelib.storage import Store, parse_partition_path
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -127,7 +127,7 @@ def register_table(
 ) -> Table:
     """Create or update ``table`` in the catalog and register / drop partitions by spec."""
     catalog = catalog or open_catalog(settings)
-    store = zone_store(zone, settings)
+    store = settings.store(zone)
     columns = tuple(
         Column(field.name.lower(), field.dataType.simpleString())
         for field in frame_schema.fields

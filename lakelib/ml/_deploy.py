@@ -72,7 +72,7 @@ def _runs(settings: Settings, name: str) -> Path:
 
 
 def read_endpoint(name: str, settings: Settings | None = None) -> EndpointRecord | None:
-    store = zone_store(Zone.MODELS, settings or get_settings())
+    store = zone_store(Zone.MODELS, settings)
     try:
         data = json.loads(
             store.read_bytes(f"{ENDPOINTS_PREFIX}/{validate_endpoint_name(name)}.json")
@@ -84,7 +84,7 @@ def read_endpoint(name: str, settings: Settings | None = None) -> EndpointRecord
 
 def list_endpoints(settings: Settings | None = None) -> list[tuple[EndpointRecord, bool]]:
     """Recorded endpoints and whether each one's process is alive."""
-    store = zone_store(Zone.MODELS, settings or get_settings())
+    store = zone_store(Zone.MODELS, settings)
     found = []
     for info in store.list(f"{ENDPOINTS_PREFIX}/"):
         if info.key.endswith(".json"):
@@ -94,7 +94,7 @@ def list_endpoints(settings: Settings | None = None) -> list[tuple[EndpointRecor
 
 
 def _write_record(record: EndpointRecord, settings: Settings) -> None:
-    store = zone_store(Zone.MODELS, settings)
+    store = settings.store(Zone.MODELS)
     body = json.dumps(record.as_dict(), indent=2).encode()
     store.write_bytes(f"{ENDPOINTS_PREFIX}/{record.name}.json", body)
 
@@ -283,7 +283,7 @@ def stop_local(name: str | None = None, *, settings: Settings | None = None) -> 
         return False
     if record.target == "local" and record.pid and _serving(record.pid):
         _terminate(record.pid)
-    zone_store(Zone.MODELS, settings).delete(f"{ENDPOINTS_PREFIX}/{name}.json")
+    settings.store(Zone.MODELS).delete(f"{ENDPOINTS_PREFIX}/{name}.json")
     return True
 
 

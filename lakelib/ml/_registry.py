@@ -25,7 +25,7 @@ from lakelib.config import Settings, Zone, get_settings
 from lakelib.errors import MlError, NotFoundError
 from lakelib.ml._artifact import ARTIFACT_FILE, unpack_artifact, verify_model_dir
 from lakelib.ml._inference import LoadedModel, model_fn
-from lakelib.storage import Store, validate_name, zone_store
+from lakelib.storage import Store, validate_name
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class ModelRegistry:
         self.settings = settings or get_settings()
         self.name = name or str(model_settings(self.settings)["model_name"])
         validate_name(self.name, "model")
-        self.store = store or zone_store(Zone.MODELS, self.settings)
+        self.store = store or self.settings.store(Zone.MODELS)
 
     # -- the registry document ------------------------------------------------------------
     def _document(self) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from typing import Any
 
 from lakelib.config import Settings, Zone, get_settings
 from lakelib.errors import ConfigError, LakeError
-from lakelib.storage import zone_store
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ def run_notebooks(
 
     settings = settings or get_settings()
     folder = notebook_folder(settings)
-    store = zone_store(Zone.RUNS, settings)
+    store = settings.store(Zone.RUNS)
     values = {"profile": settings.profile, "run_date": run_date.isoformat(), **(parameters or {})}
     written = []
     for name in names:

@@ -35,7 +35,7 @@ import pyarrow.csv as pacsv
 from lakelib import _stamps as stamps
 from lakelib.config import Settings, Zone
 from lakelib.errors import LakeError, NotFoundError, QueryError, StorageError
-from lakelib.storage import Store, zone_store
+from lakelib.storage import Store
 
 PRICE_PER_TB_USD = 5.0
 _TB = 10**12
@@ -123,7 +123,7 @@ class ResultLocation:
 
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
-        self.store = store or zone_store(Zone.QUERY_RESULTS, settings)
+        self.store = store or settings.store(Zone.QUERY_RESULTS)
 
     def csv_key(self, workgroup: str, query_id: str) -> str:
         return f"{workgroup}/{query_id}.csv"

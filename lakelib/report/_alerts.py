@@ -25,7 +25,7 @@ import orjson
 
 from lakelib.config import Settings, Zone, get_settings
 from lakelib.errors import ConfigError
-from lakelib.storage import Store, validate_name, zone_store
+from lakelib.storage import Store, validate_name
 
 log = logging.getLogger(__name__)
 SEVERITIES = ("info", "warning", "critical")
@@ -175,7 +175,7 @@ class SnsAlerts:
 def alert_sinks(settings: Settings | None = None) -> list[AlertSink]:
     """Where alerts go for this profile: the lake's log, plus SNS when a topic is known."""
     settings = settings or get_settings()
-    sinks: list[AlertSink] = [AlertLog(zone_store(Zone.RUNS, settings))]
+    sinks: list[AlertSink] = [AlertLog(settings.store(Zone.RUNS))]
     topic = settings.outputs.get("alerts_topic_arn")
     if not settings.is_local and topic:
         sinks.append(SnsAlerts(topic))

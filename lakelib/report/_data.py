@@ -16,7 +16,6 @@ import pandas as pd
 from lakelib.config import Settings, Zone, get_settings
 from lakelib.errors import LakeError
 from lakelib.report._render import ReportData
-from lakelib.storage import zone_store
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +91,7 @@ def last_event_day(settings: Settings | None = None) -> dt.date:
 
 def quality_by_day(settings: Settings, since: dt.date) -> pd.DataFrame:
     """Share of incoming records quarantined at ingestion, per arrival day, from run records."""
-    runs = zone_store(Zone.RUNS, settings)
+    runs = settings.store(Zone.RUNS)
     totals: dict[dt.date, list[int]] = {}
     for info in runs.list("ingest/"):
         if "/runs/" not in info.key or not info.key.endswith(".json"):
