@@ -1,20 +1,29 @@
-"""Glue job ``pipeline_stage``: one stage of the daily pipeline; the work is in lakelib.
+"""SageMaker processing job entry point: one stage (or step) of the daily pipeline.
 
 The Step Functions export of the daily pipeline (``lake run --export-step-functions``) runs
-the stages without an AWS service of their own (transform, report, notebooks) as::
+what has no AWS service of its own as SageMaker processing jobs of this script (the steps
+around the training and transform jobs, the report, the notebooks with papermill)::
 
-    pipeline_stage.py --stage <train|transform|report|notebooks> --run_date 2026-03-01[T02:00:00Z]
-        [--step prepare|register --execution NAME [--model_artifact s3://.../model.tar.gz]]
+    python3 /opt/ml/processing/input/code/pipeline_stage.py
+        --stage <train|transform|report|notebooks> --run_date 2026-03-01[T02:00:00Z]
+        [--step prepare|register|catalog --execution NAME [--model_artifact s3://.../model.tar.gz]]
         [--profile aws] [--LAKE_CONFIG lake.toml|s3://.../lake.toml] [--pipeline daily]
-        [--raw_bucket B --processed_bucket B --curated_bucket B --scripts_bucket B
-         --query_results_bucket B --database D --alerts_topic_arn ARN --region R]
+        [--raw_bucket B --processed_bucket B ... (any stack output the aws profile reads)]
 
-``--run_date`` may be a timestamp (the execution's ``$$.Execution.StartTime``): its first 10
-characters are the date. The names (``--raw_bucket`` ...) become the ``LAKE_*`` variables
-the ``aws`` profile reads, ``--LAKE_CONFIG`` (``--config``) becomes ``LAKE_CONFIG``; Glue's
-own arguments (``--JOB_NAME``, ``--job-bookmark-option``, ``--TempDir`` ...) are ignored.
-Without a config it can read the stage refuses to run (the report's alert rules, the
-contracts and the model settings are in it).
+The container layout, as SageMaker mounts the job's inputs::
+
+    /opt/ml/processing/input/code/pipeline_stage.py   this script
+    /opt/ml/processing/input/wheels/                  jobs/lib/ of the scripts bucket
+    /opt/ml/processing/input/notebooks/               the notebooks (notebooks stage only)
+
+When ``lakelib`` is not importable the script first installs it from the wheelhouse with
+``pip --no-index`` (the job's subnets reach no package index), then runs in
+``/opt/ml/processing/input`` so the notebooks are found as ``notebooks/``. The stack's names
+come as ``LAKE_*`` variables (the job's ``Environment``) or as ``--<stack output>``
+arguments; ``--LAKE_CONFIG`` becomes ``LAKE_CONFIG``. ``--run_date`` may be a timestamp
+(``$$.Execution.StartTime``): its first 10 characters are the date. Without a config it can
+read the stage refuses to run (the alert rules, the contracts and the model settings are in
+it).
 
 stdout carries only the stage's metrics, as one bare CloudWatch EMF line (dimensions
 ``Pipeline``, ``Stage``); logs go to stderr. Exits 1 with a one-line message on stderr when
@@ -25,18 +34,47 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.util
 import json
 import logging
 import os
+import subprocess
 import sys
+import tempfile
 import time
+import zipfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from lakelib.config._settings import AWS_OUTPUT_ENV
-from lakelib.etl._entry import LOG_FORMAT, add_config_argument, apply_config_argument, one_line
-
 log = logging.getLogger("pipeline_stage")
+
+# Where SageMaker mounts this script: <root>/input/code/pipeline_stage.py.
+PROCESSING_ROOT = Path(__file__).resolve().parents[2]
+WHEELS = PROCESSING_ROOT / "input" / "wheels"
+# The wheelhouse with lakelib[aws]'s whole CPython 3.11 closure (build_artifacts.py).
+WHEELHOUSE_GLOB = "lakelib-*-emr7.zip"
+REQUIREMENT = "lakelib[aws]"
+
+
+def install_lakelib(wheels: Path = WHEELS) -> list[str]:
+    """``pip install --no-index`` lakelib from the wheelhouse input; the command run.
+
+    Nothing to do (``[]``) when lakelib is importable already (an image that carries it).
+    """
+    if importlib.util.find_spec("lakelib") is not None:
+        return []
+    folder = Path(tempfile.mkdtemp(prefix="lakelib-wheels-"))
+    for archive in sorted(wheels.glob(WHEELHOUSE_GLOB)):
+        with zipfile.ZipFile(archive) as bundle:
+            bundle.extractall(folder)
+    for wheel in sorted(wheels.glob("*.whl")):
+        (folder / wheel.name).write_bytes(wheel.read_bytes())
+    command = [sys.executable, "-m", "pip", "install", "--no-index", "--quiet",
+               "--find-links", str(folder), REQUIREMENT]  # fmt: skip
+    subprocess.run(command, check=True)
+    importlib.invalidate_caches()
+    return command
 
 
 def run_date(text: str) -> dt.date:
@@ -49,6 +87,9 @@ def run_date(text: str) -> dt.date:
 
 def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, dict[str, str]]:
     """The stage, its run date, profile and config; plus the ``LAKE_*`` variables to set."""
+    from lakelib.config._settings import AWS_OUTPUT_ENV
+    from lakelib.etl._entry import add_config_argument
+
     parser = argparse.ArgumentParser(prog="pipeline_stage", allow_abbrev=False)
     parser.add_argument("--stage", required=True)
     parser.add_argument("--run_date", required=True, type=run_date)
@@ -74,8 +115,14 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, dict[str, str]]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    install_lakelib()
+    from lakelib.etl._entry import LOG_FORMAT, apply_config_argument, one_line
+
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
     args, env = parse_args(sys.argv[1:] if argv is None else argv)
+    # The notebooks input is <root>/input/notebooks: the project's notebooks/ from here.
+    if (PROCESSING_ROOT / "input" / "notebooks").is_dir():
+        os.chdir(PROCESSING_ROOT / "input")
     os.environ.update(env)
     apply_config_argument(args.config)
     if args.profile:

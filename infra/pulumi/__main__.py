@@ -68,9 +68,6 @@ catalog = Catalog(
         data_key_arn=keys.data_key.arn,
         config_uri=artifacts.config_uri,
         modules_uri=artifacts.glue_modules_uri,
-        pipeline_stage_role_arn=(
-            security.pipeline_stage_role.arn if security.pipeline_stage_role else None
-        ),
         connection_name=security.glue_connection.name,
     ),
 )
@@ -110,29 +107,10 @@ if settings.emr.enabled:
     )
 crawler_names = {zone: crawler.name for zone, crawler in catalog.crawlers.items()}
 job_names = {job: glue_job.name for job, glue_job in catalog.jobs.items()}
-# Started by the state machine only (as ${job_pipeline_stage}), never by the S3-event workflow.
-pipeline_job_names = (
-    {"pipeline_stage": catalog.pipeline_stage_job.name} if catalog.pipeline_stage_job else {}
-)
-ingestion = Ingestion(
-    "ingestion",
-    IngestionArgs(
-        settings,
-        raw_bucket=storage.bucket_names["raw"],
-        lambda_role_arn=security.lambda_role.arn,
-        data_key_arn=keys.data_key.arn,
-        crawler_names=crawler_names,
-        job_names=job_names,
-        pipeline_job_names=pipeline_job_names,
-        alerts_topic_arn=settings.alerts_topic_arn,
-        alerts_key_arn=keys.alerts_key.arn,
-        config_uri=artifacts.config_uri,
-        definition_values={
-            **{f"{zone.replace('-', '_')}_bucket": n for zone, n in storage.bucket_names.items()},
-            "database": settings.database,
-            "sagemaker_role_arn": security.sagemaker_role.arn,
-        },
-    ),
+# The pipeline's SageMaker jobs run in these subnets, under this group and key (also exported
+# below as the names lakelib's aws profile reads).
+sagemaker_subnets = pulumi.Output.all(*security.private_subnet_ids).apply(
+    lambda ids: ",".join(str(i) for i in ids if i)
 )
 ml = Ml(
     "ml",
@@ -144,6 +122,33 @@ ml = Ml(
         security_group_id=security.workload_sg.id,
         data_key_arn=keys.data_key.arn,
         config_uri=artifacts.config_uri,
+        scripts_bucket=storage.bucket_names["scripts"],
+    ),
+)
+ingestion = Ingestion(
+    "ingestion",
+    IngestionArgs(
+        settings,
+        raw_bucket=storage.bucket_names["raw"],
+        lambda_role_arn=security.lambda_role.arn,
+        data_key_arn=keys.data_key.arn,
+        crawler_names=crawler_names,
+        job_names=job_names,
+        alerts_topic_arn=settings.alerts_topic_arn,
+        alerts_key_arn=keys.alerts_key.arn,
+        config_uri=artifacts.config_uri,
+        sagemaker_subnet_ids=security.private_subnet_ids,
+        definition_values={
+            **{f"{zone.replace('-', '_')}_bucket": n for zone, n in storage.bucket_names.items()},
+            "database": settings.database,
+            "region": settings.region,
+            "lake_config_uri": artifacts.config_uri,
+            "sagemaker_role_arn": security.sagemaker_role.arn,
+            "sagemaker_subnets": sagemaker_subnets,
+            "sagemaker_security_group": security.workload_sg.id,
+            "sagemaker_kms_key_arn": keys.data_key.arn,
+            **({"sagemaker_processing_image": ml.processing_image} if ml.processing_image else {}),
+        },
     ),
 )
 if settings.reporting.enabled:
@@ -237,9 +242,7 @@ pulumi.export("vpc_id", security.vpc.id)
 pulumi.export("private_subnet_ids", security.private_subnet_ids)
 # What lakelib puts in every SageMaker create request on the aws profile (VpcConfig, volume
 # and output KMS keys); the SageMaker role's conditions refuse requests without them.
-pulumi.export(
-    "sagemaker_subnets", pulumi.Output.all(*security.private_subnet_ids).apply(",".join)
-)
+pulumi.export("sagemaker_subnets", sagemaker_subnets)
 pulumi.export("sagemaker_security_group", security.workload_sg.id)
 pulumi.export("sagemaker_kms_key_arn", keys.data_key.arn)
 pulumi.export("dashboard_name", monitoring.dashboard.dashboard_name)
@@ -247,10 +250,8 @@ if emr is not None:
     pulumi.export("emr_cluster_id", emr.cluster.id)
 if ingestion.state_machine is not None:
     pulumi.export("state_machine_arn", ingestion.state_machine.arn)
-if catalog.pipeline_stage_job is not None:
-    pulumi.export("pipeline_stage_job", catalog.pipeline_stage_job.name)
-if security.pipeline_stage_role is not None:
-    pulumi.export("pipeline_stage_role_arn", security.pipeline_stage_role.arn)
+if ml.processing_image is not None:
+    pulumi.export("sagemaker_processing_image", ml.processing_image)
 if ingestion.webhook_url is not None:
     pulumi.export("webhook_url", ingestion.webhook_url)
 if ml.notebook is not None:

@@ -739,34 +739,71 @@ TRAINING_REQUEST_FIELDS = (
 )
 
 
-def training_plan_key(execution: str) -> str:
-    """Key of an execution's training plan in the scripts zone."""
+# The CreateModel / CreateTransformJob fields the state machine forwards (transform plan).
+MODEL_REQUEST_FIELDS = (
+    "ModelName",
+    "ExecutionRoleArn",
+    "PrimaryContainer",
+    "VpcConfig",
+    "EnableNetworkIsolation",
+)
+TRANSFORM_REQUEST_FIELDS = (
+    "TransformJobName",
+    "ModelName",
+    "BatchStrategy",
+    "MaxPayloadInMB",
+    "TransformInput",
+    "TransformOutput",
+    "TransformResources",
+    "DataProcessing",
+)
+_PLAN_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "train": {"request": TRAINING_REQUEST_FIELDS},
+    "transform": {
+        "model_request": MODEL_REQUEST_FIELDS,
+        "transform_request": TRANSFORM_REQUEST_FIELDS,
+    },
+}
+
+
+def plan_suffix(kind: str) -> str:
+    """``""`` for the training plan (``<execution>.json``), ``.<kind>`` for the others."""
+    if kind not in _PLAN_FIELDS:
+        raise ConfigError(f"no plan of kind {kind!r}")
+    return "" if kind == "train" else f".{kind}"
+
+
+def training_plan_key(execution: str, kind: str = "train") -> str:
+    """Key of an execution's plan (training or transform) in the scripts zone."""
     if not execution or "/" in execution or execution.startswith("."):
         raise ConfigError(f"not a Step Functions execution name: {execution!r}")
-    return f"{PLANS}/{execution}.json"
+    return f"{PLANS}/{execution}{plan_suffix(kind)}.json"
 
 
-def write_training_plan(settings: Settings, execution: str, plan: Mapping[str, Any]) -> str:
-    """Store the plan the state machine reads (``due``, the request); returns its URL."""
+def write_training_plan(
+    settings: Settings, execution: str, plan: Mapping[str, Any], kind: str = "train"
+) -> str:
+    """Store the plan the state machine reads (``due``, the requests); returns its URL."""
     if plan.get("due"):
-        missing = [f for f in TRAINING_REQUEST_FIELDS if f not in plan.get("request", {})]
-        if missing:
-            raise MlError(f"training request misses {', '.join(missing)}")
+        for field, fields in _PLAN_FIELDS[kind].items():
+            missing = [f for f in fields if f not in plan.get(field, {})]
+            if missing:
+                raise MlError(f"{kind} plan: {field} misses {', '.join(missing)}")
     store = zone_store(Zone.SCRIPTS, settings)
-    key = training_plan_key(execution)
+    key = training_plan_key(execution, kind)
     store.write_bytes(key, json.dumps(plan, indent=2, default=str).encode())
     return store.url(key)
 
 
-def read_training_plan(settings: Settings, execution: str) -> dict[str, Any]:
+def read_training_plan(settings: Settings, execution: str, kind: str = "train") -> dict[str, Any]:
     from lakelib.errors import NotFoundError
 
     store = zone_store(Zone.SCRIPTS, settings)
-    key = training_plan_key(execution)
+    key = training_plan_key(execution, kind)
     try:
         return dict(json.loads(store.read_bytes(key)))
     except NotFoundError:
-        raise MlError(f"no training plan for execution {execution} ({store.url(key)})") from None
+        raise MlError(f"no {kind} plan for execution {execution} ({store.url(key)})") from None
 
 
 def read_artifact(uri: str) -> bytes:

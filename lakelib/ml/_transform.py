@@ -129,15 +129,38 @@ def batch_transform(
         raise MlError(f"no customer has events before {as_of}")
     scores = score_frame(features, loaded)
     horizon = int(loaded.metadata.get("training_data", {}).get("horizon_days", 30))
+    return write_predictions(
+        features["customer_id"].astype(str),
+        scores,
+        as_of=as_of,
+        model=registry.name,
+        version=entry.version,
+        horizon=horizon,
+        settings=settings,
+    )
+
+
+def write_predictions(
+    customer_ids: pd.Series,
+    scores: np.ndarray,
+    *,
+    as_of: dt.date,
+    model: str,
+    version: str,
+    horizon: int,
+    settings: Settings,
+) -> TransformResult:
+    """Write one as-of day of scores to ``curated/predictions`` (replacing it) and catalog it:
+    the same rows whether the scores came from the local chain or a SageMaker transform job."""
     out = pd.DataFrame(
         {
-            "customer_id": features["customer_id"].astype(str),
+            "customer_id": customer_ids.astype(str).to_numpy(),
             "score": scores.astype(float),
             "predicted_label": (scores >= 0.5).astype("int32"),
             "as_of": as_of,
             "horizon_days": np.int32(horizon),
-            "model": registry.name,
-            "model_version": entry.version,
+            "model": model,
+            "model_version": version,
             "scored_at": pd.Timestamp(dt.datetime.now(dt.UTC).replace(tzinfo=None)),
         }
     )
@@ -158,11 +181,109 @@ def batch_transform(
     return TransformResult(
         rows=len(out),
         as_of=as_of,
-        model=registry.name,
-        version=entry.version,
+        model=model,
+        version=version,
         uri=store.url(key),
         partition=values,
-        positive_share=float(out["predicted_label"].mean()),
+        positive_share=float(out["predicted_label"].mean()) if len(out) else 0.0,
+    )
+
+
+# -- the same scoring as a SageMaker batch transform job (the daily pipeline on AWS) ----------
+# prepare: the features as CSV (customer_id first), the promoted version as a model request,
+# the transform request, as a plan; the state machine creates both; catalog: the job's
+# ``customer_id,score`` lines -> write_predictions.
+
+FEATURES_FILE = "features.csv"
+
+
+def prepare_sagemaker_transform(
+    execution: str, *, as_of: dt.date, settings: Settings | None = None
+) -> dict[str, object]:
+    """Upload the features and the model, write the plan ``<execution>.transform.json``.
+
+    Returns the plan (``due`` false, with a ``reason``, when no version is promoted).
+    """
+    from lakelib.ml._sagemaker import SageMakerDeployer, transform_job_request, write_training_plan
+
+    settings = settings or get_settings()
+    registry = ModelRegistry(settings=settings)
+    plan: dict[str, object] = {"execution": execution, "as_of": as_of.isoformat()}
+    version = registry.promoted_version()
+    if version is None:
+        plan.update(due=False, reason="no promoted model to score with")
+        write_training_plan(settings, execution, plan, "transform")
+        return plan
+    entry = registry.get(version)
+    loaded = registry.load(entry.version)
+    events = load_events(settings)
+    if events.empty:
+        raise MlError("no sales events to score")
+    shares = list(loaded.metadata.get("category_shares", []))
+    features = customer_features(events, as_of, categories=shares)
+    if features.empty:
+        raise MlError(f"no customer has events before {as_of}")
+    frame = features.reindex(columns=loaded.features, fill_value=0.0)
+    frame.insert(0, "customer_id", features["customer_id"].astype(str))
+    scripts = zone_store(Zone.SCRIPTS, settings)
+    base = f"ml/transform/{execution}"
+    scripts.write_bytes(
+        f"{base}/input/{FEATURES_FILE}", frame.to_csv(header=False, index=False).encode()
+    )
+    deployer = SageMakerDeployer(settings)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    model_name = f"{entry.model}-{entry.version}-{stamp}"
+    model_request = deployer.model_request(model_name, entry.artifact)
+    horizon = int(loaded.metadata.get("training_data", {}).get("horizon_days", 30))
+    plan.update(
+        due=True,
+        model=registry.name,
+        version=entry.version,
+        horizon_days=horizon,
+        rows=len(frame),
+        output=scripts.url(f"{base}/output") + "/",
+        model_request=model_request,
+        transform_request=transform_job_request(
+            job_name=f"{model_name}-transform",
+            model_name=model_name,
+            input_uri=scripts.url(f"{base}/input") + "/",
+            output_uri=scripts.url(f"{base}/output") + "/",
+            network=deployer.network,
+        ),
+    )
+    write_training_plan(settings, execution, plan, "transform")
+    return plan
+
+
+def catalog_sagemaker_transform(
+    execution: str, *, settings: Settings | None = None
+) -> TransformResult:
+    """The transform job's output (``customer_id,score`` lines) into ``curated/predictions``."""
+    from lakelib.ml._sagemaker import read_training_plan
+    from lakelib.storage import open_store
+
+    settings = settings or get_settings()
+    plan = read_training_plan(settings, execution, "transform")
+    if not plan.get("due"):
+        raise MlError(f"execution {execution} planned no transform ({plan.get('reason')})")
+    output = open_store(str(plan["output"]))
+    name = f"{FEATURES_FILE}.out"
+    try:
+        body = output.read_bytes(name)
+    except Exception as exc:
+        raise MlError(f"the transform job wrote no {plan['output']}{name}: {exc}") from exc
+    frame = pd.read_csv(io.BytesIO(body), header=None, names=["customer_id", "score"],
+                        dtype={"customer_id": str})  # fmt: skip
+    if len(frame) != int(plan["rows"]):
+        raise MlError(f"the transform job scored {len(frame)} of {plan['rows']} customers ({name})")
+    return write_predictions(
+        frame["customer_id"],
+        frame["score"].to_numpy(dtype=float),
+        as_of=dt.date.fromisoformat(str(plan["as_of"])),
+        model=str(plan["model"]),
+        version=str(plan["version"]),
+        horizon=int(plan["horizon_days"]),
+        settings=settings,
     )
 
 

@@ -4,10 +4,11 @@ transform -> report -> notebooks.
 Locally each stage calls the library in this process; on AWS the same definition is exported
 as a Step Functions state machine (the daily run's one orchestrator) whose tasks run the
 Lambda, the crawlers and the Glue jobs; ``train`` is a SageMaker training job the state
-machine waits for, between the ``prepare`` and ``register`` steps of the stage job; the other
-stages without a native AWS service run in the ``pipeline_stage`` Glue job
-(``jobs/pipeline_stage.py``, which calls :func:`run_stage`; the ``report`` stage there also
-checks the config's alert rules, which the local runner checks for the whole run).
+machine waits for, between the ``prepare`` and ``register`` steps; ``transform`` a SageMaker
+batch transform job between ``prepare`` and ``catalog``; those steps, ``report`` and
+``notebooks`` (papermill) run as SageMaker processing jobs of ``jobs/pipeline_stage.py``,
+which calls :func:`run_stage` (the ``report`` stage there also checks the config's alert
+rules, which the local runner checks for the whole run).
 
 Configuration (``lake.toml``)::
 
@@ -37,7 +38,9 @@ from lakelib.pipeline._stepfunctions import (
     crawler_task,
     glue_job_task,
     lambda_task,
+    processing_task,
     sagemaker_training_task,
+    sagemaker_transform_task,
 )
 from lakelib.storage import validate_name, zone_store
 
@@ -50,7 +53,9 @@ PIPELINE = DAILY_PIPELINE
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 DEFAULT_NOTEBOOKS = ("01_explore", "02_train", "03_deploy", "04_report")
 NEEDS_MODEL = ("03_deploy",)
-STAGE_JOB = "${job_pipeline_stage}"
+# Notebooks that run on the local profile only (03_deploy serves a local endpoint): the
+# scheduled run on AWS (a SageMaker processing job) leaves them out and says so.
+LOCAL_ONLY = ("03_deploy",)
 
 
 def pipeline_settings(settings: Settings) -> Mapping[str, Any]:
@@ -262,7 +267,32 @@ def _train_register(ctx: StageContext, options: Mapping[str, str]) -> dict[str, 
     return _training_metrics(result)
 
 
-AWS_STEPS = {("train", "prepare"): _train_prepare, ("train", "register"): _train_register}
+def _transform_prepare(ctx: StageContext, options: Mapping[str, str]) -> dict[str, Any]:
+    from lakelib.ml._transform import prepare_sagemaker_transform
+
+    plan = prepare_sagemaker_transform(
+        _option(options, "execution"), as_of=ctx.run_date + dt.timedelta(days=1),
+        settings=ctx.settings,
+    )  # fmt: skip
+    if not plan.get("due"):
+        return {"due": 0, "skipped": str(plan.get("reason"))}
+    return {"due": 1, "customers": int(str(plan["rows"]))}
+
+
+def _transform_catalog(ctx: StageContext, options: Mapping[str, str]) -> dict[str, Any]:
+    from lakelib.ml._transform import catalog_sagemaker_transform
+
+    result = catalog_sagemaker_transform(_option(options, "execution"), settings=ctx.settings)
+    return {"rows": result.rows, "positive_share": round(result.positive_share, 4)}
+
+
+# The steps of the stages the state machine splits around a SageMaker job (on AWS).
+AWS_STEPS = {
+    ("train", "prepare"): _train_prepare,
+    ("train", "register"): _train_register,
+    ("transform", "prepare"): _transform_prepare,
+    ("transform", "catalog"): _transform_catalog,
+}
 
 
 def _transform(ctx: StageContext) -> dict[str, Any]:
@@ -287,26 +317,23 @@ def _notebooks(ctx: StageContext) -> dict[str, Any]:
     from lakelib.ml import ModelRegistry
     from lakelib.pipeline._notebooks import run_notebooks
 
-    if not ctx.settings.is_local:
-        # Notebooks run where their kernel is (SageMaker Studio, JupyterLab); the stage job
-        # on AWS carries neither the notebooks nor a kernel.
-        raise SkipStage("notebooks run locally or in SageMaker Studio, not in the stage job")
     names = list(pipeline_settings(ctx.settings).get("notebooks", DEFAULT_NOTEBOOKS))
     if ModelRegistry(settings=ctx.settings).promoted_version() is None:
         # Deploying needs a model: with too little data for one, that notebook waits.
         names = [name for name in names if name not in NEEDS_MODEL]
+    left_out = [] if ctx.settings.is_local else [n for n in names if n in LOCAL_ONLY]
+    if left_out:
+        log.info("not run on the %s profile: %s", ctx.settings.profile, ", ".join(left_out))
+        names = [name for name in names if name not in left_out]
     # The train stage has already trained (when due): the notebook shows the registry.
     executed = run_notebooks(
         names, ctx.run_date, settings=ctx.settings, parameters={"retrain": False}
     )
-    return {"notebooks": len(executed)}
+    return {"notebooks": len(executed), "notebooks_local_only": len(left_out)}
 
 
 def daily_pipeline() -> Pipeline:
     """The daily run of the reference architecture (schedule: 02:00 UTC)."""
-
-    def stage_job(name: str) -> dict[str, Any]:
-        return glue_job_task(STAGE_JOB, {"--stage": name, "--run_date.$": "$.run_date"})
 
     return Pipeline(
         PIPELINE,
@@ -330,26 +357,26 @@ def daily_pipeline() -> Pipeline:
                 _train,
                 retries=0,
                 due=_train_due,
-                aws_task=sagemaker_training_task(STAGE_JOB, "train"),
+                aws_task=sagemaker_training_task("train"),
                 description="retrain the churn model when due",
             ),
             Stage(
                 "transform",
                 _transform,
-                aws_task=stage_job("transform"),
+                aws_task=sagemaker_transform_task("transform"),
                 description="score customers into curated/predictions",
             ),
             Stage(
                 "report",
                 _report,
-                aws_task=stage_job("report"),
+                aws_task=processing_task("report"),
                 description="KPIs, charts and alerts",
             ),
             Stage(
                 "notebooks",
                 _notebooks,
                 retries=0,
-                aws_task=stage_job("notebooks"),
+                aws_task=processing_task("notebooks"),
                 description="run the notebooks with papermill into runs/<date>/",
             ),
         ),

@@ -6,9 +6,11 @@ absent). Each stage becomes a ``Task`` state with the stage's ``aws_task`` field
 topic and fails the execution. Names of platform resources are ``${name}`` placeholders that
 the Pulumi program fills (``${ingest_function_arn}``, ``${crawler_raw}``, ``${job_<job>}``,
 ``${alerts_topic_arn}``, ``${scripts_bucket}``, ``${sagemaker_role_arn}``, ...); Step
-Functions' own ``$$.`` paths are left alone. A stage trained on SageMaker becomes a
-``sagemaker:createTrainingJob.sync`` state between two steps of the stage job
-(:func:`sagemaker_training_task`).
+Functions' own ``$$.`` paths are left alone. The ML and reporting stages run on SageMaker:
+``train`` as a ``sagemaker:createTrainingJob.sync`` state between two processing-job steps
+(:func:`sagemaker_training_task`), ``transform`` as ``createModel`` +
+``createTransformJob.sync`` between two more (:func:`sagemaker_transform_task`), ``report``
+and ``notebooks`` as processing jobs (:func:`processing_task`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from lakelib.errors import ConfigError
 from lakelib.pipeline._runner import Pipeline
 
 NOTIFY = "notify_failure"
+RUN_CONTEXT = "run_context"
 FAILED = "pipeline_failed"
 RETRY_INTERVAL_S = 60
 
@@ -48,95 +51,243 @@ def crawler_task(crawler: str) -> dict[str, Any]:
     }
 
 
-def sagemaker_training_task(stage_job: str, stage: str) -> dict[str, Any]:
+# -- the stages SageMaker runs ---------------------------------------------------------------
+# Everything between the AWS services (deciding, uploading, registering, cataloging) and the
+# report and notebooks run as SageMaker processing jobs of ``jobs/pipeline_stage.py`` under
+# the SageMaker role; training and scoring are SageMaker's own training and transform jobs.
+
+PROCESSING_ROOT = "/opt/ml/processing"
+STAGE_SCRIPT = "pipeline_stage.py"  # jobs/pipeline_stage.py, uploaded to jobs/ by Pulumi
+# What each processing job's container is given, by input name (see jobs/pipeline_stage.py).
+STAGE_INPUTS = {
+    "code": f"s3://${{scripts_bucket}}/jobs/{STAGE_SCRIPT}",
+    "wheels": "s3://${scripts_bucket}/jobs/lib/",
+}
+NOTEBOOK_INPUT = {"notebooks": "s3://${scripts_bucket}/jobs/notebooks/"}
+# The aws profile's names, as the container's LAKE_* variables (placeholders Pulumi fills).
+STAGE_OUTPUTS = (
+    "raw_bucket",
+    "processed_bucket",
+    "curated_bucket",
+    "scripts_bucket",
+    "query_results_bucket",
+    "database",
+    "alerts_topic_arn",
+    "sagemaker_role_arn",
+    "sagemaker_subnets",
+    "sagemaker_security_group",
+    "sagemaker_kms_key_arn",
+    "region",
+)
+
+
+def _stage_environment() -> dict[str, str]:
+    from lakelib.config._settings import AWS_OUTPUT_ENV
+
+    env = {"LAKE_PROFILE": "aws", "LAKE_CONFIG": "${lake_config_uri}"}
+    env.update({AWS_OUTPUT_ENV[name][0]: f"${{{name}}}" for name in STAGE_OUTPUTS})
+    return env
+
+
+def _network_placeholders() -> Any:
+    from lakelib.ml._sagemaker import JobNetwork
+
+    return JobNetwork(("${sagemaker_subnets}",), ("${sagemaker_security_group}",),
+                      "${sagemaker_kms_key_arn}")  # fmt: skip
+
+
+def _with_subnet_list(request: dict[str, Any]) -> dict[str, Any]:
+    """``${sagemaker_subnets}`` is one comma-separated stack output: split it at run time."""
+    for holder in (request, request.get("NetworkConfig", {})):
+        vpc = holder.get("VpcConfig")
+        if vpc is not None and "Subnets" in vpc:
+            del vpc["Subnets"]
+            vpc["Subnets.$"] = "States.StringSplit('${sagemaker_subnets}', ',')"
+    return request
+
+
+def processing_task(
+    stage: str, step: str | None = None, paths: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A ``sagemaker:createProcessingJob.sync`` Task running one stage (or step) of the
+    pipeline: ``pipeline_stage.py --stage <stage> [--step <step>] --run_date <run date>
+    --execution <execution> [--<name> <value of path> ...]`` in the processing image, with
+    lakelib installed from the wheelhouse in the scripts bucket (no index, no internet).
+    """
+    from lakelib.ml._sagemaker import processing_job_request
+
+    literal = ["--stage", stage, *(["--step", step] if step else [])]
+    arguments = [f"'{a}'" for a in literal] + ["'--run_date'", "$.run_date"]
+    arguments += ["'--execution'", "$.execution"]
+    for name, path in (paths or {}).items():
+        arguments += [f"'--{name}'", path]
+    label = f"{stage}-{step}" if step else stage
+    request = processing_job_request(
+        job_name="-",
+        role_arn="${sagemaker_role_arn}",
+        image_uri="${sagemaker_processing_image}",
+        entrypoint=["python3", f"{PROCESSING_ROOT}/input/code/{STAGE_SCRIPT}"],
+        inputs={**STAGE_INPUTS, **(NOTEBOOK_INPUT if stage == "notebooks" else {})},
+        environment=_stage_environment(),
+        network=_network_placeholders(),
+    )
+    del request["ProcessingJobName"]
+    request["AppSpecification"]["ContainerArguments.$"] = f"States.Array({', '.join(arguments)})"
+    # Unique per run (a rerun of the stage is a new job); 63 characters at most.
+    parameters = {
+        "ProcessingJobName.$": f"States.Format('lake-{label}-{{}}', States.UUID())",
+        **_with_subnet_list(request),
+    }
+    return {
+        "Resource": "arn:aws:states:::sagemaker:createProcessingJob.sync",
+        "Parameters": parameters,
+        "_sagemaker_stage": stage,
+    }
+
+
+def sagemaker_training_task(stage: str) -> dict[str, Any]:
     """A stage trained by a SageMaker training job that the state machine runs and waits for.
 
-    Four states (the exporter adds the last three after ``<stage>``):
+    Five states (the exporter adds the last four after ``<stage>``):
 
-    - ``<stage>``: the stage job, ``--step prepare``: decides whether training is due, uploads
-      the channels and the code bundle, and writes the execution's plan with the whole
-      ``CreateTrainingJob`` request to ``s3://${scripts_bucket}/jobs/ml/plans/<execution>.json``;
+    - ``<stage>``: processing job, ``--step prepare``: decides whether training is due,
+      uploads the channels and the code bundle, and writes the execution's plan with the
+      whole ``CreateTrainingJob`` request to ``s3://${scripts_bucket}/jobs/ml/plans/<execution>.json``;
     - ``<stage>_plan``: reads the plan (``aws-sdk:s3:getObject``);
     - ``<stage>_due``: a Choice: not due goes straight to the next stage;
-    - ``<stage>_job``: ``sagemaker:createTrainingJob.sync`` with the plan's request, run with
-      the SageMaker role (``${sagemaker_role_arn}``);
-    - ``<stage>_register``: the stage job, ``--step register --model_artifact <the job's
+    - ``<stage>_job``: ``sagemaker:createTrainingJob.sync`` with the plan's request (the
+      SageMaker role, the stack's VPC, isolation and key);
+    - ``<stage>_register``: processing job, ``--step register --model_artifact <the job's
       S3ModelArtifacts>``: registers the version and promotes it by the local rule.
     """
-    arguments = {
-        "--stage": stage,
-        "--step": "prepare",
-        "--run_date.$": "$.run_date",
-        "--execution.$": "$$.Execution.Name",
-        "--sagemaker_role_arn": "${sagemaker_role_arn}",
-    }
-    task = glue_job_task(stage_job, arguments)
-    task["_sagemaker_training"] = stage_job
-    return task
+    return {**processing_task(stage, "prepare"), "_sagemaker_chain": "train"}
 
 
-def _training_states(
-    name: str, stage_job: str, after: str | None, catch: list[dict[str, Any]]
+def sagemaker_transform_task(stage: str) -> dict[str, Any]:
+    """A stage scored by a SageMaker batch transform job.
+
+    ``<stage>`` (processing, ``--step prepare``: the features as CSV, the model repacked,
+    the plan ``jobs/ml/plans/<execution>.transform.json``) -> ``<stage>_plan`` ->
+    ``<stage>_due`` (no promoted model: on to the next stage) -> ``<stage>_model``
+    (``sagemaker:createModel``) -> ``<stage>_job`` (``sagemaker:createTransformJob.sync``) ->
+    ``<stage>_catalog`` (processing, ``--step catalog``: the scores into
+    ``curated/predictions``, cataloged).
+    """
+    return {**processing_task(stage, "prepare"), "_sagemaker_chain": "transform"}
+
+
+def _plan_states(
+    name: str, kind: str, first: str, after: str, catch: list[dict[str, Any]]
 ) -> dict[str, Any]:
     from lakelib.config import AWS_ZONE_LAYOUT, Zone
-    from lakelib.ml._sagemaker import PLANS, TRAINING_REQUEST_FIELDS
+    from lakelib.ml._sagemaker import PLANS, plan_suffix
 
     scripts_prefix = AWS_ZONE_LAYOUT[Zone.SCRIPTS][1]
-    plan, due, job, register = (f"{name}_{s}" for s in ("plan", "due", "job", "register"))
-    following = after or "pipeline_succeeded"
-    states: dict[str, Any] = {
-        plan: {
+    key = f"{scripts_prefix}{PLANS}/{{}}{plan_suffix(kind)}.json"
+    return {
+        f"{name}_plan": {
             "Type": "Task",
-            "Comment": "read the training plan the prepare step wrote",
+            "Comment": f"read the {kind} plan the prepare step wrote",
             "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
             "Parameters": {
                 "Bucket": "${scripts_bucket}",
-                "Key.$": f"States.Format('{scripts_prefix}{PLANS}/{{}}.json', $$.Execution.Name)",
+                "Key.$": f"States.Format('{key}', $.execution)",
             },
             "ResultSelector": {"plan.$": "States.StringToJson($.Body)"},
             "ResultPath": f"$.{name}",
             "Catch": catch,
-            "Next": due,
+            "Next": f"{name}_due",
         },
-        due: {
+        f"{name}_due": {
             "Type": "Choice",
-            "Choices": [{"Variable": f"$.{name}.plan.due", "BooleanEquals": True, "Next": job}],
-            "Default": following,
+            "Choices": [{"Variable": f"$.{name}.plan.due", "BooleanEquals": True, "Next": first}],
+            "Default": after,
+        },
+    }
+
+
+# Fields the state machine sets itself rather than take from a plan: the role a job runs as
+# is the stack's SageMaker role, whatever a plan says.
+ROLE_FIELDS = ("RoleArn", "ExecutionRoleArn")
+
+
+def _forwarded(name: str, field: str, fields: tuple[str, ...]) -> dict[str, str]:
+    return {
+        (f if f in ROLE_FIELDS else f"{f}.$"): (
+            "${sagemaker_role_arn}" if f in ROLE_FIELDS else f"$.{name}.plan.{field}.{f}"
+        )
+        for f in fields
+    }
+
+
+def _chain_states(
+    name: str, kind: str, after: str | None, catch: list[dict[str, Any]]
+) -> dict[str, Any]:
+    from lakelib.ml._sagemaker import (
+        MODEL_REQUEST_FIELDS,
+        TRAINING_REQUEST_FIELDS,
+        TRANSFORM_REQUEST_FIELDS,
+    )
+
+    following = after or "pipeline_succeeded"
+    task = {"Type": "Task", "Catch": catch}
+    if kind == "train":
+        job, register = f"{name}_job", f"{name}_register"
+        return {
+            **_plan_states(name, kind, job, following, catch),
+            job: {
+                **task,
+                "Comment": "the training job (script mode, managed spot), waited for",
+                "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
+                "Parameters": _forwarded(name, "request", TRAINING_REQUEST_FIELDS),
+                "ResultSelector": {
+                    "artifact.$": "$.ModelArtifacts.S3ModelArtifacts",
+                    "name.$": "$.TrainingJobName",
+                },
+                "ResultPath": f"$.{name}.job",
+                "Next": register,
+            },
+            register: {
+                **task,
+                "Comment": "register the trained version, promote it by the local rule",
+                **_without_marks(
+                    processing_task(name, "register", {"model_artifact": f"$.{name}.job.artifact"})
+                ),
+                "ResultPath": None,
+                "Next": following,
+            },
+        }
+    model, job, catalog = f"{name}_model", f"{name}_job", f"{name}_catalog"
+    return {
+        **_plan_states(name, kind, model, following, catch),
+        model: {
+            **task,
+            "Comment": "the promoted version as a SageMaker model (VPC, isolation)",
+            "Resource": "arn:aws:states:::sagemaker:createModel",
+            "Parameters": _forwarded(name, "model_request", MODEL_REQUEST_FIELDS),
+            "ResultPath": None,
+            "Next": job,
         },
         job: {
-            "Type": "Task",
-            "Comment": "the training job (script mode, managed spot), waited for",
-            "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
-            "Parameters": {
-                f"{field}.$": f"$.{name}.plan.request.{field}" for field in TRAINING_REQUEST_FIELDS
-            },
-            "ResultSelector": {
-                "artifact.$": "$.ModelArtifacts.S3ModelArtifacts",
-                "name.$": "$.TrainingJobName",
-            },
-            "ResultPath": f"$.{name}.job",
-            "Catch": catch,
-            "Next": register,
-        },
-        register: {
-            "Type": "Task",
-            "Comment": "register the trained version, promote it by the local rule",
-            **glue_job_task(
-                stage_job,
-                {
-                    "--stage": name,
-                    "--step": "register",
-                    "--run_date.$": "$.run_date",
-                    "--execution.$": "$$.Execution.Name",
-                    "--model_artifact.$": f"$.{name}.job.artifact",
-                },
-            ),
+            **task,
+            "Comment": "the batch transform job over the features, waited for",
+            "Resource": "arn:aws:states:::sagemaker:createTransformJob.sync",
+            "Parameters": _forwarded(name, "transform_request", TRANSFORM_REQUEST_FIELDS),
             "ResultPath": None,
-            "Catch": catch,
+            "Next": catalog,
+        },
+        catalog: {
+            **task,
+            "Comment": "the scores into curated/predictions, cataloged",
+            **_without_marks(processing_task(name, "catalog")),
+            "ResultPath": None,
             "Next": following,
         },
     }
-    return states
+
+
+def _without_marks(task: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in task.items() if not k.startswith("_")}
 
 
 def to_state_machine(pipeline: Pipeline, *, comment: str | None = None) -> dict[str, Any]:
@@ -153,7 +304,8 @@ def to_state_machine(pipeline: Pipeline, *, comment: str | None = None) -> dict[
         after = names[index + 1] if index + 1 < len(names) else None
         task = dict(stage.aws_task or {})
         crawler = task.pop("_poll_crawler", None)
-        training = task.pop("_sagemaker_training", None)
+        chain = task.pop("_sagemaker_chain", None)
+        task.pop("_sagemaker_stage", None)
         state: dict[str, Any] = {
             "Type": "Task",
             "Comment": stage.description or stage.name,
@@ -170,10 +322,10 @@ def to_state_machine(pipeline: Pipeline, *, comment: str | None = None) -> dict[
                     "BackoffRate": 2.0,
                 }
             ]
-        if training is not None:
+        if chain is not None:
             state["Next"] = f"{stage.name}_plan"
             states[stage.name] = state
-            states.update(_training_states(stage.name, training, after, catch))
+            states.update(_chain_states(stage.name, chain, after, catch))
             if not after:
                 states["pipeline_succeeded"] = {"Type": "Succeed"}
             continue
@@ -223,12 +375,18 @@ def to_state_machine(pipeline: Pipeline, *, comment: str | None = None) -> dict[
     start = {
         "check_run_date": {
             "Type": "Choice",
-            "Choices": [{"Variable": "$.run_date", "IsPresent": True, "Next": names[0]}],
+            "Choices": [{"Variable": "$.run_date", "IsPresent": True, "Next": RUN_CONTEXT}],
             "Default": "default_run_date",
         },
         "default_run_date": {
             "Type": "Pass",
             "Parameters": {"run_date.$": "$$.Execution.StartTime"},
+            "Next": RUN_CONTEXT,
+        },
+        # The execution's name keys its plans and labels its jobs' arguments.
+        RUN_CONTEXT: {
+            "Type": "Pass",
+            "Parameters": {"run_date.$": "$.run_date", "execution.$": "$$.Execution.Name"},
             "Next": names[0],
         },
     }

@@ -91,7 +91,7 @@ def test_every_compute_resource_is_given_the_config(
         kinds = {r.type for r in compute}
         assert kinds == COMPUTE
         jobs = {r.name for r in compute if r.type == "aws:glue/job:Job"}
-        assert jobs == {"catalog-sales_clean", "catalog-curate", "catalog-pipeline_stage"}
+        assert jobs == {"catalog-sales_clean", "catalog-curate"}
 
 
 def test_a_missing_config_stops_the_deployment(tmp_path_factory: pytest.TempPathFactory) -> None:

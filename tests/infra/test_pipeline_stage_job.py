@@ -1,4 +1,4 @@
-"""jobs/pipeline_stage.py: Glue-style arguments -> one run_stage call; no AWS needed."""
+"""jobs/pipeline_stage.py: the processing job's arguments -> one run_stage call."""
 
 from __future__ import annotations
 
@@ -88,41 +88,92 @@ def test_run_date_is_a_date_or_the_date_of_a_timestamp(job: ModuleType) -> None:
         job.parse_args(["--run_date", "2026-03-01"])  # no stage
 
 
+def _array_arguments(expression: str, values: dict[str, str]) -> list[str]:
+    """``States.Array('a', $.b, ...)`` as Step Functions evaluates it over ``values``."""
+    import re
+
+    assert expression.startswith("States.Array(") and expression.endswith(")"), expression
+    items = re.findall(r"'([^']*)'|(\$\.[A-Za-z_.]+)", expression[len("States.Array(") : -1])
+    return [literal if literal else values[path] for literal, path in items]
+
+
 def test_every_stage_the_export_sends_to_the_job_parses(job: ModuleType) -> None:
-    """The contract with lakelib's export: its Arguments are ones the script reads."""
+    """The contract with lakelib's export: its processing jobs' arguments are ones the
+    script reads, and the script is where the job's ``code`` input mounts it."""
     definition = json.loads(
         lakelib.pipeline.export_state_machine(lakelib.pipeline.daily_pipeline())
     )
+    values = {
+        "$.run_date": "2026-03-01T02:00:00Z",
+        "$.execution": "daily-1",
+        "$.train.job.artifact": "s3://scripts/models/training-jobs/j/output/model.tar.gz",
+    }
     stages = []
     for state in definition["States"].values():
-        parameters = state.get("Parameters", {})
-        if parameters.get("JobName") != "${job_pipeline_stage}":
+        if state.get("Resource") != "arn:aws:states:::sagemaker:createProcessingJob.sync":
             continue
-        argv = []
-        for key, value in parameters["Arguments"].items():
-            if key.endswith(".$"):  # a JSONPath Step Functions resolves: the run date
-                key, value = key[:-2], "2026-03-01T02:00:00Z"
-            argv += [key, value]
-        args, _ = job.parse_args(argv)
-        assert args.run_date == dt.date(2026, 3, 1)
+        app = state["Parameters"]["AppSpecification"]
+        assert app["ContainerEntrypoint"] == [
+            "python3",
+            "/opt/ml/processing/input/code/pipeline_stage.py",
+        ]
+        (code,) = [i for i in state["Parameters"]["ProcessingInputs"] if i["InputName"] == "code"]
+        assert code["S3Input"]["S3Uri"].endswith("/jobs/pipeline_stage.py")
+        args, _ = job.parse_args(_array_arguments(app["ContainerArguments.$"], values))
+        assert args.run_date == dt.date(2026, 3, 1) and args.execution == "daily-1"
         stages.append((args.stage, args.step))
     assert stages == [
         ("train", "prepare"),
         ("train", "register"),
-        ("transform", None),
+        ("transform", "prepare"),
+        ("transform", "catalog"),
         ("report", None),
         ("notebooks", None),
     ]
     assert {name for name, _ in stages} <= {
         s.name for s in lakelib.pipeline.daily_pipeline().stages
     }
+    assert set(lakelib.pipeline._daily.AWS_STEPS) == {s for s in stages if s[1]}
 
 
-# -- the job as Glue runs it: a subprocess, Pulumi's arguments, config from S3 --------------
+def test_lakelib_is_installed_from_the_wheelhouse_without_an_index(
+    job: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the container lakelib is not installed: pip gets only the wheelhouse input."""
+    import zipfile
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    with zipfile.ZipFile(wheels / "lakelib-0.1.0-emr7.zip", "w") as archive:
+        archive.writestr("lakelib-0.1.0-py3-none-any.whl", b"wheel")
+        archive.writestr("pandas-2.3.3-cp311-cp311-manylinux_2_17_x86_64.whl", b"wheel")
+    ran: list[list[str]] = []
+
+    def run(command: list[str], check: bool) -> None:
+        folder = Path(command[command.index("--find-links") + 1])
+        ran.append([*command, *sorted(p.name for p in folder.iterdir())])
+
+    assert job.install_lakelib(wheels) == []  # importable here: nothing to install
+    monkeypatch.setattr(job.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(job.subprocess, "run", run)
+    command = job.install_lakelib(wheels)
+    assert command[1:5] == ["-m", "pip", "install", "--no-index"]
+    assert command[-1] == "lakelib[aws]"
+    (seen,) = ran
+    assert seen[-2:] == [
+        "lakelib-0.1.0-py3-none-any.whl",
+        "pandas-2.3.3-cp311-cp311-manylinux_2_17_x86_64.whl",
+    ]
+
+
+# -- the job as its container runs it: a subprocess, the stack's names, config from S3 -------
 
 SHIPPED_CONFIG = """
 [monitoring]
 metrics_namespace = "acme-lake"
+
+[pipeline]
+notebooks = []
 
 [[alerts.rules]]
 name = "failed_stage"
@@ -135,12 +186,8 @@ CONFIG_URI = "s3://lake-scripts/config/lake.toml"
 def _glue_run(
     args: list[str], cwd: Path, extra_env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the script as Glue does: its own folder, no lake.toml, Pulumi's arguments."""
+    """Run the script in a folder of its own, no lake.toml, the stack's names as arguments."""
     argv = [
-        "--JOB_NAME",
-        "lake-pipeline-stage",
-        "--job-bookmark-option",
-        "job-bookmark-disable",
         "--profile",
         "aws",
         "--region",
@@ -209,7 +256,7 @@ def test_the_stage_job_reads_the_shipped_config_and_prints_bare_emf(
     assert directive["Namespace"] == "acme-lake"  # from the shipped config, not the default
     assert (document["Pipeline"], document["Stage"]) == ("daily", "notebooks")
     assert document["Failures"] == 0 and document["DurationS"] >= 0
-    assert "notebooks run locally or in SageMaker Studio" in done.stderr
+    assert document["Notebooks"] == 0  # the shipped config lists none
 
 
 @pytest.mark.aws

@@ -1,4 +1,11 @@
-"""The Step Functions pipeline from lakelib's real export, and its pipeline_stage Glue job."""
+"""The Step Functions pipeline from lakelib's real export: its ML and report stages on SageMaker.
+
+Issue 14: train, transform, report and notebooks ran in a Glue Spark job that never started
+Spark (``pipeline_stage``). Now the state machine runs SageMaker's own jobs: training and
+batch transform, and processing jobs of ``jobs/pipeline_stage.py`` for the steps around them,
+the report and the notebooks, all in the stack's subnets with its key, under the SageMaker
+role. No Glue stage job or role is left.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,6 @@ import json
 from typing import Any
 
 import pytest
-from lake_platform import policies
 from lake_platform.ingestion import unfilled_placeholders
 from pulumi_harness import ACCOUNT, REGION, REPO, Platform, run_program
 
@@ -15,8 +21,9 @@ import lakelib.pipeline
 JOB = "aws:glue/job:Job"
 MACHINE = "aws:sfn/stateMachine:StateMachine"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-STAGE_JOB = "lake-test-pipeline-stage"
-GLUE = f"arn:aws:glue:{REGION}:{ACCOUNT}"
+OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
+SM = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}"
+PROCESSING = "arn:aws:states:::sagemaker:createProcessingJob.sync"
 
 
 @pytest.fixture(scope="module")
@@ -35,125 +42,123 @@ def _statements(platform: Platform, name: str) -> dict[str, dict[str, Any]]:
     return {s["Sid"]: s for s in policy["Statement"]}
 
 
-def test_the_exported_definition_has_no_unfilled_placeholder(exported: Platform) -> None:
+def test_the_ml_and_report_stages_are_sagemaker_jobs_in_the_stacks_vpc(
+    exported: Platform,
+) -> None:
     text = _definition(exported)
     assert unfilled_placeholders(text) == []
     states = json.loads(text)["States"]
     out = exported.outputs
-    assert states["ingest"]["Parameters"]["FunctionName"].endswith(":function:lake-test-ingest")
-    assert states["crawl"]["Parameters"]["Name"] == out["crawlers"]["raw"]
-    assert states["etl"]["Parameters"]["JobName"] == out["glue_jobs"]["sales_clean"]
-    assert states["curate"]["Parameters"]["JobName"] == out["glue_jobs"]["curate"]
-    assert states["notify_failure"]["Parameters"]["TopicArn"] == out["alerts_topic_arn"]
-    for stage in ("train", "train_register", "transform", "report", "notebooks"):
-        parameters = states[stage]["Parameters"]
-        assert parameters["JobName"] == out["pipeline_stage_job"] == STAGE_JOB
-        assert parameters["Arguments"]["--stage"] == stage.removesuffix("_register")
-        assert parameters["Arguments"]["--run_date.$"] == "$.run_date"
-        assert states[stage]["Resource"] == "arn:aws:states:::glue:startJobRun.sync"
-    assert (
-        states["train"]["Parameters"]["Arguments"]["--sagemaker_role_arn"]
-        == (out["sagemaker_role_arn"])
-    )
-    assert states["train_plan"]["Parameters"]["Bucket"] == out["scripts_bucket"]
+    resources = {name: s.get("Resource") for name, s in states.items() if s["Type"] == "Task"}
+    assert resources["train_job"] == "arn:aws:states:::sagemaker:createTrainingJob.sync"
+    assert resources["transform_model"] == "arn:aws:states:::sagemaker:createModel"
+    assert resources["transform_job"] == "arn:aws:states:::sagemaker:createTransformJob.sync"
+    processing = [n for n, r in resources.items() if r == PROCESSING]
+    assert processing == [
+        "train",
+        "train_register",
+        "transform",
+        "transform_catalog",
+        "report",
+        "notebooks",
+    ]
+    assert not any("glue:startJobRun" in str(r) and n in processing for n, r in resources.items())
+    image = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/lake-test-processing:lakelib-py311"
+    assert out["sagemaker_processing_image"] == image
+    for name in processing:
+        parameters = states[name]["Parameters"]
+        assert parameters["RoleArn"] == out["sagemaker_role_arn"]
+        assert parameters["AppSpecification"]["ImageUri"] == image
+        network = parameters["NetworkConfig"]
+        assert network["EnableNetworkIsolation"] is False  # it reads S3 through the endpoint
+        assert network["VpcConfig"]["SecurityGroupIds"] == [out["sagemaker_security_group"]]
+        # One stack output, split at run time into the request's list.
+        assert network["VpcConfig"]["Subnets.$"] == (
+            f"States.StringSplit('{out['sagemaker_subnets']}', ',')"
+        )
+        cluster = parameters["ProcessingResources"]["ClusterConfig"]
+        assert cluster["VolumeKmsKeyId"] == out["sagemaker_kms_key_arn"] == out["data_key_arn"]
+        env = parameters["Environment"]
+        assert env["LAKE_PROFILE"] == "aws" and env["LAKE_CONFIG"] == out["lake_config_uri"]
+        assert env["LAKE_SCRIPTS_BUCKET"] == out["scripts_bucket"]
+        assert env["LAKE_SAGEMAKER_SUBNETS"] == out["sagemaker_subnets"]
+        inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in parameters["ProcessingInputs"]}
+        assert inputs["code"] == f"s3://{out['scripts_bucket']}/jobs/pipeline_stage.py"
+        assert inputs["wheels"] == f"s3://{out['scripts_bucket']}/jobs/lib/"
+        assert ("notebooks" in inputs) == (name == "notebooks")
+    assert out["sagemaker_subnets"] == ",".join(out["private_subnet_ids"])
     # Step Functions' own context path survives the filling.
-    assert states["default_run_date"]["Parameters"] == {"run_date.$": "$$.Execution.StartTime"}
+    assert states["run_context"]["Parameters"]["execution.$"] == "$$.Execution.Name"
 
 
-def test_the_stage_job_runs_the_real_script_with_lakelib(exported: Platform) -> None:
-    out = exported.outputs
-    job = exported.one(JOB, "catalog-pipeline_stage").inputs
-    scripts = out["scripts_bucket"]
-    assert job["name"] == STAGE_JOB
-    # Glue Python shell stops at Python 3.9 (Glue 3.0); lakelib needs 3.11 = Glue 5.0.
-    assert job["command"] == {
-        "name": "glueetl",
-        "pythonVersion": "3",
-        "scriptLocation": f"s3://{scripts}/jobs/pipeline_stage.py",
-    }
-    assert job["glueVersion"] == "5.0"
-    assert (job["workerType"], job["numberOfWorkers"]) == ("G.1X", 2)  # Glue's smallest
-    assert job["maxRetries"] == 0  # the state machine's Retry decides
-    assert job["timeout"] == 120
-    assert job["executionProperty"] == {"maxConcurrentRuns": 1}
-    assert job["roleArn"] == out["pipeline_stage_role_arn"] != out["glue_role_arn"]
-    args = job["defaultArguments"]
-    # lakelib[aws] (awswrangler included) from the prebuilt wheelhouse, no index.
-    assert args["--additional-python-modules"] == (
-        f"s3://{scripts}/jobs/lib/lakelib-0.1.0-glue5.gluewheels.zip"
-    )
-    assert args["--python-modules-installer-option"] == "--no-index"
-    assert args["--job-bookmark-option"] == "job-bookmark-disable"
-    assert "--enable-auto-scaling" not in args
-    # The names the aws profile reads, as arguments the script turns into LAKE_* variables.
-    assert args["--profile"] == "aws"
-    for output in ("raw_bucket", "curated_bucket", "query_results_bucket", "alerts_topic_arn"):
-        assert args[f"--{output}"] == out[output]
-    assert args["--database"] == "data_lake_db" and args["--region"] == REGION
-    (script,) = [
-        o
-        for o in exported.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
-        if o.inputs["key"] == "jobs/pipeline_stage.py"
+def test_the_stage_script_and_notebooks_are_uploaded_and_no_glue_stage_job_exists(
+    exported: Platform,
+) -> None:
+    keys = {o.inputs["key"]: o.inputs for o in exported.of_type(OBJECT)}
+    script = keys["jobs/pipeline_stage.py"]
+    assert script["source"].path == str(REPO / "jobs" / "pipeline_stage.py")
+    notebooks = sorted(k for k in keys if k.startswith("jobs/notebooks/"))
+    assert notebooks == [
+        f"jobs/notebooks/{p.name}" for p in sorted((REPO / "notebooks").glob("*.ipynb"))
     ]
-    assert script.inputs["source"].path == str(REPO / "jobs" / "pipeline_stage.py")
+    assert len(notebooks) == 4
+    assert [j.name for j in exported.of_type(JOB)] == ["catalog-sales_clean", "catalog-curate"]
+    assert not [r for r in exported.of_type(ROLE_POLICY) if "pipeline-stage" in r.name]
+    assert "pipeline_stage_job" not in exported.outputs
+    (repository,) = exported.of_type("aws:ecr/repository:Repository")
+    assert repository.inputs["imageTagMutability"] == "IMMUTABLE"
+    assert repository.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
 
 
-def test_the_state_machine_may_start_every_job_and_crawler_it_names(exported: Platform) -> None:
+def test_the_state_machine_may_run_exactly_its_sagemaker_jobs(exported: Platform) -> None:
+    out = exported.outputs
     statements = _statements(exported, "ingestion-pipeline")
-    states = json.loads(_definition(exported))["States"]
-    jobs = {
-        s["Parameters"]["JobName"] for s in states.values() if "JobName" in s.get("Parameters", {})
+    nouns = {
+        "TrainingJob": "training-job",
+        "ProcessingJob": "processing-job",
+        "TransformJob": "transform-job",
+        "Model": "model",
     }
-    assert f"{GLUE}:job/{STAGE_JOB}" in statements["RunEtl"]["Resource"]
-    assert {f"{GLUE}:job/{j}" for j in jobs} <= set(statements["RunEtl"]["Resource"])
-    assert "glue:StartJobRun" in statements["RunEtl"]["Action"]
-    crawlers = {
-        s["Parameters"]["Name"] for s in states.values() if "Crawler" in s.get("Resource", "")
+    for kind, noun in nouns.items():
+        create = statements[f"Create{kind}InTheStacksVpcWithItsKey"]
+        assert create["Action"] == [f"sagemaker:Create{kind}"]
+        assert create["Resource"] == [f"{SM}:{noun}/*"]
+        # Only with the stack's network (and key, isolation where the request has them).
+        conditions = create["Condition"]
+        if kind != "TransformJob":
+            assert (
+                conditions["ForAllValues:StringEquals"]["sagemaker:VpcSubnets"]
+                == (out["private_subnet_ids"])
+            )
+        if kind in ("TrainingJob", "Model"):
+            assert conditions["Bool"] == {"sagemaker:NetworkIsolation": "true"}
+        if kind != "Model":
+            assert conditions["StringEquals"] == {"sagemaker:VolumeKmsKey": out["data_key_arn"]}
+    run = statements["RunSageMakerJobs"]
+    assert not any(a.startswith("sagemaker:Create") for a in run["Action"])
+    assert not any(a.startswith("sagemaker:Delete") or "Endpoint" in a for a in run["Action"])
+    assert set(run["Resource"]) == {f"{SM}:{noun}/*" for noun in nouns.values()}
+    assert statements["PassSageMakerRole"]["Resource"] == [out["sagemaker_role_arn"]]
+    rules = {r.rsplit("/", 1)[1] for r in statements["SyncSageMakerJobs"]["Resource"]}
+    assert rules == {
+        f"StepFunctionsGetEventsForSageMaker{k}JobsRule"
+        for k in ("Training", "Processing", "Transform")
     }
-    assert {f"{GLUE}:crawler/{c}" for c in crawlers} <= set(statements["Crawl"]["Resource"])
-    # notify_failure publishes to the SSE-KMS alerts topic: both keys, not only the data key.
-    keys = statements["UseLakeKeys"]["Resource"]
-    assert exported.outputs["data_key_arn"] in keys and len(keys) == 2
+    # No Glue job but the declared ETL ones (glueJobs) is started by the state machine.
+    glue = f"arn:aws:glue:{REGION}:{ACCOUNT}"
+    assert all(r.startswith(f"{glue}:job/") for r in statements["RunEtl"]["Resource"])
+    assert not any("stage" in r for r in statements["RunEtl"]["Resource"])
 
 
-def test_the_stage_role_reaches_only_what_the_stages_use(exported: Platform) -> None:
+def test_the_sagemaker_role_runs_the_pipelines_processing_steps(exported: Platform) -> None:
     out = exported.outputs
-    statements = _statements(exported, "security-pipeline-stage")
-    resources = {r for s in statements.values() for r in s["Resource"]}
-    writes = {
-        r for s in statements.values() if "s3:PutObject" in s["Action"] for r in s["Resource"]
-    }
-    assert writes == {
-        f"arn:aws:s3:::{out['scripts_bucket']}/jobs/ml/*",
-        f"arn:aws:s3:::{out['scripts_bucket']}/models/*",
-        f"arn:aws:s3:::{out['scripts_bucket']}/runs/*",
-        f"arn:aws:s3:::{out['scripts_bucket']}/glue-temp/*",
-        f"arn:aws:s3:::{out['curated_bucket']}/predictions/*",
-        f"arn:aws:s3:::{out['query_results_bucket']}/ml_data/*",
-        f"arn:aws:s3:::{out['query_results_bucket']}/analytics/*",
-    }
-    assert not any(out["raw_bucket"] in r for r in resources)  # raw is the Lambda's
-    assert set(statements["QueryThroughAthena"]["Resource"]) == {
-        f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/ml_data",
-        f"arn:aws:athena:{REGION}:{ACCOUNT}:workgroup/analytics",
-    }
+    statements = _statements(exported, "security-sagemaker")
     assert statements["PublishAlerts"]["Resource"] == [out["alerts_topic_arn"]]
-    assert [str(v) for v in policies.check_all(exported.records)] == []
-
-
-def test_the_s3_event_workflow_never_starts_the_stage_job(exported: Platform) -> None:
-    triggers = {t.name: t.inputs for t in exported.of_type("aws:glue/trigger:Trigger")}
-    started = {a.get("jobName") for t in triggers.values() for a in t.get("actions", [])}
-    assert STAGE_JOB not in started
-    assert STAGE_JOB not in exported.outputs["glue_jobs"].values()
-
-
-def test_no_state_machine_no_stage_job(minimal_platform: Platform) -> None:
-    assert not [j for j in minimal_platform.of_type(JOB) if j.name == "catalog-pipeline_stage"]
-    assert not [
-        r for r in minimal_platform.of_type(ROLE_POLICY) if r.name == "security-pipeline-stage"
-    ]
-    assert "pipeline_stage_job" not in minimal_platform.outputs
+    catalog = statements["CatalogPredictions"]["Resource"]
+    assert f"arn:aws:glue:{REGION}:{ACCOUNT}:table/data_lake_db/predictions" in catalog
+    assert not any(r.endswith("/sales_clean") for r in catalog)
+    pulls = statements["PullFrameworkImages"]["Resource"]
+    assert f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/lake-test-processing" in pulls
 
 
 def test_a_placeholder_without_a_value_is_reported() -> None:
@@ -173,4 +178,3 @@ def test_an_exported_definition_without_the_etl_jobs_still_deploys_with_a_warnin
     )
     text = _definition(platform)
     assert unfilled_placeholders(text) == ["${job_curate}", "${job_sales_clean}"]
-    assert platform.outputs["pipeline_stage_job"] == STAGE_JOB

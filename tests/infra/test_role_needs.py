@@ -2,9 +2,12 @@
 
 Issue 13 item 3: the Glue ETL and EMR roles could not write ``runs/`` (lock, checkpoint, run
 records), the pipeline-stage role could not create the ``predictions`` table, the SageMaker
-role could not upload training inputs under ``jobs/ml/``. Evaluated statically against the
-rendered policies (FACTS.md: moto's IAM enforcement is trustworthy for S3 only). The keys come
-from lakelib itself, so a change of layout there fails here, not on AWS.
+role could not upload training inputs under ``jobs/ml/``. Since issue 14 the pipeline's steps
+(train prepare/register, transform prepare/catalog, report, notebooks) are SageMaker
+processing jobs under the SageMaker role: it has the needs the stage job had. Evaluated
+statically against the rendered policies (FACTS.md: moto's IAM enforcement is trustworthy for
+S3 only). The keys come from lakelib itself, so a change of layout there fails here, not on
+AWS.
 """
 
 from __future__ import annotations
@@ -27,15 +30,16 @@ JOB, RUN = "sales_clean", "20260301T020000Z-1a2b3c"
 TRAINING_JOB = "churn-20260302-020000-abc123"
 EXECUTION = "daily-2026-03-02"
 
-# Role policy (logical name) of each workload.
-ETL, EMR, STAGE, SAGEMAKER, LAMBDA, PIPELINE = (
+# Role policy (logical name) of each workload. The pipeline's processing jobs (STAGE) run
+# under the SageMaker role.
+ETL, EMR, SAGEMAKER, LAMBDA, PIPELINE = (
     "security-glue",
     "security-emr-ec2",
-    "security-pipeline-stage",
     "security-sagemaker",
     "security-ingest",
     "ingestion-pipeline",
 )
+STAGE = SAGEMAKER
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +79,13 @@ def needs(out: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     bundle = _zone_key(Zone.SCRIPTS, f"ml/{TRAINING_JOB}/sourcedir.tar.gz")
     sm_checkpoint = _zone_key(Zone.SCRIPTS, f"ml/{TRAINING_JOB}/checkpoints/model.ckpt")
     plan = _zone_key(Zone.SCRIPTS, training_plan_key(EXECUTION))
+    transform_plan = _zone_key(Zone.SCRIPTS, training_plan_key(EXECUTION, "transform"))
+    features = _zone_key(Zone.SCRIPTS, f"ml/transform/{EXECUTION}/input/features.csv")
+    scores = _zone_key(Zone.SCRIPTS, f"ml/transform/{EXECUTION}/output/features.csv.out")
     model = _zone_key(Zone.MODELS, f"training-jobs/{TRAINING_JOB}/output/model.tar.gz")
     table = f"{glue}:table/{out['database']}/{PREDICTIONS_TABLE}"
     rows: list[tuple[str, str, str, str]] = []
-    for role in (ETL, EMR, STAGE, SAGEMAKER, LAMBDA):
+    for role in (ETL, EMR, SAGEMAKER, LAMBDA):
         rows += [
             (role, "s3:GetObject", config, "LAKE_CONFIG: the workspace config"),
             (role, "kms:Decrypt", key, "the config object is SSE-KMS"),
@@ -104,6 +111,10 @@ def needs(out: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     rows += [
         (STAGE, "s3:GetObject", _object(out, plan), "train register: reads the plan back"),
         (STAGE, "s3:GetObject", _object(out, model), "train register: the artifact"),
+        (STAGE, "s3:PutObject", _object(out, transform_plan), "transform prepare: the plan"),
+        (STAGE, "s3:PutObject", _object(out, features), "transform prepare: the features"),
+        (STAGE, "s3:GetObject", _object(out, scores), "transform catalog: the job's output"),
+        (STAGE, "sns:Publish", out["alerts_topic_arn"], "report: the alerts that fire"),
         (SAGEMAKER, "s3:GetObject", _object(out, train_input), "the training job's channel"),
         (SAGEMAKER, "s3:PutObject", _object(out, sm_checkpoint), "spot training checkpoints"),
         (SAGEMAKER, "s3:PutObject", _object(out, model), "the training job's output"),
@@ -115,7 +126,7 @@ def must_not(out: dict[str, Any]) -> list[tuple[str, str, str]]:
     """Least privilege: grants no code path needs."""
     glue = f"arn:aws:glue:{REGION}:{ACCOUNT}"
     config = f"arn:aws:s3:::{out['scripts_bucket']}/config/lake.toml"
-    denied = [(role, "s3:PutObject", config) for role in (ETL, EMR, STAGE, SAGEMAKER, LAMBDA)]
+    denied = [(role, "s3:PutObject", config) for role in (ETL, EMR, SAGEMAKER, LAMBDA)]
     denied += [
         (ETL, "s3:PutObject", f"arn:aws:s3:::{out['raw_bucket']}/sales/x.jsonl.gz"),
         (ETL, "s3:PutObject", _object(out, _zone_key(Zone.MODELS, "churn/registry.json"))),
@@ -182,6 +193,17 @@ INTEGRATION_NEEDS = {
         "sagemaker:DescribeTrainingJob",
         "sagemaker:StopTrainingJob",
     ],
+    "sagemaker:createProcessingJob.sync": [
+        "sagemaker:CreateProcessingJob",
+        "sagemaker:DescribeProcessingJob",
+        "sagemaker:StopProcessingJob",
+    ],
+    "sagemaker:createTransformJob.sync": [
+        "sagemaker:CreateTransformJob",
+        "sagemaker:DescribeTransformJob",
+        "sagemaker:StopTransformJob",
+    ],
+    "sagemaker:createModel": ["sagemaker:CreateModel"],
     "sns:publish": ["sns:Publish"],
 }
 
@@ -201,7 +223,13 @@ def _task_resource(state: dict[str, Any], out: dict[str, Any]) -> str:
         assert "jobs/ml/plans/" in p["Key.$"], p  # States.Format over the plan key
         return _object(out, (p["Bucket"], _zone_key(Zone.SCRIPTS, training_plan_key(EXECUTION))[1]))
     if service.startswith("sagemaker:"):
-        return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/{TRAINING_JOB}"
+        noun = {
+            "createTrainingJob": "training-job",
+            "createProcessingJob": "processing-job",
+            "createTransformJob": "transform-job",
+            "createModel": "model",
+        }[service.split(":")[1].removesuffix(".sync")]
+        return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{noun}/{TRAINING_JOB}"
     return p["TopicArn"]
 
 

@@ -282,26 +282,18 @@ def test_train_on_the_aws_profile_submits_a_sagemaker_job(aws_settings, frame) -
     assert summary["TrainingJobName"].startswith("churn-")
 
 
-def test_the_notebooks_stage_is_skipped_on_aws(aws_settings) -> None:  # type: ignore[no-untyped-def]
-    import datetime as dt
-
-    from lakelib.pipeline import run_stage
-
-    result = run_stage("notebooks", dt.date(2026, 3, 1), settings=aws_settings)
-    assert result == {
-        "skipped": "notebooks run locally or in SageMaker Studio, not in the stage job"
-    }
-
-
 # -- the train stage as the daily state machine runs it on AWS --------------------------------
 
 
 def _resolve(parameters: dict, document: dict) -> dict:  # type: ignore[type-arg]
     """Fill a Task's ``"Field.$": "$.a.b"`` parameters from the state input, as Step
-    Functions does (only the plain paths this state uses)."""
+    Functions does (only the plain paths this state uses); other fields stay as they are."""
     request = {}
     for key, path in parameters.items():
-        assert key.endswith(".$") and path.startswith("$."), key
+        if not key.endswith(".$"):
+            request[key] = path
+            continue
+        assert path.startswith("$."), key
         value = document
         for part in path[2:].split("."):
             value = value[part]
@@ -389,14 +381,16 @@ def test_the_train_stage_on_aws_prepares_a_training_job_and_registers_its_model(
     # 2. the state machine's training job, with exactly the parameters its state forwards
     # (the strict request-shape plugin checks them against SageMaker's model).
     request = _resolve(states["train_job"]["Parameters"], {"train": {"plan": plan}})
-    assert request == plan["request"]
+    # The role is the stack's SageMaker role, set by the state machine, not by the plan.
+    assert request == {**plan["request"], "RoleArn": "${sagemaker_role_arn}"}
+    request["RoleArn"] = ROLE  # as Pulumi fills it
     sm = boto3.client("sagemaker", region_name="us-east-1")
     sm.create_training_job(**request)
     artifact = _play_sagemaker(request, tmp_path / "sagemaker")
 
-    # 3. register (the stage job), with the artifact the .sync result names.
-    register_args = states["train_register"]["Parameters"]["Arguments"]
-    assert register_args["--model_artifact.$"] == "$.train.job.artifact"
+    # 3. register (a processing job), with the artifact the .sync result names.
+    register_args = states["train_register"]["Parameters"]["AppSpecification"]
+    assert "'--model_artifact', $.train.job.artifact" in register_args["ContainerArguments.$"]
     registered = run_stage(
         "train",
         tuesday,
@@ -423,3 +417,52 @@ def test_the_train_stage_on_aws_prepares_a_training_job_and_registers_its_model(
     body = s3.get_object(Bucket="lake-scripts", Key="jobs/ml/plans/run-2.json")["Body"].read()
     assert json.loads(body)["due"] is False
     assert states["train_due"]["Default"] == "transform"
+
+    # 4. transform prepare (a processing job): features, the repacked model, the plan.
+    prepared = run_stage(
+        "transform", tuesday, settings=aws_settings, step="prepare", options={"execution": "run-1"}
+    )
+    assert prepared["due"] == 1 and prepared["customers"] > 0
+    key = "jobs/ml/plans/run-1.transform.json"
+    plan = json.loads(s3.get_object(Bucket="lake-scripts", Key=key)["Body"].read())
+    document = {"transform": {"plan": plan}}
+    model = _resolve(states["transform_model"]["Parameters"], document)
+    job = _resolve(states["transform_job"]["Parameters"], document)
+    assert model["ExecutionRoleArn"] == "${sagemaker_role_arn}"
+    model["ExecutionRoleArn"] = ROLE
+    assert model["VpcConfig"] == VPC and model["EnableNetworkIsolation"] is True
+    assert job["TransformOutput"]["KmsKeyId"] == KEY
+    sm.create_model(**model)  # the strict request-shape plugin checks both
+    sm.create_transform_job(**job)
+
+    # What the job writes: customer_id,score per line, from the repacked model's own code.
+    from lakelib.ml._inference import CSV, model_fn, transform
+
+    bucket, _, key = model["PrimaryContainer"]["ModelDataUrl"][len("s3://") :].partition("/")
+    archive = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        tar.extractall(tmp_path / "opt-ml-model", filter="data")
+        assert "code/inference.py" in tar.getnames()
+    loaded = model_fn(str(tmp_path / "opt-ml-model"))
+    source = job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+    bucket, _, prefix = source[len("s3://") :].partition("/")
+    lines = s3.get_object(Bucket=bucket, Key=f"{prefix}features.csv")["Body"].read().splitlines()
+    body = b"\n".join(line.split(b",", 1)[1] for line in lines)  # InputFilter $[1:]
+    scores, _ = transform(body, CSV, CSV, loaded)
+    out = b"\n".join(
+        line.split(b",", 1)[0] + b"," + score
+        for line, score in zip(lines, scores.splitlines(), strict=True)
+    )
+    bucket, _, prefix = job["TransformOutput"]["S3OutputPath"][len("s3://") :].partition("/")
+    s3.put_object(Bucket=bucket, Key=f"{prefix}features.csv.out", Body=out)
+
+    # 5. catalog (a processing job): the scores into curated/predictions, cataloged.
+    s3.create_bucket(Bucket="lake-curated")
+    cataloged = run_stage(
+        "transform", tuesday, settings=aws_settings, step="catalog", options={"execution": "run-1"}
+    )
+    assert cataloged["rows"] == prepared["customers"] == len(lines)
+    partitions = GlueCatalog(aws_settings.database, region="us-east-1").list_partitions(
+        "predictions"
+    )
+    assert [p.values for p in partitions] == [{"year": "2026", "month": "03", "day": "04"}]

@@ -236,7 +236,8 @@ def test_state_machine_export_is_a_closed_graph() -> None:
     machine = to_state_machine(pipeline)
     states = machine["States"]
     assert machine["StartAt"] == "check_run_date"
-    assert states["default_run_date"]["Next"] == "ingest"
+    assert states["default_run_date"]["Next"] == "run_context"
+    assert states["run_context"]["Next"] == "ingest"  # adds the execution's name
     targets = (
         {s.get("Next") for s in states.values()}
         | {c["Next"] for s in states.values() for c in s.get("Choices", []) + s.get("Catch", [])}
@@ -258,7 +259,8 @@ def test_state_machine_export_is_a_closed_graph() -> None:
 
 def test_the_daily_export_trains_with_a_sagemaker_training_job() -> None:
     """Item 5 of issue 13: on AWS ``train`` is a SageMaker training job the state machine
-    waits for, between the stage job's prepare and register steps, skipped when not due."""
+    waits for, between the prepare and register steps (SageMaker processing jobs since
+    issue 14), skipped when not due."""
     import itertools
     import re
 
@@ -276,24 +278,39 @@ def test_the_daily_export_trains_with_a_sagemaker_training_job() -> None:
     assert states["train_register"]["Next"] == states["train_due"]["Default"] == "transform"
     job = states["train_job"]
     assert job["Resource"] == "arn:aws:states:::sagemaker:createTrainingJob.sync"
-    assert set(job["Parameters"]) == {f"{f}.$" for f in TRAINING_REQUEST_FIELDS}
+    # The role is the stack's, never a plan's.
+    assert set(job["Parameters"]) == {
+        f if f == "RoleArn" else f"{f}.$" for f in TRAINING_REQUEST_FIELDS
+    }
+    assert job["Parameters"]["RoleArn"] == "${sagemaker_role_arn}"
     prepare = states["train"]["Parameters"]
-    assert prepare["JobName"] == "${job_pipeline_stage}"
-    assert prepare["Arguments"]["--step"] == "prepare"
-    assert prepare["Arguments"]["--sagemaker_role_arn"] == "${sagemaker_role_arn}"
+    assert states["train"]["Resource"] == "arn:aws:states:::sagemaker:createProcessingJob.sync"
+    assert "'--step', 'prepare'" in prepare["AppSpecification"]["ContainerArguments.$"]
+    assert prepare["RoleArn"] == "${sagemaker_role_arn}"
     assert states["train_plan"]["Parameters"]["Bucket"] == "${scripts_bucket}"
     assert "jobs/ml/plans/" in states["train_plan"]["Parameters"]["Key.$"]
-    assert states["train_register"]["Parameters"]["Arguments"]["--step"] == "register"
+    register = states["train_register"]["Parameters"]["AppSpecification"]
+    assert "'--step', 'register'" in register["ContainerArguments.$"]
     # The only names left for Pulumi to fill are ones it fills (infra/pulumi/README.md).
     placeholders = set(re.findall(r"\$\{([a-z_]+)\}", text))
     assert placeholders == {
         "alerts_topic_arn",
         "crawler_raw",
+        "curated_bucket",
+        "database",
         "ingest_function_arn",
         "job_curate",
-        "job_pipeline_stage",
         "job_sales_clean",
+        "lake_config_uri",
+        "processed_bucket",
+        "query_results_bucket",
+        "raw_bucket",
+        "region",
+        "sagemaker_kms_key_arn",
+        "sagemaker_processing_image",
         "sagemaker_role_arn",
+        "sagemaker_security_group",
+        "sagemaker_subnets",
         "scripts_bucket",
     }
     assert all(

@@ -6,8 +6,8 @@ than created pointing at nothing. lakelib and its dependencies come from the pre
 wheelhouse :class:`~lake_platform.artifacts.Artifacts` uploads; the workspace config from
 ``config/lake.toml`` (``--LAKE_CONFIG``).
 
-With the Step Functions pipeline deployed, the ``pipeline_stage`` job runs the stages that
-have no AWS service of their own (``jobs/pipeline_stage.py --stage train ...``).
+The daily pipeline's stages without a Glue job of their own (train, transform, report,
+notebooks) run on SageMaker (``lake_platform.ml``), not here.
 """
 
 from __future__ import annotations
@@ -84,8 +84,6 @@ class CatalogArgs:
     config_uri: pulumi.Input[str]
     # The Glue 5 wheelhouse (``*.gluewheels.zip``); ``None`` when not built.
     modules_uri: pulumi.Input[str] | None = None
-    # The role of the pipeline's stage job; no role, no job.
-    pipeline_stage_role_arn: pulumi.Input[str] | None = None
     # The Glue NETWORK connection every job runs in (the lake's private subnet).
     connection_name: pulumi.Input[str] | None = None
 
@@ -216,20 +214,11 @@ class Catalog(pulumi.ComponentResource):
                 opts=child,
             )
 
-        self.pipeline_stage_job: pulumi_aws.glue.Job | None = None
-        if args.pipeline_stage_role_arn is not None:
-            self.pipeline_stage_job = self._pipeline_stage_job(
-                name, s, buckets, args.pipeline_stage_role_arn, modules, args.config_uri
-            )
-
         self.register_outputs(
             {
                 "database": self.database.name,
                 "crawlers": {zone: c.name for zone, c in self.crawlers.items()},
                 "jobs": {job: j.name for job, j in self.jobs.items()},
-                "pipeline_stage_job": self.pipeline_stage_job.name
-                if self.pipeline_stage_job
-                else None,
             }
         )
 
@@ -246,73 +235,3 @@ class Catalog(pulumi.ComponentResource):
             opts=ResourceOptions(parent=self),
         )
         return pulumi.Output.concat("s3://", obj.bucket, "/", obj.key)
-
-    def _pipeline_stage_job(
-        self,
-        name: str,
-        s: PlatformSettings,
-        buckets: Mapping[str, pulumi.Input[str]],
-        role_arn: pulumi.Input[str],
-        modules: Mapping[str, pulumi.Input[str]],
-        config_uri: pulumi.Input[str],
-    ) -> pulumi_aws.glue.Job | None:
-        """``pipeline_stage``: one pipeline stage per run, started by the state machine.
-
-        Not a Python shell job: those run Python 3.9 (Glue 3.0) and lakelib needs 3.11, so
-        it is the smallest Glue 5.0 job (two G.1X workers, no auto scaling) whose script
-        never starts Spark. No retries and no bookmarks: the state machine's Retry decides,
-        and a stage is not incremental.
-        """
-        spec = s.pipeline_stage
-        script = s.jobs_dir / spec.script
-        if not script.is_file():
-            pulumi.log.warn(
-                f"pipeline stage job: {script} does not exist; job not created and the "
-                "state machine's ${job_pipeline_stage} stays unfilled",
-                resource=self,
-            )
-            return None
-        arguments: dict[str, pulumi.Input[str]] = {
-            "--job-bookmark-option": "job-bookmark-disable",
-            "--enable-metrics": "true",
-            "--enable-continuous-cloudwatch-log": "true",
-            "--TempDir": pulumi.Output.concat("s3://", buckets["scripts"], "/glue-temp/"),
-            # The names lakelib's aws profile reads, as `--<stack output> value`.
-            "--profile": "aws",
-            "--region": s.region,
-            "--database": s.database,
-            "--raw_bucket": buckets["raw"],
-            "--processed_bucket": buckets["processed"],
-            "--curated_bucket": buckets["curated"],
-            "--scripts_bucket": buckets["scripts"],
-            "--query_results_bucket": buckets["query-results"],
-            "--alerts_topic_arn": s.alerts_topic_arn,
-            "--LAKE_CONFIG": config_uri,
-            **modules,
-            **spec.arguments,
-        }
-        return pulumi_aws.glue.Job(
-            f"{name}-pipeline_stage",
-            name=s.resource_name("pipeline-stage"),
-            description="lakelib daily pipeline: one stage (train, transform, report, notebooks)",
-            role_arn=role_arn,
-            glue_version=s.glue_version,
-            command={
-                "name": "glueetl",
-                "python_version": "3",
-                "script_location": self._upload_script(
-                    name, "pipeline_stage", spec.script, buckets["scripts"]
-                ),
-            },
-            worker_type=spec.worker_type,
-            number_of_workers=spec.workers,
-            max_retries=0,
-            timeout=spec.timeout_minutes,
-            # Stages of two overlapping executions would race on the model registry.
-            execution_property={"max_concurrent_runs": 1},
-            default_arguments=arguments,
-            security_configuration=self.security_configuration.name,
-            connections=self._connections,
-            tags=dict(s.tags),
-            opts=ResourceOptions(parent=self),
-        )

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,11 +66,10 @@ class IngestionArgs:
     config_uri: pulumi.Input[str] = ""
     # Names the state machine definition may refer to as ``${name}`` placeholders.
     definition_values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    # Glue jobs only the state machine starts (not the S3-event workflow), by placeholder
-    # suffix: ``{"pipeline_stage": name}`` fills ``${job_pipeline_stage}``.
-    pipeline_job_names: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     # The alerts topic's key: the state machine's failure step publishes to the topic.
     alerts_key_arn: pulumi.Input[str] | None = None
+    # The subnets the SageMaker jobs it creates must name (the role's create conditions).
+    sagemaker_subnet_ids: Sequence[pulumi.Input[str]] = ()
 
 
 class Ingestion(pulumi.ComponentResource):
@@ -446,10 +445,6 @@ class Ingestion(pulumi.ComponentResource):
                 placeholder_name("glue_job", name=job): glue_job
                 for job, glue_job in args.job_names.items()
             },
-            **{
-                placeholder_name("glue_job", name=job): glue_job
-                for job, glue_job in args.pipeline_job_names.items()
-            },
         }
         keys = list(values)
 
@@ -478,9 +473,6 @@ class Ingestion(pulumi.ComponentResource):
         )
         job_arns: list[Any] = [
             f"{glue_base}:job/{s.resource_name(job.name)}" for job in s.glue_jobs
-        ] + [
-            pulumi.Output.concat(f"{glue_base}:job/", job)
-            for job in args.pipeline_job_names.values()
         ]
         crawler_arns = [
             pulumi.Output.concat(f"{glue_base}:crawler/", crawler)
@@ -574,40 +566,77 @@ class Ingestion(pulumi.ComponentResource):
                     iam.statement(
                         ["s3:GetObject"],
                         [pulumi.Output.concat("arn:aws:s3:::", scripts, "/", TRAINING_PLANS)],
-                        # train_plan: the plan `pipeline_stage --stage train --step prepare`
-                        # wrote (lakelib.ml._sagemaker.training_plan_key).
+                        # train_plan / transform_plan: the plans the prepare steps wrote
+                        # (lakelib.ml._sagemaker.training_plan_key).
                         sid="ReadTrainingPlans",
                     )
                 )
-        if any(u.startswith("sagemaker:createTrainingJob") for u in used):
+        sagemaker = sorted(u for u in used if u.startswith("sagemaker:"))
+        if sagemaker:
+            from lake_platform.security import (
+                SAGEMAKER_CREATE_CONDITIONS,
+                sagemaker_create_conditions,
+            )
+
             sm = f"arn:aws:sagemaker:{s.region}:{s.account_id}"
+            values = args.definition_values
+            actions: list[str] = ["sagemaker:AddTags"]
+            resources: list[str] = []
+            rules: list[str] = []
+            creates: list[dict[str, Any]] = []
+
+            def create(kind: str, noun: str) -> None:
+                # Only with the stack's subnets, security group, isolation and key, as the
+                # SageMaker role's own create statements (FSBP SageMaker rules).
+                action = f"sagemaker:Create{kind}"
+                creates.append(
+                    iam.statement(
+                        [action],
+                        [f"{sm}:{noun}/*"],
+                        sid=f"Create{kind}InTheStacksVpcWithItsKey",
+                        conditions=sagemaker_create_conditions(
+                            SAGEMAKER_CREATE_CONDITIONS[action],
+                            subnet_ids=list(args.sagemaker_subnet_ids),
+                            security_group_ids=[values["sagemaker_security_group"]],
+                            kms_key_arn=values["sagemaker_kms_key_arn"],
+                        ),
+                    )
+                )
+                resources.append(f"{sm}:{noun}/*")
+
+            for kind, noun, rule in (
+                ("TrainingJob", "training-job", "TrainingJobs"),
+                ("ProcessingJob", "processing-job", "ProcessingJobs"),
+                ("TransformJob", "transform-job", "TransformJobs"),
+            ):
+                if any(u.startswith(f"sagemaker:create{kind}") for u in sagemaker):
+                    create(kind, noun)
+                    actions += [f"sagemaker:{v}{kind}" for v in ("Describe", "Stop")]
+                    # The rule Step Functions manages for `.sync` tasks of this kind.
+                    rules.append(
+                        f"arn:aws:events:{s.region}:{s.account_id}:rule/"
+                        f"StepFunctionsGetEventsForSageMaker{rule}Rule"
+                    )
+            if "sagemaker:createModel" in sagemaker:
+                create("Model", "model")
             statements += [
-                iam.statement(
-                    [
-                        "sagemaker:CreateTrainingJob",
-                        "sagemaker:DescribeTrainingJob",
-                        "sagemaker:StopTrainingJob",
-                        "sagemaker:AddTags",
-                    ],
-                    [f"{sm}:training-job/*"],
-                    sid="TrainOnSageMaker",
-                ),
+                *creates,
+                iam.statement(actions, resources, sid="RunSageMakerJobs"),
                 iam.statement(
                     ["iam:PassRole"],
                     [args.definition_values["sagemaker_role_arn"]],
-                    sid="PassTrainingRole",
+                    sid="PassSageMakerRole",
                     conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
                 ),
-                iam.statement(
-                    ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                    # The rule Step Functions manages for `.sync` SageMaker training tasks.
-                    [
-                        f"arn:aws:events:{s.region}:{s.account_id}:rule/"
-                        "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
-                    ],
-                    sid="SyncTrainingJobs",
-                ),
             ]
+            if rules:
+                statements.append(
+                    iam.statement(
+                        ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                        rules,
+                        sid="SyncSageMakerJobs",
+                    )
+                )
         return statements
 
 

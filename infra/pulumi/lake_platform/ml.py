@@ -9,6 +9,15 @@ The notebook instance's kernels get ``LAKE_PROFILE=aws`` and ``LAKE_CONFIG`` nam
 uploaded workspace config (a lifecycle configuration writes them where the Jupyter server
 reads its environment and restarts it), so ``lakelib`` there reads the same ``lake.toml``
 as every job.
+
+With the Step Functions pipeline deployed, its SageMaker processing jobs (the steps around
+the training and transform jobs, the report, the notebooks with papermill) need three
+things here: the entry script ``jobs/pipeline_stage.py`` and the notebooks in the scripts
+bucket (``jobs/notebooks/``), and the processing image: a private ECR repository
+(``<stack>-processing``, immutable tags, scanned on push, KMS-encrypted) whose
+``lakelib-py311`` tag must hold an image with Python 3.11, Jupyter's kernel, papermill and
+matplotlib (e.g. the SageMaker Distribution 2.x CPU image, re-tagged: processing jobs pull
+only from ECR). lakelib itself is installed in the job from the wheelhouse, without an index.
 """
 
 from __future__ import annotations
@@ -18,13 +27,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_aws.ecr
+import pulumi_aws.s3
 import pulumi_aws.sagemaker
 from pulumi import ResourceOptions
 
+from lake_platform.layout import NOTEBOOKS_PREFIX, SCRIPTS_PREFIX
 from lake_platform.settings import PlatformSettings
 
 NOTEBOOK_INSTANCE_TYPE = "ml.t3.medium"
 NOTEBOOK_VOLUME_GB = 20
+# The tag of the processing image the state machine's processing jobs run.
+PROCESSING_IMAGE_TAG = "lakelib-py311"
+STAGE_SCRIPT = "pipeline_stage.py"
 
 
 @dataclass
@@ -39,6 +54,8 @@ class MlArgs:
     data_key_arn: pulumi.Input[str]
     # ``s3://<scripts>/config/lake.toml``.
     config_uri: pulumi.Input[str] = ""
+    # Where the pipeline's processing jobs find their script and notebooks (jobs/ prefix).
+    scripts_bucket: pulumi.Input[str] | None = None
 
 
 def notebook_on_start(config_uri: str) -> str:
@@ -70,6 +87,10 @@ class Ml(pulumi.ComponentResource):
         child = ResourceOptions(parent=self)
         self.notebook = None
         self.domain = None
+        self.processing_image: pulumi.Output[str] | None = None
+        self.processing_repository: pulumi_aws.ecr.Repository | None = None
+        if s.deploys_state_machine and args.scripts_bucket is not None:
+            self._pipeline_jobs(name, args)
         if s.ml_mode == "notebook":
             lifecycle = pulumi_aws.sagemaker.NotebookInstanceLifecycleConfiguration(
                 f"{name}-notebook-env",
@@ -118,5 +139,42 @@ class Ml(pulumi.ComponentResource):
             {
                 "notebook": self.notebook.name if self.notebook else None,
                 "domain_id": self.domain.id if self.domain else None,
+                "processing_image": self.processing_image,
             }
         )
+
+    def _pipeline_jobs(self, name: str, args: MlArgs) -> None:
+        """The processing image's repository, the entry script and the notebooks."""
+        s = args.settings
+        child = ResourceOptions(parent=self)
+        self.processing_repository = pulumi_aws.ecr.Repository(
+            f"{name}-processing",
+            name=s.resource_name("processing"),
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration={"scan_on_push": True},
+            encryption_configurations=[{"encryption_type": "KMS", "kms_key": args.data_key_arn}],
+            tags=dict(s.tags),
+            opts=child,
+        )
+        # The repository URL AWS gives, spelled from its parts (known before the repository).
+        registry = f"{s.account_id}.dkr.ecr.{s.region}.amazonaws.com"
+        self.processing_image = pulumi.Output.concat(
+            registry, "/", self.processing_repository.name, ":", PROCESSING_IMAGE_TAG
+        )
+        uploads = {f"{SCRIPTS_PREFIX}{STAGE_SCRIPT}": s.jobs_dir / STAGE_SCRIPT}
+        notebooks = s.jobs_dir.parent / "notebooks"
+        uploads.update(
+            {f"{NOTEBOOKS_PREFIX}{path.name}": path for path in sorted(notebooks.glob("*.ipynb"))}
+        )
+        for key, path in uploads.items():
+            if not path.is_file():
+                pulumi.log.warn(f"{path} does not exist: not uploaded to {key}", resource=self)
+                continue
+            pulumi_aws.s3.BucketObjectv2(
+                f"{name}-{key.removeprefix(SCRIPTS_PREFIX).replace('/', '-')}",
+                bucket=args.scripts_bucket,
+                key=key,
+                source=pulumi.FileAsset(str(path)),
+                content_type="text/x-python" if key.endswith(".py") else "application/json",
+                opts=child,
+            )

@@ -547,16 +547,6 @@ class Security(pulumi.ComponentResource):
         self._trail(args)
         self.lambda_role = self._role("ingest", "lambda.amazonaws.com", self._lambda_statements())
         self.glue_role = self._role("glue", "glue.amazonaws.com", self._glue_statements())
-        # The pipeline's stage job (train, transform, report, notebooks) is not ETL: it reads
-        # the lake through Athena, writes models, runs and predictions, and publishes alerts,
-        # so it gets its own role instead of widening the Glue ETL role.
-        self.pipeline_stage_role: pulumi_aws.iam.Role | None = None
-        if self._s.deploys_state_machine:
-            self.pipeline_stage_role = self._role(
-                "pipeline-stage",
-                "glue.amazonaws.com",
-                self._pipeline_stage_statements(args.alerts_key_arn),
-            )
         self.emr_ec2_role = self._role("emr-ec2", "ec2.amazonaws.com", self._emr_ec2_statements())
         self.emr_instance_profile = pulumi_aws.iam.InstanceProfile(
             f"{name}-emr-ec2",
@@ -579,7 +569,7 @@ class Security(pulumi.ComponentResource):
             managed=[EMR_SERVICE_POLICY_ARN],
         )
         self.sagemaker_role = self._role(
-            "sagemaker", "sagemaker.amazonaws.com", self._sagemaker_statements()
+            "sagemaker", "sagemaker.amazonaws.com", self._sagemaker_statements(args.alerts_key_arn)
         )
         self.register_outputs(
             {
@@ -1025,84 +1015,6 @@ class Security(pulumi.ComponentResource):
             ),
         ]
 
-    def _pipeline_stage_statements(
-        self, alerts_key_arn: pulumi.Input[str] | None
-    ) -> list[dict[str, Any]]:
-        """What ``lakelib.pipeline.run_stage`` touches on the aws profile, and nothing else."""
-        s, a = self._s, self._arns
-        workgroups = [w for w in ("ml_data", "analytics") if w in s.workgroups]
-        athena = f"arn:aws:athena:{s.region}:{s.account_id}:workgroup"
-        keys: list[Any] = [self._key, *([alerts_key_arn] if alerts_key_arn else [])]
-        return [
-            iam.statement(
-                ["s3:ListBucket", "s3:GetBucketLocation"],
-                [a["processed"], a["curated"], a["scripts"], a["query-results"]],
-                sid="ListLakeBuckets",
-            ),
-            iam.statement(
-                ["s3:GetObject"],
-                [
-                    iam.bucket_objects(a["processed"]),
-                    iam.bucket_objects(a["curated"]),
-                    iam.bucket_objects(a["scripts"], SCRIPTS_PREFIX),
-                ],
-                sid="ReadLakeAndScripts",
-            ),
-            iam.statement(
-                ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                [
-                    iam.bucket_objects(a["scripts"], MODELS_PREFIX),
-                    iam.bucket_objects(a["scripts"], RUNS_PREFIX),
-                    iam.bucket_objects(a["scripts"], "glue-temp/"),
-                    iam.bucket_objects(a["curated"], "predictions/"),
-                    *(iam.bucket_objects(a["query-results"], f"{w}/") for w in workgroups),
-                ],
-                sid="ModelsRunsPredictionsQueryResults",
-            ),
-            iam.statement(
-                list(iam.S3_READ_WRITE_ACTIONS),
-                [iam.bucket_objects(a["scripts"], ML_JOBS_PREFIX)],
-                # train --step prepare: inputs, source bundle and the plan the state machine
-                # reads; train --step register reads the plan back.
-                sid="TrainingInputsAndPlans",
-            ),
-            self._read_config(),
-            iam.statement(
-                list(iam.ATHENA_QUERY_ACTIONS),
-                [f"{athena}/{w}" for w in workgroups],
-                sid="QueryThroughAthena",
-            ),
-            iam.statement(
-                list(iam.GLUE_READ_ACTIONS),
-                iam.glue_catalog_arns(s.region, s.account_id, s.database),
-                sid="ReadCatalog",
-            ),
-            iam.statement(
-                list(iam.GLUE_WRITE_ACTIONS),
-                [
-                    *iam.glue_catalog_arns(s.region, s.account_id, s.database)[:2],
-                    f"arn:aws:glue:{s.region}:{s.account_id}:table/{s.database}/"
-                    f"{PREDICTIONS_TABLE}",
-                ],
-                # transform: creates/updates the predictions table and adds its partitions.
-                sid="CatalogPredictions",
-            ),
-            iam.statement(["sns:Publish"], [s.alerts_topic_arn], sid="PublishAlerts"),
-            iam.statement(
-                ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                self._log_group_arns("/aws-glue/*"),
-                sid="GlueLogs",
-            ),
-            iam.statement(
-                ["logs:AssociateKmsKey"],
-                self._log_group_arns("/aws-glue/*")[:1],
-                sid="EncryptGlueLogs",
-            ),
-            self._metrics("Glue"),
-            *self._glue_in_vpc(),
-            iam.kms_use(keys),
-        ]
-
     def _emr_ec2_statements(self) -> list[dict[str, Any]]:
         s, a = self._s, self._arns
         return [
@@ -1135,15 +1047,23 @@ class Security(pulumi.ComponentResource):
             iam.kms_use([self._key]),
         ]
 
-    def _sagemaker_statements(self) -> list[dict[str, Any]]:
+    def _sagemaker_statements(
+        self, alerts_key_arn: pulumi.Input[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Notebooks and SageMaker jobs, and the daily pipeline's processing jobs (the steps
+        around training and transform, the report with its alerts, the notebooks)."""
         s, a = self._s, self._arns
         ml_workgroup = "ml_data" if "ml_data" in s.workgroups else next(iter(s.workgroups))
+        # Every lake workgroup: ml_data for features, analytics for the daily report, and the
+        # notebooks' default one in the scheduled notebooks run.
+        workgroups = [ml_workgroup, *(w for w in s.workgroups if w != ml_workgroup)]
         sm = f"arn:aws:sagemaker:{s.region}:{s.account_id}"
         role_arn = f"arn:aws:iam::{s.account_id}:role/{s.resource_name('sagemaker')}"
         return [
             iam.statement(
                 ["s3:ListBucket", "s3:GetBucketLocation"],
-                [a["processed"], a["curated"], a["scripts"], a["query-results"]],
+                # raw: listed only (01_explore's zone usage in the scheduled notebooks run).
+                [a["raw"], a["processed"], a["curated"], a["scripts"], a["query-results"]],
                 sid="ListLakeBuckets",
             ),
             iam.statement(
@@ -1161,7 +1081,7 @@ class Security(pulumi.ComponentResource):
                     iam.bucket_objects(a["scripts"], MODELS_PREFIX),
                     iam.bucket_objects(a["scripts"], RUNS_PREFIX),
                     iam.bucket_objects(a["curated"], "predictions/"),
-                    iam.bucket_objects(a["query-results"], f"{ml_workgroup}/"),
+                    *(iam.bucket_objects(a["query-results"], f"{w}/") for w in workgroups),
                 ],
                 sid="ModelsRunsPredictions",
             ),
@@ -1174,13 +1094,29 @@ class Security(pulumi.ComponentResource):
             self._read_config(),
             iam.statement(
                 list(iam.ATHENA_QUERY_ACTIONS),
-                [f"arn:aws:athena:{s.region}:{s.account_id}:workgroup/{ml_workgroup}"],
+                [f"arn:aws:athena:{s.region}:{s.account_id}:workgroup/{w}" for w in workgroups],
                 sid="FeatureQueries",
             ),
             iam.statement(
                 list(iam.GLUE_READ_ACTIONS),
                 iam.glue_catalog_arns(s.region, s.account_id, s.database),
                 sid="ReadCatalog",
+            ),
+            iam.statement(
+                list(iam.GLUE_WRITE_ACTIONS),
+                [
+                    *iam.glue_catalog_arns(s.region, s.account_id, s.database)[:2],
+                    f"arn:aws:glue:{s.region}:{s.account_id}:table/{s.database}/"
+                    f"{PREDICTIONS_TABLE}",
+                ],
+                # The pipeline's transform catalog step (a processing job under this role).
+                sid="CatalogPredictions",
+            ),
+            iam.statement(
+                ["sns:Publish"],
+                [s.alerts_topic_arn],
+                # The pipeline's report step checks the alert rules and publishes what fires.
+                sid="PublishAlerts",
             ),
             *sagemaker_job_statements(
                 sm,
@@ -1203,7 +1139,12 @@ class Security(pulumi.ComponentResource):
                 ],
                 # Only the framework image lakelib trains and serves with (AWS's scikit-learn
                 # repository of this region), or the repositories stack config names.
-                list(sagemaker_image_repositories(s)),
+                [
+                    *sagemaker_image_repositories(s),
+                    # The daily pipeline's processing image (lake_platform.ml).
+                    f"arn:aws:ecr:{s.region}:{s.account_id}:repository/"
+                    f"{s.resource_name('processing')}",
+                ],
                 sid="PullFrameworkImages",
             ),
             iam.statement(
@@ -1213,7 +1154,7 @@ class Security(pulumi.ComponentResource):
             ),
             self._metrics("/aws/sagemaker/*"),
             iam.statement(list(ENI_ACTIONS), ["*"], sid="RunInsideTheVpc"),
-            iam.kms_use([self._key]),
+            iam.kms_use([self._key, *([alerts_key_arn] if alerts_key_arn else [])]),
             # VolumeKmsKeyId: SageMaker attaches the data key to the job's volumes by a grant.
             iam.statement(
                 ["kms:CreateGrant"],

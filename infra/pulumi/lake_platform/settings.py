@@ -99,25 +99,6 @@ class GlueJobSpec:
 
 
 @dataclass(frozen=True)
-class PipelineStageSpec:
-    """The Glue job that runs the daily pipeline's train/transform/report/notebooks stages.
-
-    The Step Functions definition starts it as ``${job_pipeline_stage}`` with ``--stage`` and
-    ``--run_date``; its script is ``<jobs_dir>/pipeline_stage.py``. It is a Glue (Spark)
-    job only for its Python: Glue Python shell offers Python 3.9 at most (Glue 3.0), and
-    lakelib needs 3.11, which Glue 5.0 jobs run. Two G.1X workers are the smallest Glue job.
-    """
-
-    script: str = "pipeline_stage.py"
-    worker_type: str = "G.1X"
-    workers: int = 2
-    timeout_minutes: int = 120
-    # What the stages import beyond lakelib (awswrangler for Athena, lakelib's `aws` extra)
-    # comes from the same wheelhouse as the ETL jobs' (deps/wheelhouse.txt), not an index.
-    arguments: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class EmrSpec:
     """The optional EMR cluster for large ETL, streaming and feature engineering."""
 
@@ -313,7 +294,6 @@ class PlatformSettings:
     wheelhouse: Path | None = None
     lakelib_source: Path = Path("lakelib")
     state_machine_file: Path = Path("state_machine.json")
-    pipeline_stage: PipelineStageSpec = field(default_factory=PipelineStageSpec)
     emr: EmrSpec = field(default_factory=EmrSpec)
     ingest: IngestSpec = field(default_factory=IngestSpec)
     ml_mode: str = "notebook"
@@ -412,15 +392,6 @@ def _glue_jobs(raw: Any) -> tuple[GlueJobSpec, ...]:
             )
         )
     return tuple(jobs)
-
-
-def _pipeline_stage(raw: Any) -> PipelineStageSpec:
-    spec = _dataclass_from(PipelineStageSpec, raw, "pipelineStage")
-    workers = _positive_int(spec.workers, "pipelineStage.workers")
-    if workers < 2:
-        raise PlatformConfigError("pipelineStage.workers must be 2 or more (Glue's minimum)")
-    _positive_int(spec.timeout_minutes, "pipelineStage.timeoutMinutes")
-    return spec
 
 
 def _dataclass_from(cls: type, raw: Any, where: str) -> Any:
@@ -555,7 +526,6 @@ def load_settings(
         state_machine_file=_resolve(
             program_dir, config.get("stateMachineFile"), "state_machine.json"
         ),
-        pipeline_stage=_pipeline_stage(config.get_object("pipelineStage")),
         emr=_dataclass_from(EmrSpec, config.get_object("emr"), "emr"),
         ingest=_dataclass_from(IngestSpec, config.get_object("ingest"), "ingest"),
         ml_mode=ml_mode,
