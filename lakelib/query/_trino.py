@@ -775,10 +775,32 @@ def _date_function(node: exp.Expression) -> exp.Expression | None:
     return None
 
 
+def _decimal_avg(node: exp.Avg, t: Num) -> exp.Expression:
+    """Trino's avg of a decimal(p, s): the sum divided by the count at scale s, rounded half
+    up (DecimalAverageAggregation), as a decimal(p, s); NULL without values."""
+    total = _unscaled(exp.Sum(this=node.this.copy()), Num("decimal", 38, t.scale))
+    hugeint = exp.DataType.build("HUGEINT", dialect=WRITE)
+    count = exp.Count(this=node.this.copy())
+    quotient = _fn(
+        "trino_decimal_quotient",
+        total,
+        exp.Cast(this=count.copy(), to=hugeint),
+        exp.Cast(this=exp.Literal.string("1"), to=hugeint),
+    )
+    text = _fn("trino_scaled_text", quotient, exp.Literal.number(t.scale))
+    typed = exp.Cast(this=text, to=_decimal_type(t))
+    typed.meta["lake_done"] = True
+    empty = exp.EQ(this=count, expression=exp.Literal.number(0))
+    return exp.Case(ifs=[exp.If(this=empty, true=exp.Null())], default=typed)
+
+
 def _avg(node: exp.Expression) -> exp.Expression | None:
     if isinstance(node, exp.Avg) and not node.meta.get("lake_done"):
-        if node.meta.get(AVG_KEY) == "plain":
+        kind = node.meta.get(AVG_KEY)
+        if kind == "plain":
             return None  # typed from the catalog: an integer or double column
+        if isinstance(kind, Num) and not isinstance(node.parent, exp.Window | exp.Filter):
+            return _decimal_avg(node, kind)  # (a window or FILTER keeps the refusal)
         node.set("this", _fn("trino_not_decimal", node.this, exp.Literal.string("avg")))
         node.meta["lake_done"] = True
         return node

@@ -410,13 +410,18 @@ class Facts:
     divisions: tuple[tuple[int, Num, Num], ...] = ()
     # Result columns (position) that are timestamp(0): printed without fraction digits.
     whole_seconds: frozenset[int] = frozenset()
+    # avg calls (number, argument type) over a decimal whose type is certain: exact average.
+    decimal_avgs: tuple[tuple[int, Num], ...] = ()
 
 
 def apply_facts(tree: exp.Expression, facts: Facts) -> None:
     """Mark a fresh copy of the checked tree with :class:`Facts` before it is rewritten."""
+    decimal_avgs = dict(facts.decimal_avgs)
     for number, call in enumerate(tree.find_all(exp.Avg)):
         if number in facts.plain_avgs:
             call.meta[AVG_KEY] = "plain"  # an integer or double column: no decimal check
+        elif number in decimal_avgs:
+            call.meta[AVG_KEY] = decimal_avgs[number]  # Trino's decimal average of this type
     select = tree
     if facts.whole_seconds and isinstance(select, exp.Select):
         for position, item in enumerate(select.expressions):
@@ -499,6 +504,7 @@ def _facts(typed: exp.Expression) -> Facts:
     plain: set[int] = set()
     divided: set[int] = set()
     divisions: list[tuple[int, Num, Num]] = []
+    decimal_avgs: list[tuple[int, Num]] = []
     for scope in traverse_scope(typed):  # innermost first: a node belongs to the first
         for division in scope.expression.find_all(exp.Div):
             number = division.meta.get(DIV_KEY)
@@ -515,14 +521,17 @@ def _facts(typed: exp.Expression) -> Facts:
                 continue
             seen.add(number)
             arg = call.this
-            if (
+            t = _trusted_num(arg, scope.sources)
+            if t is not None and t.kind == "decimal":
+                decimal_avgs.append((number, t))
+            elif (
                 isinstance(arg, exp.Column)
                 and isinstance(scope.sources.get(arg.table), exp.Table)
                 and arg.type is not None
                 and arg.type.this in _NOT_DECIMAL
             ):
                 plain.add(number)
-    return Facts(frozenset(plain), tuple(divisions), _whole_seconds(typed))
+    return Facts(frozenset(plain), tuple(divisions), _whole_seconds(typed), tuple(decimal_avgs))
 
 
 def _literal_precision(node: exp.Expression) -> int | None:

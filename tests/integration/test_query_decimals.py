@@ -65,6 +65,25 @@ def test_sum_of_a_decimal_column_divided_by_a_count(settings: Settings) -> None:
     assert csv == ['"mean"', '"6.68"']
 
 
+def test_avg_of_a_decimal_column_is_a_decimal(settings: Settings) -> None:
+    # aggregate.html / DecimalAverageAggregation: avg of a decimal(p, s) is a decimal(p, s),
+    # rounded half up: (10.00 + 3.35) / 2 = 6.675 -> 6.68 (DuckDB: the double 6.675); no rows
+    # give NULL. Over a window it is still refused.
+    result = run_query(
+        "SELECT avg(price) AS mean, avg(price * 2) AS twice FROM prices", settings=settings
+    )
+    assert result.table.to_pylist() == [{"mean": Decimal("6.68"), "twice": Decimal("13.35")}]
+    empty = run_query("SELECT avg(price) AS mean FROM prices WHERE price > 100", settings=settings)
+    assert empty.table.to_pylist() == [{"mean": None}]
+    grouped = run_query(
+        "SELECT item, avg(price) AS mean FROM prices WHERE price > 5 GROUP BY item",
+        settings=settings,
+    )
+    assert grouped.table.to_pylist() == [{"item": "a", "mean": Decimal("10.00")}]
+    with pytest.raises(QueryError, match="function avg of a decimal is not supported"):
+        run_query("SELECT avg(price) OVER () FROM prices", settings=settings)
+
+
 def test_a_subquery_decimal_column_is_still_refused(settings: Settings) -> None:
     # A subquery's column is typed by sqlglot, not the catalog: not trusted to be exact.
     with pytest.raises(QueryError, match="division of a decimal column is not supported"):
