@@ -1200,7 +1200,11 @@ REWRITES: tuple[Rewrite, ...] = (
         "a[i] past the end or a missing map key is an error; element_at(a, 0) is an error",
         _subscript,
     ),
-    Rewrite("avg", "avg of a decimal is a decimal (refused: DuckDB answers a double)", _avg),
+    Rewrite(
+        "avg",
+        "avg of a decimal(p, s) is a decimal(p, s), half up; refused where the type is unsure",
+        _avg,
+    ),
     Rewrite("hamming_distance", "differing positions", _simple("hamming_distance", "hamming")),
     Rewrite("codepoint", "codepoint(c) is the Unicode code point", _simple("codepoint", "unicode")),
     *(
