@@ -476,6 +476,7 @@ def load_settings(
         raise PlatformConfigError(
             "sagemakerStudio.enabled and mlMode: domain both create a Studio domain: use one"
         )
+
     object_lock = _dataclass_from(ObjectLockSpec, config.get_object("objectLock"), "objectLock")
     if object_lock.mode not in {"GOVERNANCE", "COMPLIANCE"}:
         raise PlatformConfigError(
