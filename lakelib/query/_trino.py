@@ -1020,6 +1020,51 @@ def _zones(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
+# aggregate.html: listagg's output may not pass 1,048,576 bytes (ON OVERFLOW ERROR, the
+# default); DuckDB's string_agg has no limit.
+_LISTAGG_LIMIT = 1_048_576
+
+
+def _listagg(tree: exp.Expression) -> exp.Expression:
+    """listagg: an empty separator by default (sqlglot would write ','), the overflow error
+    at Trino's limit; ON OVERFLOW TRUNCATE and window frames are refused."""
+    calls = [
+        n
+        for n in tree.find_all(exp.GroupConcat)
+        if n.meta.get(NAME_KEY) == "listagg" and not n.meta.get("lake_done")
+    ]
+    for node in calls:
+        overflow = node.args.get("on_overflow")
+        if overflow is not None and not isinstance(overflow, exp.Var | exp.Literal):
+            raise QueryError(
+                "function listagg is not supported by the local engine with ON OVERFLOW TRUNCATE"
+            )
+        node.set("on_overflow", None)
+        if node.args.get("separator") is None:
+            node.set("separator", exp.Literal.string(""))
+        node.meta["lake_done"] = True
+        outer: exp.Expression = node
+        while isinstance(outer.parent, exp.Filter | exp.WithinGroup):
+            outer = cast(exp.Expression, outer.parent)
+        if isinstance(outer.parent, exp.Window):
+            raise QueryError("function listagg does not support window frames (Trino neither)")
+        too_long = exp.GT(
+            this=_fn("strlen", outer.copy()),  # bytes of the UTF-8 text
+            expression=exp.Literal.number(_LISTAGG_LIMIT),
+        )
+        failure = _fn(
+            "error",
+            exp.Literal.string(
+                f"Concatenated string has the length in bytes larger than {_LISTAGG_LIMIT}"
+            ),
+        )
+        checked = exp.Case(ifs=[exp.If(this=too_long, true=failure)], default=outer.copy())
+        if outer is tree:
+            return checked
+        outer.replace(checked)
+    return tree
+
+
 REWRITES: tuple[Rewrite, ...] = (
     Rewrite(
         "edge-case guards",
@@ -1390,6 +1435,7 @@ def rewrite(tree: exp.Expression) -> exp.Expression:
     name_columns(tree)
     annotate(tree)
     tree = _zones(tree)
+    tree = _listagg(tree)
     nodes: list[exp.Expression] = [cast(exp.Expression, n) for n in tree.walk(bfs=False)]
     for node in reversed(nodes):
         for fix in REWRITES:

@@ -575,6 +575,23 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         "AS t(x, customer, id, channel)",
         [("c2", None, 2, 7, None)],
     ),
+    # aggregate.html's listagg examples: ordered, grouped, filtered (NULL for a group with
+    # nothing left), and the empty string as the default separator.
+    (
+        "listagg",
+        "SELECT listagg(value, ',') WITHIN GROUP (ORDER BY value), "
+        "listagg(value) WITHIN GROUP (ORDER BY value DESC) FROM (VALUES 'a', 'c', 'b') t(value)",
+        [("a,b,c", "cba")],
+    ),
+    (
+        "listagg grouped and filtered",
+        "SELECT country, listagg(city, ',') WITHIN GROUP (ORDER BY population DESC) "
+        "FILTER (WHERE population >= 10000000) FROM (VALUES ('India', 'Bangalore', 13700000), "
+        "('India', 'Chennai', 12200000), ('India', 'Ranchi', 1547000), "
+        "('Austria', 'Vienna', 1897000), ('Poland', 'Warsaw', 1765000)) "
+        "t(country, city, population) GROUP BY country ORDER BY country",
+        [("Austria", None), ("India", "Bangalore,Chennai"), ("Poland", None)],
+    ),
     # window.html: nth_value counts from 1; past the window's end it is NULL.
     (
         "nth_value",
@@ -1275,6 +1292,17 @@ TYPING_ERRORS = [
     ("SELECT to_iso8601(now())", "function to_iso8601 is not supported by the local engine"),
     # md5 and the other digests take varbinary only (DuckDB would hash the text).
     ("SELECT md5('abc')", "Unexpected parameters (varchar) for function md5"),
+    # aggregate.html: listagg fails past 1,048,576 bytes (ON OVERFLOW ERROR, the default).
+    (
+        "SELECT listagg(x) WITHIN GROUP (ORDER BY x) FROM (SELECT lpad('', 1000, 'x') || "
+        "CAST(n AS VARCHAR) AS x FROM UNNEST(sequence(1, 1100)) AS t(n))",
+        "Concatenated string has the length in bytes larger than 1048576",
+    ),
+    (
+        "SELECT listagg(v, ',' ON OVERFLOW TRUNCATE '..' WITH COUNT) WITHIN GROUP (ORDER BY v) "
+        "FROM (VALUES 'a') t(v)",
+        "function listagg is not supported by the local engine with ON OVERFLOW TRUNCATE",
+    ),
     (
         "SELECT parse_datetime('2024-01-05 13:04 +0100', 'yyyy-MM-dd HH:mm Z')",
         "function parse_datetime is not supported by the local engine with a zone",
