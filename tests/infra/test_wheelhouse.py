@@ -38,7 +38,7 @@ def test_glue_jobs_reference_only_objects_pulumi_uploads(platform: Platform) -> 
     uploaded = _uploaded(platform)
     buckets = {o.inputs["bucket"] for o in platform.of_type("aws:s3/bucket:Bucket")}
     jobs = platform.of_type(JOB)
-    assert len(jobs) == 3
+    assert len(jobs) == 2  # sales_clean, curate: the pipeline's other stages run on SageMaker
     for job in jobs:
         inputs = job.inputs
         args = inputs["defaultArguments"]
