@@ -58,7 +58,7 @@ test: install browser $(NODE_TOOLS)
 lint: install
 	$(BIN)/ruff check lakelib tests bench jobs infra
 	$(BIN)/ruff format --check lakelib tests bench jobs infra
-	$(BIN)/mypy lakelib
+	$(BIN)/mypy --strict lakelib
 
 format: install
 	$(BIN)/ruff format lakelib tests bench jobs infra

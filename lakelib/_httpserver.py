@@ -299,7 +299,8 @@ def _channel_class(owner: LocalServer) -> type:
     from waitress.channel import HTTPChannel
     from waitress.task import ErrorTask
 
-    class _ErrorTask(ErrorTask):
+    # waitress ships no type information: its classes are Any to mypy.
+    class _ErrorTask(ErrorTask):  # type: ignore[misc]
         def execute(self) -> None:
             request = self.request
             error = request.error
@@ -330,7 +331,7 @@ def _channel_class(owner: LocalServer) -> type:
             # The client may still be sending the body we refused: drain it before closing.
             self.channel.linger = True
 
-    class _Channel(HTTPChannel):
+    class _Channel(HTTPChannel):  # type: ignore[misc]
         """waitress's channel with our error answers and a lingering close after them.
 
         Closing a socket that still has unread input sends a reset, and the client's stack
@@ -376,7 +377,8 @@ def _channel_class(owner: LocalServer) -> type:
 
         def handle_read(self) -> None:
             if not self._linger_until:
-                return super().handle_read()
+                super().handle_read()
+                return
             try:
                 data = self.socket.recv(65536)
             except OSError:

@@ -21,6 +21,7 @@ from typing import Any
 from lakelib._stamps import utc_now
 from lakelib.catalog._base import partition_values
 from lakelib.catalog._model import (
+    Column,
     ConcurrentUpdateError,
     Partition,
     PartitionFilter,
@@ -105,7 +106,9 @@ def storage_descriptor(table: Table, location: str | None = None) -> dict[str, A
     }
 
 
-def table_input(table: Table, version: int, changed_at: str, changes: Sequence[str]) -> dict:
+def table_input(
+    table: Table, version: int, changed_at: str, changes: Sequence[str]
+) -> dict[str, Any]:
     """Glue ``TableInput`` for a table at one schema version."""
     params = dict(table.parameters)
     params.update(
@@ -130,9 +133,7 @@ def table_input(table: Table, version: int, changed_at: str, changes: Sequence[s
     return data
 
 
-def _columns(descriptor: Mapping[str, Any]) -> tuple:
-    from lakelib.catalog._model import Column
-
+def _columns(descriptor: Mapping[str, Any]) -> tuple[Column, ...]:
     return tuple(
         Column(c["Name"], c["Type"], c.get("Comment", "")) for c in descriptor.get("Columns", [])
     )

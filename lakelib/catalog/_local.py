@@ -211,7 +211,7 @@ class LocalCatalog:
 
     # -- tables ----------------------------------------------------------------------------
 
-    def _row_to_table(self, row: sqlite3.Row | tuple) -> Table:
+    def _row_to_table(self, row: sqlite3.Row | tuple[Any, ...]) -> Table:
         name, columns, keys, location, classification, compression, params, desc, version = row
         try:
             return Table(

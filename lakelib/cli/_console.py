@@ -35,7 +35,7 @@ class _PipeFriendlyConsole(Console):
 
     @property
     def size(self) -> ConsoleDimensions:
-        dims = Console.size.fget(self)  # type: ignore[attr-defined]
+        dims: ConsoleDimensions = Console.size.fget(self)  # type: ignore[attr-defined]
         if self._width is None and not self.is_terminal and "COLUMNS" not in os.environ:
             return ConsoleDimensions(PIPE_WIDTH, dims.height)
         return dims

@@ -26,7 +26,6 @@ from lakelib.monitor._records import (
     StageRecord,
     load_run,
     recent_runs,
-    utc_now,
 )
 
 __all__ = [
@@ -49,5 +48,4 @@ __all__ = [
     "load_run",
     "metrics_namespace",
     "recent_runs",
-    "utc_now",
 ]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lakelib._stamps import short_tag
+from lakelib._stamps import short_tag, utc_now
 from lakelib.config import Settings, Zone, get_settings
 from lakelib.errors import ConfigError, LakeError, ValidationError
 from lakelib.monitor import (
@@ -31,7 +31,6 @@ from lakelib.monitor import (
     StageRecord,
     load_run,
     metrics_namespace,
-    utc_now,
 )
 from lakelib.report import Alert, alert_sinks, evaluate, load_rules
 from lakelib.storage import Store

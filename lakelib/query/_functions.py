@@ -72,7 +72,9 @@ class LakeTrino(Trino):
             any_token: bool = False,
         ) -> exp.Expr | None:
             token = self._curr
-            result = super()._parse_function_call(functions, anonymous, optional_parens, any_token)
+            result: exp.Expr | None = super()._parse_function_call(
+                functions, anonymous, optional_parens, any_token
+            )
             node = result
             # A call followed by OVER / FILTER / IGNORE NULLS comes back wrapped.
             while isinstance(node, _WRAPPERS):

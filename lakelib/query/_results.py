@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -36,6 +36,9 @@ from lakelib import _stamps as stamps
 from lakelib.config import Settings, Zone
 from lakelib.errors import LakeError, NotFoundError, QueryError, StorageError
 from lakelib.storage import Store
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PRICE_PER_TB_USD = 5.0
 _TB = 10**12
@@ -488,11 +491,11 @@ class QueryResult:
     def output_location(self) -> str:
         return self.record.output_location
 
-    def to_pandas(self) -> Any:
-        return self.table.to_pandas()
+    def to_pandas(self) -> pd.DataFrame:
+        return cast("pd.DataFrame", self.table.to_pandas())
 
     @property
-    def df(self) -> Any:
+    def df(self) -> pd.DataFrame:
         return self.to_pandas()
 
     def head(self, n: int) -> pa.Table:

@@ -23,7 +23,7 @@ from typing import Any, cast
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
-from sqlglot.tokens import TokenType
+from sqlglot.tokenizer_core import TokenType
 
 from lakelib.errors import QueryError
 from lakelib.query._functions import NAME_KEY, LakeTrino, check_calls
