@@ -4,9 +4,10 @@ What it decides, and why (``lake crawl --explain`` prints each decision):
 
 - **Tables.** Each folder directly under a zone is a table: ``raw/sales`` is ``raw_sales``,
   ``processed/sales_clean`` and ``curated/customer_aggregates`` keep their names,
-  ``quarantine/sales_clean`` is ``sales_clean_quarantine``. A folder whose name is not a valid
-  lake name is reported and skipped. Files and folders whose names start with ``.`` or ``_``
-  (Spark's ``_SUCCESS``, temp files) are ignored.
+  ``quarantine/sales_clean`` is ``quarantine_sales_clean`` (the prefixes are
+  ``lakelib/layout.toml``'s, which the stack's Glue crawlers use too). A folder whose name
+  is not a valid lake name is reported and skipped. Files and folders whose names start
+  with ``.`` or ``_`` (Spark's ``_SUCCESS``, temp files) are ignored.
 - **Partitions.** ``key=value`` folders are partitions, keys typed ``string`` as Glue does.
   A folder without ``=`` is reported and its files skipped; when files sit under different
   key layouts, the layout holding most files wins and the others are reported.
@@ -59,6 +60,7 @@ from lakelib.catalog._infer import (
 from lakelib.catalog._model import Column, ConcurrentUpdateError, Table
 from lakelib.catalog._types import parquet_reads_as, parse, render, widen
 from lakelib.config import Settings, Zone, get_settings
+from lakelib.config._layout import table_prefix
 from lakelib.errors import CatalogError, ConfigError, InvalidNameError, LakeError
 from lakelib.storage import (
     ObjectInfo,
@@ -78,17 +80,10 @@ def table_name_for(zone: Zone | str, folder: str) -> str:
     """The catalog table a zone folder becomes.
 
     >>> table_name_for("raw", "sales"), table_name_for("quarantine", "sales_clean")
-    ('raw_sales', 'sales_clean_quarantine')
+    ('raw_sales', 'quarantine_sales_clean')
     """
     validate_name(folder, "table folder")
-    zone = Zone(zone)
-    if zone is Zone.RAW:
-        name = f"raw_{folder}"
-    elif zone is Zone.QUARANTINE:
-        name = f"{folder}_quarantine"
-    else:
-        name = folder
-    return validate_name(name, "table")
+    return validate_name(table_prefix(Zone(zone).value) + folder, "table")
 
 
 @dataclass
@@ -289,11 +284,8 @@ def _crawl_folder(
 
 
 def _naming_reason(zone: Zone) -> str:
-    if zone is Zone.RAW:
-        return " (raw zone tables are prefixed raw_)"
-    if zone is Zone.QUARANTINE:
-        return " (quarantine tables are suffixed _quarantine)"
-    return ""
+    prefix = table_prefix(zone.value)
+    return f" ({zone.value} zone tables are prefixed {prefix})" if prefix else ""
 
 
 def _scan_table(

@@ -22,3 +22,13 @@ def placeholder(kind: str, **names: str) -> str:
     """A Step Functions placeholder, e.g. ``placeholder("glue_job", name="curate")`` is
     ``${job_curate}``."""
     return "${" + str(shared_layout()["placeholders"][kind]).format(**names) + "}"
+
+
+def table_prefix(zone: str) -> str:
+    """The catalog-name prefix of a zone's tables (``raw_``, ``quarantine_``, or none)."""
+    return str(shared_layout()["table_prefixes"].get(zone, ""))
+
+
+def raw_bucket_prefix(name: str) -> str:
+    """A prefix the ingestion Lambda keeps in the raw bucket (``lambda_quarantine`` ...)."""
+    return str(shared_layout()["raw_bucket"][name])

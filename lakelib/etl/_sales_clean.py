@@ -34,6 +34,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from lakelib.config import Settings, Zone, get_settings
+from lakelib.config._layout import table_prefix
 from lakelib.errors import EtlError
 from lakelib.etl._batch import Batch
 from lakelib.etl._index import IdIndex
@@ -126,7 +127,7 @@ def run_sales_clean(
     on_step:
         called with a short message as the run progresses (the CLI's progress display).
     register:
-        register ``sales_clean`` and ``sales_clean_quarantine`` and their partitions in the
+        register ``sales_clean`` and ``quarantine_sales_clean`` and their partitions in the
         catalog.
 
     Returns
@@ -233,7 +234,7 @@ def run_sales_clean(
             if batch.quarantine_schema is not None:
                 register_table(
                     batch.quarantine_schema,
-                    table=f"{table}_quarantine",
+                    table=table_prefix(Zone.QUARANTINE.value) + table,
                     zone=Zone.QUARANTINE,
                     folder=table,
                     keys=DATE_KEYS,

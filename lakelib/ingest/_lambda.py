@@ -19,6 +19,7 @@ from http import HTTPStatus
 from typing import Any
 
 from lakelib.config import Settings, load_settings
+from lakelib.config._layout import raw_bucket_prefix
 from lakelib.errors import ConfigError
 
 log = logging.getLogger("lakelib.ingest.lambda")
@@ -93,9 +94,11 @@ def _settings(env: dict[str, str]) -> Settings:
     if not bucket:
         raise ConfigError("S3_RAW_BUCKET is not set")
     if not env.get("LAKE_PROCESSED_BUCKET"):
-        env.setdefault("LAKE_QUARANTINE_URI", f"s3://{bucket}/_quarantine/")
+        env.setdefault(
+            "LAKE_QUARANTINE_URI", f"s3://{bucket}/{raw_bucket_prefix('lambda_quarantine')}"
+        )
     if not env.get("LAKE_SCRIPTS_BUCKET"):
-        env.setdefault("LAKE_RUNS_URI", f"s3://{bucket}/_lakelib/runs/")
+        env.setdefault("LAKE_RUNS_URI", f"s3://{bucket}/{raw_bucket_prefix('lambda_state')}runs/")
     return load_settings(profile="aws", env=env, require_config=True)
 
 

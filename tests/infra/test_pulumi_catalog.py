@@ -5,6 +5,8 @@ from __future__ import annotations
 from lake_platform.catalog import glue_version_ok
 from pulumi_harness import Platform
 
+from lakelib.catalog._crawler import table_name_for
+
 JOB = "aws:glue/job:Job"
 CRAWLER = "aws:glue/crawler:Crawler"
 OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
@@ -25,12 +27,26 @@ def test_crawlers_cover_raw_processed_quarantine_and_curated(platform: Platform)
     (target,) = crawlers["catalog-processed"]["s3Targets"]
     assert target["path"] == f"s3://{processed}/"
     assert target["exclusions"] == ["quarantine/**"]
-    (quarantine,) = crawlers["catalog-quarantine"]["s3Targets"]
-    assert quarantine["path"] == f"s3://{processed}/quarantine/"
+    # The ETL's rejects beside processed data, and what the ingestion Lambda refused in raw.
+    quarantine = [t["path"] for t in crawlers["catalog-quarantine"]["s3Targets"]]
+    assert quarantine == [
+        f"s3://{processed}/quarantine/",
+        f"s3://{platform.outputs['raw_bucket']}/_quarantine/",
+    ]
     assert crawlers["catalog-quarantine"]["tablePrefix"] == "quarantine_"
     for inputs in crawlers.values():
         assert inputs["databaseName"] == "data_lake_db"
         assert inputs["schemaChangePolicy"]["updateBehavior"] == "UPDATE_IN_DATABASE"
+
+
+def test_crawlers_name_tables_as_lake_crawl_does(platform: Platform) -> None:
+    """A notebook or query names a table the same on both profiles: what `lake crawl` calls
+    a zone's folder is what the stack's crawler of that zone creates (prefix + folder)."""
+    crawlers = {c.name: c.inputs for c in platform.of_type(CRAWLER)}
+    for zone in ("raw", "processed", "quarantine", "curated"):
+        prefix = crawlers[f"catalog-{zone}"].get("tablePrefix") or ""
+        assert prefix + "sales_clean" == table_name_for(zone, "sales_clean"), zone
+    assert table_name_for("quarantine", "raw_sales") == "quarantine_raw_sales"
 
 
 def test_glue_jobs_have_the_design_settings(platform: Platform) -> None:

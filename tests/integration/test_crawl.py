@@ -181,7 +181,7 @@ def test_first_crawl_finds_tables_types_and_partitions(lake: Lake) -> None:
         "raw_sales": "created",
         "sales_clean": "created",
         "customer_aggregates": "created",
-        "sales_clean_quarantine": "created",
+        "quarantine_sales_clean": "created",
     }
     catalog = lake.catalog
     raw_sales = catalog.get_table("raw_sales")
@@ -236,8 +236,8 @@ def test_first_crawl_finds_tables_types_and_partitions(lake: Lake) -> None:
         aggregates.partition_keys == ()
         and types(lake, "customer_aggregates")["products"] == "array<string>"
     )
-    assert "reason" in types(lake, "sales_clean_quarantine")
-    assert catalog.get_table("sales_clean_quarantine").location == lake.store("quarantine").url(
+    assert "reason" in types(lake, "quarantine_sales_clean")
+    assert catalog.get_table("quarantine_sales_clean").location == lake.store("quarantine").url(
         "sales_clean"
     )
 

@@ -97,7 +97,7 @@ def test_unvalidated_landing_etl_matches_the_manifest(
         assert len(list(folder.glob("*.snappy.parquet"))) == 1
 
     catalog = open_catalog()
-    assert {"sales_clean", "sales_clean_quarantine"} <= {t.name for t in catalog.list_tables()}
+    assert {"sales_clean", "quarantine_sales_clean"} <= {t.name for t in catalog.list_tables()}
     assert catalog.get_table("sales_clean").partition_keys == ("year", "month", "day")
     assert len(catalog.list_partitions("sales_clean")) == len(days)
     assert catalog.get_table("sales_clean").column("amount").type == "double"

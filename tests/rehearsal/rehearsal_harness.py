@@ -2221,7 +2221,7 @@ def land_history(stack: Stack, samples: Path, *, sales: bool = True) -> None:
             ingest("sales", sales_file(samples, day), run_date=landing_time(day), settings=settings)
         if sales:
             # The crawlers are not played (moto's create no tables): the quarantine table
-            # 01_explore reads (raw_sales_quarantine) is cataloged as `lake crawl quarantine`
+            # 01_explore reads (quarantine_raw_sales) is cataloged as `lake crawl quarantine`
             # names it, once, for the scheduled notebooks run.
             from lakelib.catalog import crawl
             from lakelib.config import Zone

@@ -182,7 +182,7 @@ def test_table_names_follow_the_zone() -> None:
     assert table_name_for("raw", "sales") == "raw_sales"
     assert table_name_for("processed", "sales_clean") == "sales_clean"
     assert table_name_for("curated", "customer_aggregates") == "customer_aggregates"
-    assert table_name_for("quarantine", "sales_clean") == "sales_clean_quarantine"
+    assert table_name_for("quarantine", "sales_clean") == "quarantine_sales_clean"
     with pytest.raises(InvalidNameError):
         table_name_for("raw", "Sales-Data")
 

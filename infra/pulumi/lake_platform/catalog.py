@@ -22,21 +22,28 @@ import pulumi_aws.glue
 import pulumi_aws.s3
 from pulumi import ResourceOptions
 
-from lake_platform.layout import QUARANTINE_PREFIX, SCRIPTS_PREFIX
+from lake_platform.layout import (
+    LAMBDA_QUARANTINE_PREFIX,
+    LAMBDA_STATE_PREFIX,
+    QUARANTINE_PREFIX,
+    SCRIPTS_PREFIX,
+    TABLE_PREFIXES,
+)
 from lake_platform.settings import PlatformSettings
 
 MIN_GLUE_VERSION = (4, 0)
 
-# Crawled zones: (bucket zone, prefix inside it, table prefix, exclusions).
+# Crawled zones: zone -> its targets (bucket, prefix inside it, exclusions). Each crawler
+# names tables with the zone's prefix from lakelib/layout.toml, as `lake crawl` does.
 # Quarantine lives inside the processed bucket (lakelib's AWS layout) and gets its own
-# crawler so rejected rows never become columns of the clean tables.
-CRAWLED_ZONES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
-    # The ingestion Lambda keeps rejects and its state under `_`-prefixed folders of raw.
-    ("raw", "", "raw_", ("_quarantine/**", "_lakelib/**")),
-    ("processed", "", "", (f"{QUARANTINE_PREFIX}**",)),
-    ("quarantine", QUARANTINE_PREFIX, "quarantine_", ()),
-    ("curated", "", "", ()),
-)
+# crawler so rejected rows never become columns of the clean tables; it also reads what the
+# ingestion Lambda refused, which the Lambda keeps under a `_`-prefixed folder of raw.
+CRAWLED_ZONES: dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
+    "raw": (("raw", "", (f"{LAMBDA_QUARANTINE_PREFIX}**", f"{LAMBDA_STATE_PREFIX}**")),),
+    "processed": (("processed", "", (f"{QUARANTINE_PREFIX}**",)),),
+    "quarantine": (("processed", QUARANTINE_PREFIX, ()), ("raw", LAMBDA_QUARANTINE_PREFIX, ())),
+    "curated": (("curated", "", ()),),
+}
 
 CRAWLER_CONFIGURATION = json.dumps(
     {
@@ -129,19 +136,19 @@ class Catalog(pulumi.ComponentResource):
         )
 
         self.crawlers: dict[str, pulumi_aws.glue.Crawler] = {}
-        for zone, prefix, table_prefix, exclusions in CRAWLED_ZONES:
-            bucket = buckets["processed" if zone == "quarantine" else zone]
+        for zone, targets in CRAWLED_ZONES.items():
             self.crawlers[zone] = pulumi_aws.glue.Crawler(
                 f"{name}-{zone}",
                 name=s.resource_name(f"{zone}-crawler"),
                 database_name=self.database.name,
                 role=args.glue_role_arn,
-                table_prefix=table_prefix or None,
+                table_prefix=TABLE_PREFIXES.get(zone) or None,
                 s3_targets=[
                     {
-                        "path": pulumi.Output.concat("s3://", bucket, "/", prefix),
+                        "path": pulumi.Output.concat("s3://", buckets[bucket], "/", prefix),
                         "exclusions": list(exclusions) or None,
                     }
+                    for bucket, prefix, exclusions in targets
                 ],
                 # Built-in classifiers cover the lake's formats: JSON lines (raw, gzip),
                 # CSV and Parquet. Schema changes update the table; deletions are logged.

@@ -38,6 +38,11 @@ ML_JOBS_PREFIX = _SCRIPTS["ml_jobs"]  # training inputs, bundles, plans, checkpo
 NOTEBOOKS_PREFIX = _SCRIPTS["notebooks"]  # the notebooks the processing jobs run
 ETL_STATE_PREFIX = _SCRIPTS["etl_state"]  # per-job locks, checkpoints, run records
 
+# zone -> prefix of its catalog table names (raw_, quarantine_): the crawlers' table_prefix
+TABLE_PREFIXES: dict[str, str] = {k: str(v) for k, v in _LAYOUT["table_prefixes"].items()}
+LAMBDA_QUARANTINE_PREFIX = str(_LAYOUT["raw_bucket"]["lambda_quarantine"])  # Lambda's rejects
+LAMBDA_STATE_PREFIX = str(_LAYOUT["raw_bucket"]["lambda_state"])  # Lambda's landing state
+
 
 def placeholder_name(kind: str, **names: str) -> str:
     """The name inside a ``${...}`` placeholder: ``placeholder_name("glue_job", name="curate")``
