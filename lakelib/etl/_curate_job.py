@@ -465,13 +465,14 @@ class _Curate:
                 days = self.spark.read.parquet(self.curated.url("daily_sales")).limit(0)
             self._write_days(days, changed, full=False)
             self._count_days()
-            # The data's last event date: daily_sales has a row for every day with sales.
-            last = max(existing_partitions(self.curated, "daily_sales"))
-            as_of = (
-                self.spark.read.parquet(self.curated.url(f"daily_sales/{last}"))
-                .select(F.max("event_date"))
-                .first()
-            )
+            # The data's last event date, as a full recompute takes it (as_of_date over
+            # sales_clean): from sales_clean's last day, listed before this run wrote
+            # anything. Not from a listing of what this run just wrote: a writer whose
+            # listing lags its writes (an S3 mirror, a Hadoop committer's staging) would
+            # see yesterday's last day.
+            last_day = self._sales([max(now)])
+            assert last_day is not None
+            as_of = last_day.select(F.max("event_date")).first()
             as_of_frame = self.spark.createDataFrame([(as_of[0] if as_of else None,)], "as_of date")
 
             sales = self._sales()
