@@ -185,6 +185,16 @@ def all_nullable(frame: DataFrame) -> DataFrame:
         return Frame(spark._jsparkSession.createDataFrame(frame._jdf.rdd(), schema), spark)
 
 
+def _state_usable(state: CurateState, settings: Settings, curated: Store) -> bool:
+    """Whether an incremental run can trust ``state``: every curated table is there and
+    every key index generation it names (someone may have deleted either)."""
+    if not _curated_tables_present(curated):
+        return False
+    runs = settings.store(Zone.RUNS)
+    have = set(runs.folders(f"{state_prefix()}/keys/"))
+    return {entry["keys"] for entry in state.days.values()} <= have
+
+
 def _keep(frame: DataFrame) -> DataFrame:
     """``frame`` computed now and kept: it reads the table it is about to replace."""
     if (frame.sparkSession.sparkContext.master or "").startswith("local"):
@@ -254,7 +264,8 @@ def run_curate(
         if not now:
             raise EtlError(f"nothing to curate: {source_table} is empty (run it first)")
         state = None if full else read_state(settings, source_table)
-        if state is not None and not _curated_tables_present(curated):
+        if state is not None and not _state_usable(state, settings, curated):
+            step("curate: a curated table or curate's key index is missing: recomputing all")
             state = None
         if state is None:
             run.mode = "full"

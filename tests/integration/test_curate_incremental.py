@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +143,8 @@ def test_incremental_curate_writes_what_a_full_recompute_writes(
     assert rows(spark, lake_home) == incremental_rows
     assert snapshot(lake_home) == incremental_files
     assert full.tables == runs[-1].tables
+
+    # A lost key index (or curated table) is noticed: the next run recomputes all.
+    shutil.rmtree(lake_home / "runs" / "etl" / "curate" / "state" / "keys")
+    again = run_curate()
+    assert again.mode == "full" and snapshot(lake_home) == incremental_files
