@@ -60,18 +60,6 @@ LOCAL_CONF: Mapping[str, str] = {
 # The JVM's console logging for local sessions (see the file): silent unless debugging.
 _LOG4J2 = "-Dlog4j2.configurationFile=" + Path(__file__).with_name("log4j2.properties").as_uri()
 
-# Native memory of the local JVM, beside its heap (capped by spark.driver.memory):
-# - a thread that reads a file into a heap buffer through a channel gets a temporary direct
-#   buffer as large as that read, which the JDK then keeps cached for the thread, with no
-#   size limit by default. Spark reads a checkpointed or cached block back from disk that
-#   way, in chunks as large as the block, so each task thread could keep a copy of the
-#   largest block it had read (the blocks grow with the rows). Past 256 KiB such a buffer
-#   is freed after the read (JDK-8147468).
-# - glibc gives threads that allocate natively (zlib for the gzip raw files, Snappy) arenas
-#   of their own, up to 8 per core, and keeps freed memory there; two arenas are enough.
-_MEMORY_OPTIONS = ("-Djdk.nio.maxCachedBufferSize=262144",)
-_MALLOC_ENV = {"MALLOC_ARENA_MAX": "2"}
-
 _CLOUD_ENV = ("PYSPARK_GATEWAY_PORT", "GLUE_VERSION", "GLUE_PYTHON_VERSION", "EMR_RELEASE_LABEL")
 
 
@@ -134,11 +122,8 @@ def get_spark(
     sizing = {"spark.sql.files.minPartitionNum": str(4 * _local_cores(chosen))}
     settings = {**LOCAL_CONF, **sizing, **JOB_SQL_CONF, **dict(config or {})}
     java_options = str(settings.get("spark.driver.extraJavaOptions", ""))
-    extra = [_LOG4J2] if "log4j2.configurationFile" not in java_options else []
-    extra += [o for o in _MEMORY_OPTIONS if o.split("=")[0] not in java_options]
-    settings["spark.driver.extraJavaOptions"] = " ".join([java_options, *extra]).strip()
-    for name, value in _MALLOC_ENV.items():
-        os.environ.setdefault(name, value)  # read by the JVM this process starts
+    if "log4j2.configurationFile" not in java_options:
+        settings["spark.driver.extraJavaOptions"] = f"{java_options} {_LOG4J2}".strip()
     for key, value in settings.items():
         builder = builder.config(key, str(value))
     log.info("starting a local Spark session (%s)", chosen)
