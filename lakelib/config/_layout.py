@@ -32,3 +32,9 @@ def table_prefix(zone: str) -> str:
 def raw_bucket_prefix(name: str) -> str:
     """A prefix the ingestion Lambda keeps in the raw bucket (``lambda_quarantine`` ...)."""
     return str(shared_layout()["raw_bucket"][name])
+
+
+def sklearn_image() -> tuple[str, dict[str, str]]:
+    """The scikit-learn framework image: (repository, region -> ECR registry account)."""
+    image = shared_layout()["sklearn_image"]
+    return str(image["repository"]), {k: str(v) for k, v in image["registries"].items()}

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lakelib.config import Settings, Zone, get_settings
+from lakelib.config._layout import sklearn_image
 from lakelib.errors import ConfigError, MlError
 from lakelib.ml._registry import ModelRegistry, model_settings
 from lakelib.storage import open_store, zone_store
@@ -31,20 +32,10 @@ from lakelib.storage import open_store, zone_store
 log = logging.getLogger(__name__)
 
 FRAMEWORK_VERSION = "1.4-2"  # sagemaker-scikit-learn image tag: scikit-learn 1.4.2
-# ECR registry account of the sagemaker-scikit-learn images, per region (from the SDK's
-# image_uri_config/sklearn.json); other regions: set [ml] image_uri.
-SKLEARN_REGISTRIES = {
-    "us-east-1": "683313688378",
-    "us-east-2": "257758044811",
-    "us-west-1": "746614075791",
-    "us-west-2": "246618743249",
-    "eu-west-1": "141502667606",
-    "eu-west-2": "764974769150",
-    "eu-central-1": "492215442770",
-    "ap-southeast-1": "121021644041",
-    "ap-southeast-2": "783357654285",
-    "ap-northeast-1": "354813040037",
-}
+# The sagemaker-scikit-learn images' repository and ECR registry account per region, from
+# lakelib/layout.toml (the program scopes the role's image pulls to the same); other
+# regions: set [ml] image_uri.
+SKLEARN_REPOSITORY, SKLEARN_REGISTRIES = sklearn_image()
 ENTRY_POINT = "train.py"
 INFERENCE_POINT = "inference.py"
 # Modules the container needs: standard library + numpy/pandas/scikit-learn/joblib only.
@@ -136,7 +127,7 @@ def sklearn_image_uri(region: str, framework_version: str = FRAMEWORK_VERSION) -
             f"no known scikit-learn image registry for region {region}: set [ml] image_uri"
         )
     suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-    return f"{account}.dkr.ecr.{region}.{suffix}/sagemaker-scikit-learn:{framework_version}-cpu-py3"
+    return f"{account}.dkr.ecr.{region}.{suffix}/{SKLEARN_REPOSITORY}:{framework_version}-cpu-py3"
 
 
 def _bundle_files() -> dict[str, bytes]:
@@ -609,9 +600,7 @@ class SageMakerDeployer(_Base):
         """Refuse an artifact pickled by another scikit-learn than the container's."""
         trained = str(libraries.get("scikit-learn", ""))
         image = self.image_uri.rsplit(":", 1)[-1]
-        wanted = (
-            FRAMEWORK_VERSION.split("-")[0] if "sagemaker-scikit-learn" in self.image_uri else ""
-        )
+        wanted = FRAMEWORK_VERSION.split("-")[0] if SKLEARN_REPOSITORY in self.image_uri else ""
         if wanted and image.startswith(FRAMEWORK_VERSION) and not trained.startswith(wanted):
             raise MlError(
                 f"the model was trained with scikit-learn {trained or '?'}; the container runs "

@@ -451,11 +451,16 @@ def test_sagemaker_create_conditions_of_the_platform(platform: Platform) -> None
 
 
 def test_image_registries_match_lakelib() -> None:
-    from lake_platform.settings import SAGEMAKER_IMAGE_REGISTRIES
+    """The role may pull exactly the image lakelib's training and models name."""
+    from lake_platform.settings import SAGEMAKER_IMAGE_REGISTRIES, SAGEMAKER_IMAGE_REPOSITORY
 
-    from lakelib.ml._sagemaker import SKLEARN_REGISTRIES
+    from lakelib.ml._sagemaker import sklearn_image_uri
 
-    assert dict(SAGEMAKER_IMAGE_REGISTRIES) == dict(SKLEARN_REGISTRIES)
+    assert SAGEMAKER_IMAGE_REGISTRIES["eu-west-1"] == "141502667606"
+    for region, account in SAGEMAKER_IMAGE_REGISTRIES.items():
+        uri = sklearn_image_uri(region)
+        assert uri.startswith(f"{account}.dkr.ecr.{region}.amazonaws.com/")
+        assert uri.split("/", 1)[1].startswith(f"{SAGEMAKER_IMAGE_REPOSITORY}:")
 
 
 @pytest.mark.parametrize(

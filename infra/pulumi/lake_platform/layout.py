@@ -43,6 +43,12 @@ TABLE_PREFIXES: dict[str, str] = {k: str(v) for k, v in _LAYOUT["table_prefixes"
 LAMBDA_QUARANTINE_PREFIX = str(_LAYOUT["raw_bucket"]["lambda_quarantine"])  # Lambda's rejects
 LAMBDA_STATE_PREFIX = str(_LAYOUT["raw_bucket"]["lambda_state"])  # Lambda's landing state
 
+# The scikit-learn framework image lakelib trains and serves on (region -> registry account)
+SKLEARN_IMAGE_REPOSITORY = str(_LAYOUT["sklearn_image"]["repository"])
+SKLEARN_IMAGE_REGISTRIES: dict[str, str] = {
+    k: str(v) for k, v in _LAYOUT["sklearn_image"]["registries"].items()
+}
+
 
 def placeholder_name(kind: str, **names: str) -> str:
     """The name inside a ``${...}`` placeholder: ``placeholder_name("glue_job", name="curate")``

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from lake_platform.layout import SKLEARN_IMAGE_REGISTRIES, SKLEARN_IMAGE_REPOSITORY
+
 # Defaults that mirror lakelib's own (lakelib/config/_settings.py); lake.toml normally wins.
 DEFAULT_DATABASE = "data_lake_db"
 DEFAULT_WORKGROUPS = ("primary", "analytics", "ml_data")
@@ -222,21 +224,10 @@ class DetectiveSpec:
     access_analyzer: bool = True
 
 
-# ECR registry accounts of the sagemaker-scikit-learn images, per region: the only images the
-# SageMaker role may pull (mirrors lakelib.ml._sagemaker.SKLEARN_REGISTRIES; a test compares).
-SAGEMAKER_IMAGE_REGISTRIES: Mapping[str, str] = {
-    "us-east-1": "683313688378",
-    "us-east-2": "257758044811",
-    "us-west-1": "746614075791",
-    "us-west-2": "246618743249",
-    "eu-west-1": "141502667606",
-    "eu-west-2": "764974769150",
-    "eu-central-1": "492215442770",
-    "ap-southeast-1": "121021644041",
-    "ap-southeast-2": "783357654285",
-    "ap-northeast-1": "354813040037",
-}
-SAGEMAKER_IMAGE_REPOSITORY = "sagemaker-scikit-learn"
+# The sagemaker-scikit-learn images (repository, ECR registry account per region): the only
+# images the SageMaker role may pull; lakelib builds its image URIs from the same table.
+SAGEMAKER_IMAGE_REPOSITORY = SKLEARN_IMAGE_REPOSITORY
+SAGEMAKER_IMAGE_REGISTRIES: Mapping[str, str] = SKLEARN_IMAGE_REGISTRIES
 
 # Interface endpoints of the private subnets: what Glue jobs (now inside the VPC), SageMaker
 # and the notebook call besides S3 (gateway endpoint), with no NAT to reach anything else.
@@ -514,9 +505,7 @@ def load_settings(
         object_lock=object_lock,
         detective=_dataclass_from(DetectiveSpec, config.get_object("detective"), "detective"),
         key_administrators=tuple(config.get_object("keyAdministrators") or ()),
-        sagemaker_image_repositories=tuple(
-            config.get_object("sagemakerImageRepositories") or ()
-        ),
+        sagemaker_image_repositories=tuple(config.get_object("sagemakerImageRepositories") or ()),
         s3_endpoint_reads=tuple(config.get_object("s3EndpointReads") or ()),
         glue_version=config.get("glueVersion") or "5.0",
         glue_jobs=_glue_jobs(config.get_object("glueJobs")),
