@@ -200,9 +200,12 @@ MACROS: tuple[str, ...] = (
     "trino_array_first(a) AS a[1]",
     "trino_array_last(a) AS a[-1]",
     # array_remove keeps NULL elements and is NULL for a NULL element to remove
-    # (ArrayRemoveFunction: null elements are kept, the value is never null).
+    # (ArrayRemoveFunction: null elements are kept, the value is never null). It compares
+    # with Trino's =, under which NaN equals nothing: NaN elements stay (DuckDB's <> holds
+    # NaN equal to NaN, so they are kept by name here).
     "trino_array_remove(a, v) AS CASE WHEN v IS NULL THEN NULL "
-    "ELSE list_filter(a, lambda e: e IS NULL OR e <> v) END",
+    "ELSE list_filter(a, lambda e: e IS NULL OR e <> v OR "
+    "(typeof(e) IN ('DOUBLE', 'FLOAT') AND isnan(TRY_CAST(e AS DOUBLE)))) END",
     # trim_array(a, n): n elements off the end; n past the cardinality (or negative) fails.
     "trino_trim_array(a, n) AS CASE WHEN n < 0 OR n > len(a) THEN error('size must not "
     "exceed array cardinality ' || len(a) || ': ' || n) ELSE a[1:len(a) - n] END",

@@ -623,8 +623,11 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]]]] = [
         "SELECT array_first(ARRAY[3, 4]), array_last(ARRAY[3, 4]), array_first(tags), "
         "trim_array(ARRAY[1, 2, 3, 4], 1), trim_array(ARRAY[1, 2, 3, 4], 2), "
         "array_remove(ARRAY[1, NULL, 2, 1], 1), array_remove(ARRAY[1, 2], NULL), "
-        "flatten(ARRAY[ARRAY[1, 2], ARRAY[3]]) FROM sales WHERE id = 3",
-        [(3, 4, None, [1, 2, 3], [1, 2], [None, 2], None, [1, 2, 3])],
+        "flatten(ARRAY[ARRAY[1, 2], ARRAY[3]]), "
+        # NaN = NaN is false in Trino: removing NaN removes nothing.
+        "cardinality(array_remove(ARRAY[1.0E0, nan(), 2.0E0], nan())), "
+        "array_remove(ARRAY[1.5E0, 2.5E0], 1.5E0) FROM sales WHERE id = 3",
+        [(3, 4, None, [1, 2, 3], [1, 2], [None, 2], None, [1, 2, 3], 3, [2.5])],
     ),
     # map.html: a key in several maps takes the last map's value; the entries come in the
     # order Trino's MapConcatFunction builds them (the last map's first), which is the order
