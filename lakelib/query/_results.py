@@ -319,6 +319,14 @@ def textual(table: pa.Table) -> pa.Table:
                 "the local engine; format it (e.g. to_milliseconds, date_format) or cast it"
             )
         if pa.types.is_nested(kind):
+            if _second_timestamps(kind):
+                # trino_text prints nested timestamps to the millisecond; a timestamp(0) in an
+                # array or map prints without fraction in Trino: refused, never ".000".
+                raise QueryError(
+                    f"a timestamp(0) inside an array, map or row "
+                    f"({table.column_names[len(columns)]}) is not supported by the local "
+                    "engine; cast the elements to timestamp(3) or format them"
+                )
             values = [None if v is None else trino_text(v) for v in column.to_pylist()]
             column = pa.chunked_array([pa.array(values, pa.string())])
         elif pa.types.is_timestamp(kind):
@@ -332,6 +340,19 @@ def textual(table: pa.Table) -> pa.Table:
 
 
 _UTC_NAMES = {"UTC", "Etc/UTC", "+00:00", "Z"}
+
+
+def _second_timestamps(kind: pa.DataType) -> bool:
+    """Whether a nested type holds a second-precision (Trino timestamp(0)) timestamp."""
+    if pa.types.is_timestamp(kind):
+        return bool(kind.unit == "s")
+    if pa.types.is_map(kind):
+        return _second_timestamps(kind.key_type) or _second_timestamps(kind.item_type)
+    if pa.types.is_struct(kind):
+        return any(_second_timestamps(kind.field(i).type) for i in range(kind.num_fields))
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        return _second_timestamps(kind.value_type)
+    return False
 
 
 def _timestamp_text(column: pa.ChunkedArray) -> pa.ChunkedArray:

@@ -164,6 +164,13 @@ def test_result_csv_prints_a_timestamps_precision(settings: Settings, lake_dir: 
         run_query("SELECT INTERVAL '1' DAY AS gap", settings=settings)
     with pytest.raises(QueryError, match="a time result column"):
         run_query("SELECT TIME '01:02:03' AS t", settings=settings)
+    # Inside an array a timestamp(0) would print with Trino's no fraction; the nested text
+    # has milliseconds: refused by name, while timestamp(3) elements print as Trino does.
+    with pytest.raises(QueryError, match=r"a timestamp\(0\) inside an array, map or row \(a\)"):
+        run_query("SELECT ARRAY[TIMESTAMP '2024-01-02 03:04:05'] AS a", settings=settings)
+    nested = run_query("SELECT ARRAY[TIMESTAMP '2024-01-02 03:04:05.120'] AS a", settings=settings)
+    csv = lake_dir / "lake" / "query-results" / "primary" / f"{nested.query_id}.csv"
+    assert csv.read_text().splitlines()[1] == '"[2024-01-02 03:04:05.120]"'
 
 
 def test_cutoff_fails_like_athena_and_leaves_no_result(settings: Settings, lake_dir: Path) -> None:
