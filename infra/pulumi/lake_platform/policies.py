@@ -477,32 +477,43 @@ def check_account_public_access_block(records: Sequence[ResourceRecord]) -> list
     return [Violation("S3.1", "account", "no AccountPublicAccessBlock with all four switches")]
 
 
+def _buckets_lacking(
+    records: Sequence[ResourceRecord],
+    companion: str,
+    setting: Callable[[Mapping[str, Any]], bool],
+    control: str,
+    why: str,
+) -> list[Violation]:
+    """A violation for each bucket with no ``companion`` resource whose inputs pass
+    ``setting`` (S3 settings are resources of their own, naming their bucket)."""
+    have = {str(r.inputs.get("bucket")) for r in _of(records, companion) if setting(r.inputs)}
+    return [
+        Violation(control, _label(b), why)
+        for name, b in _buckets(records).items()
+        if name not in have
+    ]
+
+
 def check_bucket_owner_enforced(records: Sequence[ResourceRecord]) -> list[Violation]:
     """S3.12: no ACLs: every bucket's object ownership is BucketOwnerEnforced."""
-    owned = {
-        str(r.inputs.get("bucket"))
-        for r in _of(records, OWNERSHIP)
-        if (r.inputs.get("rule") or {}).get("objectOwnership") == "BucketOwnerEnforced"
-    }
-    return [
-        Violation("S3.12", _label(b), "ACLs still apply (no BucketOwnerEnforced ownership)")
-        for name, b in _buckets(records).items()
-        if name not in owned
-    ]
+    return _buckets_lacking(
+        records,
+        OWNERSHIP,
+        lambda i: (i.get("rule") or {}).get("objectOwnership") == "BucketOwnerEnforced",
+        "S3.12",
+        "ACLs still apply (no BucketOwnerEnforced ownership)",
+    )
 
 
 def check_buckets_versioned(records: Sequence[ResourceRecord]) -> list[Violation]:
     """S3.14: every bucket is versioned (an overwrite or delete stays recoverable)."""
-    versioned = {
-        str(r.inputs.get("bucket"))
-        for r in _of(records, VERSIONING)
-        if (r.inputs.get("versioningConfiguration") or {}).get("status") == "Enabled"
-    }
-    return [
-        Violation("S3.14", _label(b), "versioning is not enabled")
-        for name, b in _buckets(records).items()
-        if name not in versioned
-    ]
+    return _buckets_lacking(
+        records,
+        VERSIONING,
+        lambda i: (i.get("versioningConfiguration") or {}).get("status") == "Enabled",
+        "S3.14",
+        "versioning is not enabled",
+    )
 
 
 def check_buckets_object_lock(records: Sequence[ResourceRecord]) -> list[Violation]:
